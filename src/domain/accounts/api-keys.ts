@@ -1,0 +1,28 @@
+import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import type { KeyMode } from "./account.ts";
+
+const KEY_PATTERN = /^ig_(live|test)_[A-Za-z0-9_-]{32}$/;
+
+/** A new secret key: `ig_live_` or `ig_test_` followed by 32 base64url characters (192 bits). */
+export function generateApiKey(mode: KeyMode, random: (size: number) => Buffer = randomBytes): string {
+  return `ig_${mode}_${random(24).toString("base64url")}`;
+}
+
+export function hashApiKey(key: string): string {
+  return createHash("sha256").update(key).digest("hex");
+}
+
+export function looksLikeApiKey(value: string): boolean {
+  return KEY_PATTERN.test(value);
+}
+
+export function keyHint(key: string): string {
+  return `${key.slice(0, 12)}…`;
+}
+
+/** Constant-time comparison of two hex digests. */
+export function sameHash(left: string, right: string): boolean {
+  const a = Buffer.from(left, "hex");
+  const b = Buffer.from(right, "hex");
+  return a.length === b.length && timingSafeEqual(a, b);
+}

@@ -1,0 +1,33 @@
+import { randomBytes } from "node:crypto";
+
+const CROCKFORD = "0123456789abcdefghjkmnpqrstvwxyz";
+
+export type RandomSource = (size: number) => Buffer;
+
+/**
+ * A prefixed, time-sortable identifier: 10 base32 characters of epoch milliseconds followed by
+ * 16 base32 characters (80 bits) of randomness, the layout of a ULID, lower-cased.
+ */
+export function newId(prefix: string, now: number, random: RandomSource = randomBytes): string {
+  let time = "";
+  let remaining = Math.floor(now);
+  for (let index = 0; index < 10; index += 1) {
+    time = CROCKFORD.charAt(remaining % 32) + time;
+    remaining = Math.floor(remaining / 32);
+  }
+  const bytes = random(10);
+  let suffix = "";
+  // 80 bits -> 16 characters of 5 bits each.
+  let buffer = 0;
+  let bits = 0;
+  for (const byte of bytes) {
+    buffer = (buffer << 8) | byte;
+    bits += 8;
+    while (bits >= 5) {
+      bits -= 5;
+      suffix += CROCKFORD.charAt((buffer >> bits) & 31);
+    }
+    buffer &= (1 << bits) - 1;
+  }
+  return `${prefix}_${time}${suffix}`;
+}

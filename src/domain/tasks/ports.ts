@@ -1,0 +1,37 @@
+import type { FailCode, Task, TaskState } from "./task.ts";
+
+/** The fields a state change may set besides `state` and `updateTime`. */
+export interface TaskChange {
+  state: TaskState;
+  updateTime: number;
+  resultJson?: string;
+  failCode?: FailCode;
+  failMsg?: string;
+  completeTime?: number;
+  /** Adds one to `attempts`. */
+  countAttempt?: boolean;
+}
+
+export interface TaskRepository {
+  insert(task: Task): Promise<void>;
+  get(taskId: string): Promise<Task | null>;
+  /** The task only if it belongs to the account: another account's task looks missing. */
+  getForAccount(taskId: string, accountId: string): Promise<Task | null>;
+  /**
+   * Compare-and-set: applies `change` only while the task's state is one of `from`. Returns the
+   * updated task, or null when the task was not in one of those states (someone else moved it).
+   */
+  transition(taskId: string, from: readonly TaskState[], change: TaskChange): Promise<Task | null>;
+  /** Every non-terminal task, oldest first: what a restart must resume. */
+  listActive(): Promise<Task[]>;
+  /** Non-terminal tasks whose deadline is before `now`. */
+  listOverdue(now: number, limit: number): Promise<Task[]>;
+  countActive(accountId: string): Promise<number>;
+  /** Every task of the account, whatever its state. */
+  countForAccount(accountId: string): Promise<number>;
+}
+
+/** Hands accepted tasks to workers. At-least-once: a task may be handed over more than once. */
+export interface Dispatcher {
+  enqueue(taskId: string): void;
+}

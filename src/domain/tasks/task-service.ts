@@ -1,0 +1,171 @@
+import type { Caller } from "../accounts/account.ts";
+import type { Catalog } from "../catalog/catalog.ts";
+import type { Clock } from "../clock.ts";
+import { failure, success, type Result } from "../errors.ts";
+import { newId } from "../ids.ts";
+import type { Dispatcher, TaskRepository } from "./ports.ts";
+import { ACTIVE_STATES, type FailCode, type Task } from "./task.ts";
+
+export interface CreateTaskCommand {
+  caller: Caller;
+  model: string;
+  input: unknown;
+  callbackUrl: string | null;
+  /** JSON text of the request body as the client sent it. */
+  param: string;
+}
+
+export type TaskListener = (task: Task) => void;
+
+export interface TaskServiceOptions {
+  taskTimeoutMs: number;
+}
+
+const CALLBACK_URL_MAX = 2048;
+
+function validCallbackUrl(value: string): boolean {
+  if (value.length > CALLBACK_URL_MAX) return false;
+  try {
+    const url = new URL(value);
+    return (url.protocol === "http:" || url.protocol === "https:") && url.hostname !== "";
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The rules of a task's life. Every state change is a compare-and-set on the current state, so a
+ * task touched twice (a recovered task, an at-least-once queue) still settles exactly once.
+ */
+export class TaskService {
+  private readonly listeners = new Set<TaskListener>();
+
+  constructor(
+    private readonly tasks: TaskRepository,
+    private readonly catalog: Catalog,
+    private readonly dispatcher: Dispatcher,
+    private readonly clock: Clock,
+    private readonly options: TaskServiceOptions,
+  ) {}
+
+  /** Listeners hear of every state change this process makes (live status, metrics). */
+  onChange(listener: TaskListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  async create(command: CreateTaskCommand): Promise<Result<Task>> {
+    const validated = this.catalog.validate(command.model, command.input);
+    if (!validated.ok) return validated;
+    if (command.callbackUrl !== null && !validCallbackUrl(command.callbackUrl)) {
+      return failure(
+        "VALIDATION_FAILED",
+        `callBackUrl must be an absolute http or https URL of at most ${CALLBACK_URL_MAX} characters`,
+      );
+    }
+    const now = this.clock.now();
+    const task: Task = {
+      id: newId("task", now),
+      accountId: command.caller.accountId,
+      apiKeyId: command.caller.keyId,
+      mode: command.caller.mode,
+      model: command.model,
+      state: "waiting",
+      param: command.param,
+      input: JSON.stringify(validated.value.input),
+      callbackUrl: command.callbackUrl,
+      resultJson: null,
+      failCode: null,
+      failMsg: null,
+      createTime: now,
+      updateTime: now,
+      completeTime: null,
+      deadlineTime: now + this.options.taskTimeoutMs,
+      attempts: 0,
+    };
+    await this.tasks.insert(task);
+    this.notify(task);
+    const queued = await this.enqueue(task.id);
+    return success(queued ?? task);
+  }
+
+  async get(accountId: string, taskId: string): Promise<Result<Task>> {
+    const task = await this.tasks.getForAccount(taskId, accountId);
+    return task === null ? failure("NOT_FOUND", `no task with taskId ${taskId}`) : success(task);
+  }
+
+  /** Hands a stored task to the dispatcher and records that it is queuing. */
+  async enqueue(taskId: string): Promise<Task | null> {
+    const queued = await this.transition(taskId, ["waiting"], { state: "queuing" });
+    this.dispatcher.enqueue(taskId);
+    return queued;
+  }
+
+  /** A worker is about to call the upstream model. A recovered `generating` task may start again. */
+  start(taskId: string): Promise<Task | null> {
+    return this.transition(taskId, ACTIVE_STATES, { state: "generating", countAttempt: true });
+  }
+
+  succeed(taskId: string, resultUrls: readonly string[]): Promise<Task | null> {
+    const now = this.clock.now();
+    return this.transition(taskId, ["generating"], {
+      state: "success",
+      resultJson: JSON.stringify({ resultUrls }),
+      completeTime: now,
+    });
+  }
+
+  fail(taskId: string, code: FailCode, message: string): Promise<Task | null> {
+    return this.transition(taskId, ACTIVE_STATES, {
+      state: "fail",
+      failCode: code,
+      failMsg: message,
+      completeTime: this.clock.now(),
+    });
+  }
+
+  /** Fails every task whose deadline has passed; returns how many. */
+  async failOverdue(limit = 500): Promise<number> {
+    const overdue = await this.tasks.listOverdue(this.clock.now(), limit);
+    let count = 0;
+    for (const task of overdue) {
+      if ((await this.fail(task.id, "TIMEOUT", TIMEOUT_MESSAGE)) !== null) count += 1;
+    }
+    return count;
+  }
+
+  /** After a restart: every task left non-terminal is failed if overdue, else handed over again. */
+  async recover(): Promise<{ resumed: number; timedOut: number }> {
+    const timedOut = await this.failOverdue(Number.MAX_SAFE_INTEGER);
+    const active = await this.tasks.listActive();
+    for (const task of active) {
+      if (task.state === "waiting") await this.enqueue(task.id);
+      else this.dispatcher.enqueue(task.id);
+    }
+    return { resumed: active.length, timedOut };
+  }
+
+  countForAccount(accountId: string): Promise<number> {
+    return this.tasks.countForAccount(accountId);
+  }
+
+  getById(taskId: string): Promise<Task | null> {
+    return this.tasks.get(taskId);
+  }
+
+  private async transition(
+    taskId: string,
+    from: Parameters<TaskRepository["transition"]>[1],
+    change: Omit<Parameters<TaskRepository["transition"]>[2], "updateTime">,
+  ): Promise<Task | null> {
+    const updated = await this.tasks.transition(taskId, from, { ...change, updateTime: this.clock.now() });
+    if (updated !== null) this.notify(updated);
+    return updated;
+  }
+
+  private notify(task: Task): void {
+    for (const listener of this.listeners) listener(task);
+  }
+}
+
+export const TIMEOUT_MESSAGE = "The task did not finish before its deadline.";

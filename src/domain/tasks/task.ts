@@ -1,0 +1,77 @@
+export const TASK_STATES = ["waiting", "queuing", "generating", "success", "fail"] as const;
+export type TaskState = (typeof TASK_STATES)[number];
+
+export const ACTIVE_STATES: readonly TaskState[] = ["waiting", "queuing", "generating"];
+export const TERMINAL_STATES: readonly TaskState[] = ["success", "fail"];
+
+export const FAIL_CODES = [
+  "CONTENT_POLICY",
+  "PROVIDER_ERROR",
+  "TIMEOUT",
+  "INVALID_OUTPUT",
+  "CANCELED",
+  "INTERNAL",
+] as const;
+export type FailCode = (typeof FAIL_CODES)[number];
+
+export function isTerminal(state: TaskState): boolean {
+  return state === "success" || state === "fail";
+}
+
+/** A task as stored. Times are epoch milliseconds. */
+export interface Task {
+  id: string;
+  accountId: string;
+  apiKeyId: string | null;
+  /** `test` tasks come from test-mode keys: always the sandbox provider, never credits. */
+  mode: "live" | "test";
+  model: string;
+  state: TaskState;
+  /** JSON text of the accepted request body, exactly as the client sent it. */
+  param: string;
+  /** JSON text of the validated input with defaults applied: what the worker runs. */
+  input: string;
+  callbackUrl: string | null;
+  /** JSON text `{"resultUrls":[...]}` once successful. */
+  resultJson: string | null;
+  failCode: FailCode | null;
+  failMsg: string | null;
+  createTime: number;
+  updateTime: number;
+  completeTime: number | null;
+  /** Epoch ms after which the task fails with TIMEOUT. */
+  deadlineTime: number;
+  /** How many times a worker has started generating this task (recovery restarts count). */
+  attempts: number;
+}
+
+/** The recordInfo `data` object of the contract. */
+export interface TaskRecord {
+  taskId: string;
+  model: string;
+  state: TaskState;
+  param: string;
+  resultJson: string | null;
+  failCode: FailCode | null;
+  failMsg: string | null;
+  costTime: number | null;
+  completeTime: number | null;
+  createTime: number;
+  updateTime: number;
+}
+
+export function toRecord(task: Task): TaskRecord {
+  return {
+    taskId: task.id,
+    model: task.model,
+    state: task.state,
+    param: task.param,
+    resultJson: task.resultJson,
+    failCode: task.failCode,
+    failMsg: task.failMsg,
+    costTime: task.completeTime === null ? null : task.completeTime - task.createTime,
+    completeTime: task.completeTime,
+    createTime: task.createTime,
+    updateTime: task.updateTime,
+  };
+}
