@@ -1,0 +1,78 @@
+import type { AspectRatio } from "../domain/catalog/aspect-ratios.ts";
+
+/** What a worker asks an upstream image model for. */
+export interface ImageRequest {
+  /** The task being served, for logs and for fakes that record requests. */
+  taskId: string;
+  prompt: string;
+  aspectRatio: AspectRatio;
+  /** true: the provider's own safety checking stays on; false: relaxed as far as it allows. */
+  safetyChecking: boolean;
+  /** Aborted on cancellation or when the task's deadline passes. */
+  signal: AbortSignal;
+  /** Epoch ms after which the provider must not start another attempt. */
+  deadline: number;
+  /**
+   * Called once, just before the first upstream call (after any wait for a concurrency slot), so
+   * the worker can mark the task `generating` only when the model is really being called.
+   */
+  onStart?: () => Promise<void>;
+}
+
+/** The raw image an upstream returned; its real format is detected from the bytes later. */
+export interface ImageOutput {
+  bytes: Buffer;
+  /** The mime type the upstream declared; informational only (it can be wrong). */
+  declaredMimeType: string | null;
+  /** Milliseconds spent waiting on the upstream, for the overhead figures. */
+  upstreamMs?: number;
+}
+
+export type ProviderErrorCode =
+  | "CONTENT_POLICY"
+  | "PROVIDER_ERROR"
+  | "TIMEOUT"
+  | "INVALID_OUTPUT"
+  | "CANCELED";
+
+/**
+ * The one error an ImageProvider throws for an expected upstream failure. The worker's retry and
+ * fallback decisions read only `retryable`, `code` and `retryAfterMs`. `message` is a sentence
+ * fit for the client; `detail` is upstream text for the log only.
+ */
+export class ProviderError extends Error {
+  readonly retryable: boolean;
+  readonly code: ProviderErrorCode;
+  readonly retryAfterMs: number | null;
+  readonly detail: string | null;
+
+  constructor(options: {
+    code: ProviderErrorCode;
+    message: string;
+    retryable?: boolean;
+    retryAfterMs?: number | null;
+    detail?: string | null;
+    cause?: unknown;
+  }) {
+    super(options.message, { cause: options.cause });
+    this.name = "ProviderError";
+    this.code = options.code;
+    this.retryable = options.retryable ?? false;
+    this.retryAfterMs = options.retryAfterMs ?? null;
+    this.detail = options.detail ?? null;
+  }
+}
+
+export interface ProviderHealth {
+  ok: boolean;
+  /** Why not, for /readyz; never a secret. */
+  reason?: string;
+}
+
+export interface ImageProvider {
+  /** The name used in configuration and logs, e.g. "sandbox", "gemini". */
+  readonly name: string;
+  generate(request: ImageRequest): Promise<ImageOutput>;
+  /** Optional: whether the provider can currently serve (e.g. a bad upstream key shows here). */
+  health?(): ProviderHealth;
+}

@@ -1,0 +1,21 @@
+import type { Readable } from "node:stream";
+
+export interface StoredBlob {
+  key: string;
+  contentType: string;
+  size: number;
+  /** Strong entity tag, quoted, derived from the content. */
+  etag: string;
+  /** Epoch ms the blob was written. */
+  createdAt: number;
+}
+
+/** Where result files live. Keys are relative, slash-separated paths without `..`. */
+export interface BlobStore {
+  put(key: string, bytes: Buffer, contentType: string): Promise<StoredBlob>;
+  /** null when no such blob exists (deleted by retention, or never written). */
+  open(key: string): Promise<{ blob: StoredBlob; stream: Readable } | null>;
+  delete(key: string): Promise<void>;
+  /** Removes blobs written before `before` (epoch ms); returns how many were removed. */
+  deleteOlderThan(before: number): Promise<number>;
+}

@@ -1,0 +1,344 @@
+import { randomBytes, subtle } from "node:crypto";
+import { mkdir, open, readFile, readdir, rename, rmdir, stat, unlink } from "node:fs/promises";
+import type { FileHandle } from "node:fs/promises";
+import path from "node:path";
+import type { Readable } from "node:stream";
+import { systemClock } from "../domain/clock.ts";
+import type { Clock } from "../domain/clock.ts";
+import type { BlobStore, StoredBlob } from "./blob-store.ts";
+
+/**
+ * Each blob `<name>` has a sidecar `<name>.meta.json` holding what `open` must answer without
+ * reading the whole file again (content type, etag, write time). The sidecar also records the
+ * inode and size of the file it describes: a crash between the two renames of an overwrite
+ * leaves a sidecar that no longer matches, and `open` then falls back to hashing the file.
+ */
+const SIDECAR_SUFFIX = ".meta.json";
+const TEMPORARY_SUFFIX = ".tmp";
+const ONE_DAY_MS = 86_400_000;
+const DATE_DIRECTORY = /^(\d{4})-(\d{2})-(\d{2})$/;
+/** A concurrent retention sweep may remove an empty directory between our mkdir and open. */
+const MAXIMUM_CREATE_ATTEMPTS = 3;
+
+interface SidecarMetadata {
+  contentType: string;
+  etag: string;
+  size: number;
+  createdAt: number;
+  inode: string;
+}
+
+export class LocalBlobStore implements BlobStore {
+  private readonly root: string;
+  private readonly clock: Clock;
+
+  constructor(options: { root: string; clock?: Clock }) {
+    this.root = path.resolve(options.root);
+    this.clock = options.clock ?? systemClock;
+  }
+
+  async put(key: string, bytes: Buffer, contentType: string): Promise<StoredBlob> {
+    const filePath = this.resolveKey(key);
+    const directory = path.dirname(filePath);
+    const createdAt = this.clock.now();
+    const etag = await computeEtag(bytes);
+    const temporaryFile = temporaryPathFor(filePath);
+    const temporarySidecar = temporaryPathFor(filePath + SIDECAR_SUFFIX);
+    try {
+      const firstCreatedDirectory = await this.writeNewFile(temporaryFile, bytes);
+      const inode = (await stat(temporaryFile, { bigint: true })).ino.toString();
+      const metadata: SidecarMetadata = { contentType, etag, size: bytes.length, createdAt, inode };
+      await writeDurably(temporarySidecar, Buffer.from(JSON.stringify(metadata)));
+      // Sidecar first: a fresh key never has a file under its final name without metadata.
+      await rename(temporarySidecar, filePath + SIDECAR_SUFFIX);
+      await rename(temporaryFile, filePath);
+      await syncDirectory(directory);
+      await syncCreatedDirectories(directory, firstCreatedDirectory);
+    } catch (error) {
+      // Best effort: the error worth reporting is the one that stopped the put.
+      await unlink(temporaryFile).catch(() => undefined);
+      await unlink(temporarySidecar).catch(() => undefined);
+      throw error;
+    }
+    return { key, contentType, size: bytes.length, etag, createdAt };
+  }
+
+  async open(key: string): Promise<{ blob: StoredBlob; stream: Readable } | null> {
+    const filePath = this.resolveKey(key);
+    let handle: FileHandle;
+    try {
+      handle = await open(filePath, "r");
+    } catch (error) {
+      if (isErrorCode(error, "ENOENT") || isErrorCode(error, "EISDIR")) return null;
+      throw error;
+    }
+    try {
+      // Stat through the open handle so size and inode describe exactly the bytes we stream,
+      // even if the key is replaced or deleted meanwhile.
+      const fileStat = await handle.stat({ bigint: true });
+      if (!fileStat.isFile()) {
+        await handle.close();
+        return null;
+      }
+      const size = Number(fileStat.size);
+      const metadata = await readSidecar(filePath);
+      let blob: StoredBlob;
+      if (metadata !== null && metadata.inode === fileStat.ino.toString() && metadata.size === size) {
+        blob = { key, contentType: metadata.contentType, size, etag: metadata.etag, createdAt: metadata.createdAt };
+      } else {
+        blob = {
+          key,
+          contentType: contentTypeFromExtension(filePath),
+          size,
+          etag: await computeEtag(await handle.readFile()),
+          createdAt: Number(fileStat.mtimeMs),
+        };
+      }
+      // start: 0 because the fallback above may have moved the handle's position.
+      return { blob, stream: handle.createReadStream({ start: 0 }) };
+    } catch (error) {
+      await handle.close();
+      throw error;
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    const filePath = this.resolveKey(key);
+    // File first: an interrupted delete leaves at worst an orphan sidecar, which the sweep removes.
+    await removeIfPresent(filePath);
+    await removeIfPresent(filePath + SIDECAR_SUFFIX);
+  }
+
+  async deleteOlderThan(before: number): Promise<number> {
+    return this.sweepDirectory(this.root, before);
+  }
+
+  private async sweepDirectory(directory: string, before: number): Promise<number> {
+    let entries;
+    try {
+      entries = await readdir(directory, { withFileTypes: true });
+    } catch (error) {
+      if (isErrorCode(error, "ENOENT")) return 0;
+      throw error;
+    }
+    const names = new Set(entries.map((entry) => entry.name));
+    let removed = 0;
+    for (const entry of entries) {
+      const entryPath = path.join(directory, entry.name);
+      if (entry.isDirectory()) {
+        if (!directoryMayHoldOlderBlobs(entry.name, before)) continue;
+        removed += await this.sweepDirectory(entryPath, before);
+      } else if (!entry.isFile()) {
+        continue;
+      } else if (entry.name.endsWith(TEMPORARY_SUFFIX) && entry.name.startsWith(".")) {
+        // Left behind by a put that crashed before its rename.
+        if (await modifiedBefore(entryPath, before)) await removeIfPresent(entryPath);
+      } else if (entry.name.endsWith(SIDECAR_SUFFIX)) {
+        const blobName = entry.name.slice(0, -SIDECAR_SUFFIX.length);
+        if (names.has(blobName)) continue;
+        // An orphan: its blob was deleted, or a put crashed between the two renames.
+        const metadata = await readSidecar(path.join(directory, blobName));
+        const orphanTime = metadata?.createdAt ?? (await modifiedTime(entryPath));
+        if (orphanTime !== null && orphanTime < before) await removeIfPresent(entryPath);
+      } else if (await this.removeBlobIfOlder(entryPath, before)) {
+        removed += 1;
+      }
+    }
+    if (directory !== this.root) await removeDirectoryIfEmpty(directory);
+    return removed;
+  }
+
+  private async removeBlobIfOlder(filePath: string, before: number): Promise<boolean> {
+    const metadata = await readSidecar(filePath);
+    let createdAt: number | null;
+    if (metadata !== null) {
+      createdAt = metadata.createdAt;
+    } else {
+      createdAt = await modifiedTime(filePath);
+    }
+    if (createdAt === null || createdAt >= before) return false;
+    try {
+      await unlink(filePath);
+    } catch (error) {
+      if (isErrorCode(error, "ENOENT")) return false;
+      throw error;
+    }
+    await removeIfPresent(filePath + SIDECAR_SUFFIX);
+    return true;
+  }
+
+  /** Writes a new temporary file durably; returns the first directory mkdir had to create. */
+  private async writeNewFile(filePath: string, bytes: Buffer): Promise<string | undefined> {
+    let firstCreated: string | undefined;
+    for (let attempt = 1; ; attempt += 1) {
+      const created = await mkdir(path.dirname(filePath), { recursive: true });
+      firstCreated ??= created;
+      try {
+        await writeDurably(filePath, bytes);
+        return firstCreated;
+      } catch (error) {
+        if (!isErrorCode(error, "ENOENT") || attempt >= MAXIMUM_CREATE_ATTEMPTS) throw error;
+      }
+    }
+  }
+
+  private resolveKey(key: string): string {
+    validateKey(key);
+    const resolved = path.resolve(this.root, ...key.split("/"));
+    if (!resolved.startsWith(this.root + path.sep)) {
+      throw new Error(`Blob key escapes the storage root: ${JSON.stringify(key)}`);
+    }
+    return resolved;
+  }
+}
+
+/** Keys come from our own code, so a bad one is a programming fault, not a client error. */
+function validateKey(key: string): void {
+  const problem = keyProblem(key);
+  if (problem !== null) throw new Error(`Invalid blob key ${JSON.stringify(key)}: ${problem}`);
+}
+
+function keyProblem(key: string): string | null {
+  if (key.length === 0) return "it is empty";
+  if (key.startsWith("/") || path.isAbsolute(key) || path.win32.isAbsolute(key)) return "it is absolute";
+  if (key.includes("..")) return "it contains '..'";
+  if (key.includes("\\")) return "it contains a backslash";
+  if (key.includes("\0")) return "it contains NUL";
+  // Names starting with '.' are where put keeps its temporary files.
+  if (key.split("/").some((segment) => segment.length === 0 || segment.startsWith("."))) {
+    return "a segment is empty or starts with '.'";
+  }
+  if (key.endsWith(SIDECAR_SUFFIX)) return `names ending in ${SIDECAR_SUFFIX} hold metadata`;
+  return null;
+}
+
+/**
+ * Date-named directories let the sweep skip recent days without reading them. A blob is never
+ * written before the day its directory names, but that day may be local rather than UTC, so
+ * one day of slack keeps the skip safe in any time zone.
+ */
+function directoryMayHoldOlderBlobs(name: string, before: number): boolean {
+  const match = DATE_DIRECTORY.exec(name);
+  if (match === null) return true;
+  const dayStart = Date.UTC(Number(match[1]), Number(match[2]) - 1, Number(match[3]));
+  // Date.UTC rolls "2026-13-45" over into a real date; such a name is not a day.
+  if (new Date(dayStart).toISOString().slice(0, 10) !== name) return true;
+  return dayStart - ONE_DAY_MS < before;
+}
+
+async function computeEtag(bytes: Buffer): Promise<string> {
+  // WebCrypto hashes off the main thread, so a large image does not stall the event loop.
+  const digest = Buffer.from(await subtle.digest("SHA-256", bytes));
+  return `"${digest.toString("base64url").slice(0, 22)}"`;
+}
+
+function contentTypeFromExtension(filePath: string): string {
+  switch (path.extname(filePath).toLowerCase()) {
+    case ".png":
+      return "image/png";
+    case ".jpg":
+    case ".jpeg":
+      return "image/jpeg";
+    default:
+      return "application/octet-stream";
+  }
+}
+
+function temporaryPathFor(finalPath: string): string {
+  const name = `.${path.basename(finalPath)}.${randomBytes(6).toString("hex")}${TEMPORARY_SUFFIX}`;
+  return path.join(path.dirname(finalPath), name);
+}
+
+async function writeDurably(filePath: string, bytes: Buffer): Promise<void> {
+  const handle = await open(filePath, "wx", 0o644);
+  try {
+    await handle.writeFile(bytes);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+async function syncDirectory(directory: string): Promise<void> {
+  const handle = await open(directory, "r");
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** A new directory's entry is durable only once its parent is synced, for each level mkdir made. */
+async function syncCreatedDirectories(directory: string, firstCreated: string | undefined): Promise<void> {
+  if (firstCreated === undefined) return;
+  let current = directory;
+  while (current.startsWith(firstCreated) && path.dirname(current) !== current) {
+    await syncDirectory(path.dirname(current));
+    current = path.dirname(current);
+  }
+}
+
+async function readSidecar(filePath: string): Promise<SidecarMetadata | null> {
+  let text: string;
+  try {
+    text = await readFile(filePath + SIDECAR_SUFFIX, "utf8");
+  } catch (error) {
+    if (isErrorCode(error, "ENOENT")) return null;
+    throw error;
+  }
+  try {
+    const value: unknown = JSON.parse(text);
+    return isSidecarMetadata(value) ? value : null;
+  } catch {
+    // A damaged sidecar is recoverable: the file itself is the source of truth.
+    return null;
+  }
+}
+
+function isSidecarMetadata(value: unknown): value is SidecarMetadata {
+  if (typeof value !== "object" || value === null) return false;
+  const record = value as Record<string, unknown>;
+  return (
+    typeof record.contentType === "string" &&
+    typeof record.etag === "string" &&
+    typeof record.size === "number" &&
+    typeof record.createdAt === "number" &&
+    typeof record.inode === "string"
+  );
+}
+
+async function modifiedTime(filePath: string): Promise<number | null> {
+  try {
+    return (await stat(filePath)).mtimeMs;
+  } catch (error) {
+    if (isErrorCode(error, "ENOENT")) return null;
+    throw error;
+  }
+}
+
+async function modifiedBefore(filePath: string, before: number): Promise<boolean> {
+  const time = await modifiedTime(filePath);
+  return time !== null && time < before;
+}
+
+async function removeIfPresent(filePath: string): Promise<void> {
+  try {
+    await unlink(filePath);
+  } catch (error) {
+    if (!isErrorCode(error, "ENOENT")) throw error;
+  }
+}
+
+async function removeDirectoryIfEmpty(directory: string): Promise<void> {
+  try {
+    await rmdir(directory);
+  } catch (error) {
+    // Not empty (kept blobs, or a put that just started) or already gone: both are fine.
+    if (isErrorCode(error, "ENOTEMPTY") || isErrorCode(error, "EEXIST") || isErrorCode(error, "ENOENT")) return;
+    throw error;
+  }
+}
+
+function isErrorCode(error: unknown, code: string): boolean {
+  return error instanceof Error && (error as NodeJS.ErrnoException).code === code;
+}
