@@ -1,0 +1,89 @@
+import { randomBytes } from "node:crypto";
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from "fastify";
+import { registerAuthentication } from "./authentication.ts";
+import type { ApiContext } from "./context.ts";
+import { fail } from "./envelope.ts";
+import { registerOpenApi } from "./openapi.ts";
+import { registerCreateTask } from "./routes/create-task.ts";
+import { registerFiles } from "./routes/files.ts";
+import { registerHealth } from "./routes/health.ts";
+import { registerRecordInfo } from "./routes/record-info.ts";
+
+export const BODY_LIMIT_BYTES = 1024 * 1024;
+
+/** Marks a body that is not JSON; the route answers 400 after authentication has run. */
+export const INVALID_JSON: unique symbol = Symbol("invalid JSON body");
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+export async function buildApp(context: ApiContext): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: context.logger as FastifyBaseLogger,
+    bodyLimit: BODY_LIMIT_BYTES,
+    // One compact line per request is logged in onResponse instead of Fastify's two.
+    logController: new LogController({ disableRequestLogging: true }),
+    // A caller's own request id is kept when it is sane, so logs on both sides line up.
+    genReqId: (request) => {
+      const given = request.headers["x-request-id"];
+      return typeof given === "string" && REQUEST_ID.test(given) ? given : `req_${randomBytes(9).toString("base64url")}`;
+    },
+    return503OnClosing: true,
+    forceCloseConnections: "idle",
+  });
+  app.decorateRequest("caller", null);
+
+  // Every body is read as text and parsed here, so that a body which is not JSON, or has no JSON
+  // content type, is answered 400 by the route after authentication rather than 415 before it.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser("*", { parseAs: "string" }, (_request, body, done) => {
+    const text = typeof body === "string" ? body : body.toString("utf8");
+    if (text.trim() === "") {
+      done(null, undefined);
+      return;
+    }
+    try {
+      done(null, JSON.parse(text));
+    } catch {
+      done(null, INVALID_JSON);
+    }
+  });
+  // Route schemas document the API; validation is the catalog's, whose messages name the field.
+  app.setValidatorCompiler(() => () => true);
+
+  app.addHook("onRequest", async (request, reply) => {
+    reply.header("X-Request-Id", request.id);
+  });
+  app.addHook("onResponse", async (request, reply) => {
+    request.log.info(
+      { method: request.method, url: request.routeOptions.url ?? request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) },
+      "request",
+    );
+  });
+
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    if (error.code === "FST_ERR_CTP_BODY_TOO_LARGE") {
+      return fail(reply, "PAYLOAD_TOO_LARGE", "The request body must be at most 1 MiB.");
+    }
+    if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) {
+      return fail(reply, "BAD_REQUEST", "The request could not be read; send a JSON object body.");
+    }
+    request.log.error({ err: error }, "request failed");
+    return fail(reply, "INTERNAL", `Internal server error (request id ${request.id})`);
+  });
+  app.setNotFoundHandler((request, reply) =>
+    fail(reply, "NOT_FOUND", `There is no route ${request.method} ${request.url.split("?")[0] ?? ""}.`),
+  );
+
+  await registerOpenApi(app, context);
+  registerHealth(app, context);
+  registerFiles(app, context);
+  await app.register(
+    async (api) => {
+      registerAuthentication(api, context);
+      registerCreateTask(api, context);
+      registerRecordInfo(api, context);
+    },
+    { prefix: "/api/v1" },
+  );
+  return app;
+}

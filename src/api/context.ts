@@ -1,0 +1,33 @@
+import type { Logger } from "pino";
+import type { AccountService } from "../domain/accounts/account-service.ts";
+import type { Caller } from "../domain/accounts/account.ts";
+import type { Catalog } from "../domain/catalog/catalog.ts";
+import type { Clock } from "../domain/clock.ts";
+import type { TaskService } from "../domain/tasks/task-service.ts";
+import type { BlobStore } from "../storage/blob-store.ts";
+import type { UrlSigner } from "../storage/url-signer.ts";
+
+export interface ReadinessCheck {
+  name: string;
+  check(): Promise<{ ok: boolean; reason?: string }>;
+}
+
+/** Everything the HTTP layer calls; built once in main.ts. */
+export interface ApiContext {
+  accounts: AccountService;
+  tasks: TaskService;
+  catalog: Catalog;
+  blobs: BlobStore;
+  signer: UrlSigner;
+  clock: Clock;
+  logger: Logger;
+  readiness: readonly ReadinessCheck[];
+  publicBaseUrl: string;
+}
+
+declare module "fastify" {
+  interface FastifyRequest {
+    /** Set by the authentication hook on every /api/v1 route. */
+    caller: Caller | null;
+  }
+}

@@ -1,0 +1,48 @@
+import type { FastifyReply } from "fastify";
+import type { ErrorCode } from "../domain/errors.ts";
+
+/** The one place a domain outcome becomes an HTTP status. */
+export const STATUS_OF: Readonly<Record<ErrorCode, number>> = {
+  BAD_REQUEST: 400,
+  UNAUTHORIZED: 401,
+  INSUFFICIENT_CREDITS: 402,
+  FORBIDDEN: 403,
+  NOT_FOUND: 404,
+  CONFLICT: 409,
+  PAYLOAD_TOO_LARGE: 413,
+  VALIDATION_FAILED: 422,
+  RATE_LIMITED: 429,
+  INTERNAL: 500,
+};
+
+export interface Envelope<T> {
+  code: number;
+  msg: string;
+  data: T | null;
+}
+
+export function ok<T>(reply: FastifyReply, data: T): FastifyReply {
+  return reply.code(200).send({ code: 200, msg: "success", data } satisfies Envelope<T>);
+}
+
+export function fail(reply: FastifyReply, code: ErrorCode, message: string): FastifyReply {
+  const status = STATUS_OF[code];
+  return reply.code(status).send({ code: status, msg: message, data: null } satisfies Envelope<null>);
+}
+
+/** JSON schema of the envelope around `data`, for the OpenAPI document. */
+export function envelopeSchema(data: object, description: string): object {
+  return {
+    description,
+    type: "object",
+    required: ["code", "msg", "data"],
+    properties: { code: { type: "integer", example: 200 }, msg: { type: "string", example: "success" }, data },
+  };
+}
+
+export const errorEnvelopeSchema = {
+  description: "Error: `data` is null and `msg` says what to change.",
+  type: "object",
+  required: ["code", "msg", "data"],
+  properties: { code: { type: "integer" }, msg: { type: "string" }, data: { type: "null" } },
+};

@@ -1,0 +1,70 @@
+import type { FastifyInstance } from "fastify";
+import { z } from "zod";
+import { INVALID_JSON } from "../app.ts";
+import type { ApiContext } from "../context.ts";
+import { envelopeSchema, errorEnvelopeSchema, fail, ok } from "../envelope.ts";
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+export function registerCreateTask(api: FastifyInstance, context: ApiContext): void {
+  const models = context.catalog.list();
+  api.post(
+    "/jobs/createTask",
+    {
+      schema: {
+        summary: "Create a text-to-image task",
+        description:
+          "Validates the request, stores the task durably and answers its taskId. Poll recordInfo for the result.",
+        tags: ["tasks"],
+        security: [{ bearerAuth: [] }],
+        body: {
+          type: "object",
+          required: ["model", "input"],
+          properties: {
+            model: { type: "string", enum: models.map((model) => model.id) },
+            input: z.toJSONSchema(models[0]?.inputSchema ?? z.object({}), { io: "input", unrepresentable: "any" }),
+            callBackUrl: { type: "string", format: "uri", maxLength: 2048 },
+          },
+        },
+        response: {
+          200: envelopeSchema(
+            { type: "object", required: ["taskId"], properties: { taskId: { type: "string", example: "task_01jd..." } } },
+            "The task was accepted and stored.",
+          ),
+          400: errorEnvelopeSchema,
+          401: errorEnvelopeSchema,
+          402: errorEnvelopeSchema,
+          409: errorEnvelopeSchema,
+          413: errorEnvelopeSchema,
+          422: errorEnvelopeSchema,
+          429: errorEnvelopeSchema,
+        },
+      },
+    },
+    async (request, reply) => {
+      const body: unknown = request.body;
+      if (body === INVALID_JSON) return fail(reply, "BAD_REQUEST", "The request body is not valid JSON.");
+      if (!isObject(body)) return fail(reply, "BAD_REQUEST", "The request body must be a JSON object with model and input.");
+      if (typeof body.model !== "string") return fail(reply, "BAD_REQUEST", "model is required and must be a string.");
+      if (!isObject(body.input)) return fail(reply, "BAD_REQUEST", "input is required and must be an object.");
+      const callBackUrl = body.callBackUrl;
+      if (callBackUrl !== undefined && callBackUrl !== null && typeof callBackUrl !== "string") {
+        return fail(reply, "VALIDATION_FAILED", "callBackUrl must be an absolute http or https URL of at most 2048 characters");
+      }
+      const caller = request.caller;
+      if (caller === null) return fail(reply, "UNAUTHORIZED", "Authentication failed.");
+      const accepted = { model: body.model, input: body.input, ...(typeof callBackUrl === "string" ? { callBackUrl } : {}) };
+      const created = await context.tasks.create({
+        caller,
+        model: body.model,
+        input: body.input,
+        callbackUrl: typeof callBackUrl === "string" ? callBackUrl : null,
+        param: JSON.stringify(accepted),
+      });
+      if (!created.ok) return fail(reply, created.code, created.message);
+      return ok(reply, { taskId: created.value.id });
+    },
+  );
+}

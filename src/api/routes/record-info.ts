@@ -1,0 +1,64 @@
+import type { FastifyInstance } from "fastify";
+import { toRecord } from "../../domain/tasks/task.ts";
+import type { ApiContext } from "../context.ts";
+import { envelopeSchema, errorEnvelopeSchema, fail, ok } from "../envelope.ts";
+
+const nullableString = { type: ["string", "null"] };
+const nullableNumber = { type: ["number", "null"] };
+
+export const taskRecordSchema = {
+  type: "object",
+  required: [
+    "taskId", "model", "state", "param", "resultJson", "failCode", "failMsg",
+    "costTime", "completeTime", "createTime", "updateTime",
+  ],
+  properties: {
+    taskId: { type: "string" },
+    model: { type: "string" },
+    state: { type: "string", enum: ["waiting", "queuing", "generating", "success", "fail"] },
+    param: { type: "string", description: "JSON text of the accepted request body, as sent." },
+    resultJson: { ...nullableString, description: 'On success: JSON text {"resultUrls":["https://..."]}.' },
+    failCode: {
+      type: ["string", "null"],
+      enum: ["CONTENT_POLICY", "PROVIDER_ERROR", "TIMEOUT", "INVALID_OUTPUT", "CANCELED", "INTERNAL", null],
+    },
+    failMsg: nullableString,
+    costTime: { ...nullableNumber, description: "completeTime - createTime, in ms, once terminal." },
+    completeTime: { ...nullableNumber, description: "Epoch ms, once terminal." },
+    createTime: { type: "number", description: "Epoch ms." },
+    updateTime: { type: "number", description: "Epoch ms of the last state change." },
+  },
+};
+
+export function registerRecordInfo(api: FastifyInstance, context: ApiContext): void {
+  api.get(
+    "/jobs/recordInfo",
+    {
+      schema: {
+        summary: "Query a task",
+        tags: ["tasks"],
+        security: [{ bearerAuth: [] }],
+        querystring: { type: "object", required: ["taskId"], properties: { taskId: { type: "string" } } },
+        response: {
+          200: envelopeSchema(taskRecordSchema, "The task's current record."),
+          400: errorEnvelopeSchema,
+          401: errorEnvelopeSchema,
+          404: errorEnvelopeSchema,
+          429: errorEnvelopeSchema,
+        },
+      },
+    },
+    async (request, reply) => {
+      const query = request.query as Record<string, unknown>;
+      const taskId = query.taskId;
+      if (typeof taskId !== "string" || taskId.trim() === "") {
+        return fail(reply, "BAD_REQUEST", "taskId is required as a query parameter.");
+      }
+      const caller = request.caller;
+      if (caller === null) return fail(reply, "UNAUTHORIZED", "Authentication failed.");
+      const found = await context.tasks.get(caller.accountId, taskId);
+      if (!found.ok) return fail(reply, found.code, found.message);
+      return ok(reply, toRecord(found.value));
+    },
+  );
+}

@@ -1,0 +1,69 @@
+import { ConfigError, loadConfig } from "./config.ts";
+import { createServer, type Server } from "./server.ts";
+
+/** On the first start with an empty database: an account `demo` with one key, printed once. */
+async function bootstrapDemo(server: Server): Promise<string | null> {
+  if (!(await server.accounts.isEmpty())) return null;
+  const account = await server.accounts.createAccount("demo");
+  if (!account.ok) return null;
+  const key = await server.accounts.createKey("demo", "live");
+  return key.ok ? key.value.key : null;
+}
+
+function banner(server: Server, address: string, demoKey: string | null): string {
+  const { config } = server;
+  const lines = [
+    `imagegate listening on ${address} (public URL ${config.publicBaseUrl})`,
+    `data directory: ${config.dataDir}`,
+    config.imageProvider === "sandbox"
+      ? "image provider: sandbox. No upstream is configured, so every task gets a generated placeholder image. Set GEMINI_API_KEY to use Gemini."
+      : `image provider: gemini (${config.gemini?.model ?? ""}${config.gemini?.baseUrl ? ` at ${config.gemini.baseUrl}` : ""})`,
+    `API docs: ${config.publicBaseUrl}/docs`,
+  ];
+  if (demoKey !== null) {
+    lines.push(
+      "",
+      "Created account 'demo' with this API key. It is shown only now; keep it:",
+      `  ${demoKey}`,
+      "Try it:",
+      `  curl -s -X POST ${config.publicBaseUrl}/api/v1/jobs/createTask -H "Authorization: Bearer ${demoKey}" -H "Content-Type: application/json" -d '{"model":"nano-banana-text-to-image","input":{"prompt":"a banana in space"}}'`,
+    );
+  }
+  return lines.join("\n");
+}
+
+/** `imagegate serve` / `npm start`: runs until SIGTERM or SIGINT. */
+export async function runServe(env: Readonly<Record<string, string | undefined>>): Promise<void> {
+  let server: Server;
+  try {
+    server = await createServer(loadConfig(env));
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`imagegate: invalid configuration: ${error.message}\n`);
+      process.exit(2);
+    }
+    throw error;
+  }
+  const demoKey = await bootstrapDemo(server);
+  const address = await server.start();
+  process.stdout.write(`${banner(server, address, demoKey)}\n`);
+
+  let stopping = false;
+  const shutdown = (signal: string): void => {
+    if (stopping) {
+      process.stderr.write("imagegate: second signal, exiting now; unfinished tasks resume at the next start\n");
+      process.exit(1);
+    }
+    stopping = true;
+    server.logger.info({ signal }, "shutting down: no new requests, waiting for running tasks");
+    server.stop().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        server.logger.error({ err: error }, "shutdown failed");
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGTERM", () => shutdown("SIGTERM"));
+  process.on("SIGINT", () => shutdown("SIGINT"));
+}

@@ -1,0 +1,155 @@
+import path from "node:path";
+import type { FastifyInstance } from "fastify";
+import pino, { type Logger } from "pino";
+import { buildApp } from "./api/app.ts";
+import type { ReadinessCheck } from "./api/context.ts";
+import type { Config } from "./config.ts";
+import { KyselyAccountRepository } from "./db/kysely-account-repository.ts";
+import { KyselyTaskRepository } from "./db/kysely-task-repository.ts";
+import { migrate, openSqlite, type SqliteHandle } from "./db/sqlite.ts";
+import { AccountService } from "./domain/accounts/account-service.ts";
+import { Catalog } from "./domain/catalog/catalog.ts";
+import { systemClock, type Clock } from "./domain/clock.ts";
+import { TaskService } from "./domain/tasks/task-service.ts";
+import type { ImageProvider } from "./providers/image-provider.ts";
+import { SandboxImageProvider } from "./providers/sandbox/sandbox-image-provider.ts";
+import { InProcessDispatcher } from "./queue/in-process-dispatcher.ts";
+import { LocalBlobStore } from "./storage/local-blob-store.ts";
+import { loadOrCreateSigningSecret, UrlSigner } from "./storage/url-signer.ts";
+import { ProviderRouter } from "./worker/provider-router.ts";
+import { TaskRunner } from "./worker/task-runner.ts";
+
+const DAY_MS = 86_400_000;
+const DEADLINE_SWEEP_MS = 1_000;
+const RETENTION_SWEEP_MS = 3_600_000;
+
+/** Parts a caller (tests, benchmarks) may replace; everything else comes from Config. */
+export interface ServerOverrides {
+  clock?: Clock;
+  logger?: Logger;
+  /** Replaces the configured provider route of every model. */
+  provider?: ImageProvider;
+}
+
+export interface Server {
+  app: FastifyInstance;
+  config: Config;
+  accounts: AccountService;
+  tasks: TaskService;
+  logger: Logger;
+  /** Listens, resumes tasks left by a previous run, starts the workers and sweeps. */
+  start(): Promise<string>;
+  /** Stops accepting, lets running tasks finish within the grace period, leaves the rest for recovery. */
+  stop(): Promise<void>;
+  /** Runs the periodic sweeps once, now: overdue tasks fail, files past retention are deleted. */
+  sweep(): Promise<void>;
+}
+
+export function createLogger(config: Config): Logger {
+  return pino({
+    level: config.logLevel,
+    redact: { paths: ["req.headers.authorization", "headers.authorization", "apiKey", "key"], censor: "[redacted]" },
+  });
+}
+
+async function buildProvider(config: Config, logger: Logger, sandbox: ImageProvider): Promise<ImageProvider> {
+  if (config.imageProvider === "gemini" && config.gemini !== null) {
+    // Loaded only when configured: the SDK is large and the sandbox needs none of it.
+    const { createGeminiProvider } = await import("./providers/gemini/create-gemini-provider.ts");
+    return createGeminiProvider({ ...config.gemini, logger: logger.child({ provider: "gemini" }) });
+  }
+  return sandbox;
+}
+
+export async function createServer(config: Config, overrides: ServerOverrides = {}): Promise<Server> {
+  const clock = overrides.clock ?? systemClock;
+  const logger = overrides.logger ?? createLogger(config);
+  let database: SqliteHandle | null = openSqlite(path.join(config.dataDir, "imagegate.db"));
+  const handle = database;
+  await migrate(handle.db);
+
+  const catalog = new Catalog();
+  const dispatcher = new InProcessDispatcher(config.workerConcurrency);
+  const accounts = new AccountService(new KyselyAccountRepository(handle.db), clock);
+  const tasks = new TaskService(new KyselyTaskRepository(handle.db), catalog, dispatcher, clock, {
+    taskTimeoutMs: config.taskTimeoutMs,
+  });
+  const blobs = new LocalBlobStore({ root: path.join(config.dataDir, "results"), clock });
+  const signer = new UrlSigner({
+    secret: await loadOrCreateSigningSecret(config.dataDir),
+    publicBaseUrl: config.publicBaseUrl,
+  });
+  const sandbox = new SandboxImageProvider({ latencyMs: config.sandboxLatencyMs });
+  const provider = overrides.provider ?? (await buildProvider(config, logger, sandbox));
+  const router = new ProviderRouter(new Map(catalog.list().map((model) => [model.id, provider])), sandbox);
+  const runner = new TaskRunner(
+    { tasks, catalog, router, blobs, signer, clock, logger },
+    { retentionMs: config.resultRetentionDays * DAY_MS },
+  );
+
+  const readiness: ReadinessCheck[] = [
+    {
+      name: "database",
+      check: async () => {
+        handle.raw.prepare("select 1").get();
+        return { ok: true };
+      },
+    },
+    ...router.providers().map((candidate) => ({
+      name: `provider:${candidate.name}`,
+      check: async () => candidate.health?.() ?? { ok: true },
+    })),
+  ];
+  const app = await buildApp({
+    accounts, tasks, catalog, blobs, signer, clock, logger, readiness, publicBaseUrl: config.publicBaseUrl,
+  });
+
+  const timers: NodeJS.Timeout[] = [];
+  const sweepRetention = async (): Promise<void> => {
+    const removed = await blobs.deleteOlderThan(clock.now() - config.resultRetentionDays * DAY_MS);
+    if (removed > 0) logger.info({ removed }, "deleted result files past their retention period");
+  };
+  const repeat = (everyMs: number, job: () => Promise<unknown>, what: string): void => {
+    const timer = setInterval(() => {
+      job().catch((error: unknown) => logger.error({ err: error }, `${what} failed`));
+    }, everyMs);
+    timer.unref();
+    timers.push(timer);
+  };
+
+  return {
+    app,
+    config,
+    accounts,
+    tasks,
+    logger,
+    async start() {
+      const address = await app.listen({ port: config.port, host: config.host });
+      const recovered = await tasks.recover();
+      if (recovered.resumed + recovered.timedOut > 0) logger.info(recovered, "resumed tasks left by the previous run");
+      dispatcher.start(runner.run);
+      repeat(DEADLINE_SWEEP_MS, () => tasks.failOverdue(), "deadline sweep");
+      repeat(RETENTION_SWEEP_MS, sweepRetention, "retention sweep");
+      await sweepRetention();
+      return address;
+    },
+    async sweep() {
+      await tasks.failOverdue();
+      await sweepRetention();
+    },
+    async stop() {
+      for (const timer of timers) clearInterval(timer);
+      await app.close();
+      const stillRunning = await dispatcher.stop(config.shutdownGraceMs);
+      if (stillRunning.length > 0) {
+        runner.abortAll();
+        logger.info({ tasks: stillRunning.length }, "left running tasks for recovery at the next start");
+        await dispatcher.stop(1_000);
+      }
+      if (database !== null) {
+        await database.close();
+        database = null;
+      }
+    },
+  };
+}

@@ -1,0 +1,163 @@
+import type { Logger } from "pino";
+import type { Catalog } from "../domain/catalog/catalog.ts";
+import type { ImageTaskInput } from "../domain/catalog/model.ts";
+import type { Clock } from "../domain/clock.ts";
+import type { FailCode, Task } from "../domain/tasks/task.ts";
+import { isTerminal } from "../domain/tasks/task.ts";
+import { TIMEOUT_MESSAGE, type TaskService } from "../domain/tasks/task-service.ts";
+import { processImage } from "../images/process-image.ts";
+import { ProviderError } from "../providers/image-provider.ts";
+import type { BlobStore } from "../storage/blob-store.ts";
+import type { UrlSigner } from "../storage/url-signer.ts";
+import type { ProviderRouter } from "./provider-router.ts";
+
+export const INTERNAL_FAILURE_MESSAGE = "An internal error stopped the task; no credits were charged.";
+export const CANCELED_MESSAGE = "The task was canceled.";
+
+/** Why a running task was aborted; the runner settles according to it. */
+export class TaskAbort extends Error {
+  constructor(readonly reason: "deadline" | "canceled" | "shutdown") {
+    super(`task aborted: ${reason}`);
+    this.name = reason === "deadline" ? "TimeoutError" : "AbortError";
+  }
+}
+
+export interface TaskRunnerOptions {
+  retentionMs: number;
+}
+
+export interface TaskRunnerParts {
+  tasks: TaskService;
+  catalog: Catalog;
+  router: ProviderRouter;
+  blobs: BlobStore;
+  signer: UrlSigner;
+  clock: Clock;
+  logger: Logger;
+}
+
+function dayOf(epochMs: number): string {
+  return new Date(epochMs).toISOString().slice(0, 10);
+}
+
+/** Runs one task: call the provider, check and convert the image, store it, settle the task. */
+export class TaskRunner {
+  private readonly inFlight = new Map<string, AbortController>();
+
+  constructor(
+    private readonly parts: TaskRunnerParts,
+    private readonly options: TaskRunnerOptions,
+  ) {}
+
+  /** Aborts a running task; the runner then settles it as the reason says. */
+  abort(taskId: string, reason: TaskAbort["reason"]): boolean {
+    const controller = this.inFlight.get(taskId);
+    if (controller === undefined) return false;
+    controller.abort(new TaskAbort(reason));
+    return true;
+  }
+
+  /** Aborts every running task for shutdown: they stay non-terminal and a restart resumes them. */
+  abortAll(): void {
+    for (const taskId of this.inFlight.keys()) this.abort(taskId, "shutdown");
+  }
+
+  run = async (taskId: string): Promise<void> => {
+    const { tasks, logger } = this.parts;
+    const task = await tasks.getById(taskId);
+    if (task === null || isTerminal(task.state)) return;
+    const log = logger.child({ taskId });
+    if (this.parts.clock.now() >= task.deadlineTime) {
+      await tasks.fail(taskId, "TIMEOUT", TIMEOUT_MESSAGE);
+      return;
+    }
+    const controller = new AbortController();
+    this.inFlight.set(taskId, controller);
+    const timer = setTimeout(
+      () => controller.abort(new TaskAbort("deadline")),
+      Math.max(0, task.deadlineTime - this.parts.clock.now()),
+    );
+    try {
+      await this.generate(task, controller.signal, log);
+    } catch (error) {
+      // An abort wins over whatever the provider made of it: its reason says how to settle.
+      await this.settleFailure(task, controller.signal.aborted ? controller.signal.reason : error, log);
+    } finally {
+      clearTimeout(timer);
+      this.inFlight.delete(taskId);
+    }
+  };
+
+  private async generate(task: Task, signal: AbortSignal, log: Logger): Promise<void> {
+    const { tasks, router, catalog, blobs, signer, clock } = this.parts;
+    const model = catalog.find(task.model);
+    const provider = router.providerFor(task);
+    if (model === null || provider === null) {
+      throw new Error(`no model or provider route for ${task.model}`);
+    }
+    const input = JSON.parse(task.input) as ImageTaskInput;
+    let started = false;
+    const output = await provider.generate({
+      taskId: task.id,
+      prompt: input.prompt,
+      aspectRatio: input.aspectRatio,
+      safetyChecking: input.safetyChecking,
+      signal,
+      deadline: task.deadlineTime,
+      onStart: async () => {
+        if (started) return;
+        started = true;
+        await tasks.start(task.id);
+      },
+    });
+    if (signal.aborted) throw signal.reason;
+    const expected = model.expectedSize(input);
+    const image = await processImage(output.bytes, input.outputFormat, expected);
+    if (!image.sizeMatches) {
+      log.warn(
+        { provider: provider.name, expected, actual: { width: image.width, height: image.height } },
+        "image size differs from the ratio's table",
+      );
+    }
+    const now = clock.now();
+    const key = `${dayOf(now)}/${task.id}.${image.format === "jpeg" ? "jpg" : "png"}`;
+    await blobs.put(key, image.bytes, image.contentType);
+    const expiresAt = Math.floor((now + this.options.retentionMs) / 1000);
+    const url = signer.sign(`/files/${key}`, expiresAt);
+    const settled = await tasks.succeed(task.id, [url]);
+    if (settled === null) {
+      // Someone else settled it first (canceled, timed out): this file belongs to no task.
+      await blobs.delete(key);
+      log.info("task was settled elsewhere; discarded its image");
+    } else {
+      log.info({ provider: provider.name, upstreamMs: output.upstreamMs, costTime: now - task.createTime }, "task succeeded");
+    }
+  }
+
+  private async settleFailure(task: Task, error: unknown, log: Logger): Promise<void> {
+    const { tasks } = this.parts;
+    let code: FailCode;
+    let message: string;
+    const abort = error instanceof TaskAbort ? error : null;
+    if (abort?.reason === "shutdown") {
+      log.info("task left for recovery at shutdown");
+      return;
+    }
+    if (abort?.reason === "deadline") {
+      code = "TIMEOUT";
+      message = TIMEOUT_MESSAGE;
+    } else if (abort?.reason === "canceled") {
+      code = "CANCELED";
+      message = CANCELED_MESSAGE;
+    } else if (error instanceof ProviderError) {
+      code = error.code;
+      message = error.message;
+      log.warn({ failCode: code, detail: error.detail }, "task failed at the provider");
+    } else {
+      code = "INTERNAL";
+      message = INTERNAL_FAILURE_MESSAGE;
+      log.error({ err: error }, "task failed with an internal error");
+    }
+    await tasks.fail(task.id, code, message);
+  }
+}

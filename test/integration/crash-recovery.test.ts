@@ -1,0 +1,150 @@
+import { readdir, rm } from "node:fs/promises";
+import path from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { startServerProcess, type ServerProcess } from "../helpers/server-process.ts";
+import { call, freePort, MODEL, temporaryDirectory, waitForTerminal, type TaskData } from "../helpers/test-server.ts";
+
+const running: ServerProcess[] = [];
+const directories: string[] = [];
+
+afterEach(async () => {
+  for (const server of running.splice(0)) {
+    if (server.child.exitCode === null && server.child.signalCode === null) {
+      server.child.kill("SIGKILL");
+      await server.exited;
+    }
+  }
+  for (const directory of directories.splice(0)) await rm(directory, { recursive: true, force: true });
+});
+
+async function start(dataDir: string, port: number, env: Record<string, string> = {}): Promise<ServerProcess> {
+  const server = await startServerProcess({ DATA_DIR: dataDir, ...env }, port);
+  running.push(server);
+  return server;
+}
+
+function demoKey(output: string): string {
+  const match = /\b(ig_live_[A-Za-z0-9_-]{32})\b/.exec(output);
+  if (match?.[1] === undefined) throw new Error(`no demo key printed:\n${output}`);
+  return match[1];
+}
+
+async function createTasks(baseUrl: string, key: string, count: number): Promise<string[]> {
+  const ids: string[] = [];
+  for (let index = 0; index < count; index += 1) {
+    const answer = await call<{ taskId: string }>(baseUrl, "POST", "/api/v1/jobs/createTask", {
+      key,
+      body: { model: MODEL, input: { prompt: `crash test ${index}`, image_size: "1:1" } },
+    });
+    expect(answer.status).toBe(200);
+    ids.push(answer.body.data.taskId);
+  }
+  return ids;
+}
+
+async function states(baseUrl: string, key: string, ids: string[]): Promise<TaskData[]> {
+  return Promise.all(
+    ids.map(async (taskId) => (await call<TaskData>(baseUrl, "GET", `/api/v1/jobs/recordInfo?taskId=${taskId}`, { key })).body.data),
+  );
+}
+
+async function resultFiles(dataDir: string): Promise<string[]> {
+  const root = path.join(dataDir, "results");
+  const days = await readdir(root).catch(() => [] as string[]);
+  const files: string[] = [];
+  for (const day of days) {
+    for (const name of await readdir(path.join(root, day))) if (/^task_\w+\.(png|jpg)$/.test(name)) files.push(name);
+  }
+  return files;
+}
+
+describe("crash recovery with a real process", () => {
+  it("resumes every task after SIGKILL mid-generation; each settles exactly once", async () => {
+    const dataDir = await temporaryDirectory();
+    directories.push(dataDir);
+    const port = await freePort();
+    const first = await start(dataDir, port, { SANDBOX_LATENCY_MS: "1500", WORKER_CONCURRENCY: "4" });
+    const key = demoKey(first.output());
+    const ids = await createTasks(first.baseUrl, key, 10);
+    // Wait until workers are inside the upstream call, then kill without warning.
+    const until = Date.now() + 10_000;
+    while (!(await states(first.baseUrl, key, ids)).some((task) => task.state === "generating")) {
+      if (Date.now() > until) throw new Error("no task reached generating");
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    first.child.kill("SIGKILL");
+    expect(await first.exited).toBe("SIGKILL");
+    const before = await (async () => {
+      const second = await start(dataDir, port, { SANDBOX_LATENCY_MS: "100", WORKER_CONCURRENCY: "4" });
+      expect(second.output()).not.toMatch(/ig_live_/);
+      const finals = await Promise.all(ids.map((taskId) => waitForTerminal(second.baseUrl, key, taskId, 30_000)));
+      return { second, finals: finals.map((final) => final.record) };
+    })();
+    for (const record of before.finals) {
+      expect(record.state).toBe("success");
+      expect(record.costTime).toBe((record.completeTime ?? 0) - record.createTime);
+    }
+    // One file per task: no task was generated and kept twice.
+    const files = await resultFiles(dataDir);
+    expect(files.sort()).toEqual(ids.map((taskId) => `${taskId}.png`).sort());
+    // Settled once: nothing moves any more.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const later = await states(before.second.baseUrl, key, ids);
+    expect(later.map((task) => [task.state, task.completeTime, task.resultJson])).toEqual(
+      before.finals.map((task) => [task.state, task.completeTime, task.resultJson]),
+    );
+    for (const task of later) {
+      const url = (JSON.parse(task.resultJson ?? "{}") as { resultUrls: string[] }).resultUrls[0] ?? "";
+      expect((await fetch(url)).status).toBe(200);
+    }
+  }, 60_000);
+
+  it("fails with TIMEOUT the tasks whose deadline passed while the server was down", async () => {
+    const dataDir = await temporaryDirectory();
+    directories.push(dataDir);
+    const port = await freePort();
+    const first = await start(dataDir, port, { SANDBOX_LATENCY_MS: "60000", TASK_TIMEOUT_MS: "1500" });
+    const key = demoKey(first.output());
+    const [taskId = ""] = await createTasks(first.baseUrl, key, 1);
+    first.child.kill("SIGKILL");
+    await first.exited;
+    await new Promise((resolve) => setTimeout(resolve, 1600));
+    const second = await start(dataDir, port, { SANDBOX_LATENCY_MS: "10", TASK_TIMEOUT_MS: "1500" });
+    const { record } = await waitForTerminal(second.baseUrl, key, taskId);
+    expect(record).toMatchObject({ state: "fail", failCode: "TIMEOUT" });
+  }, 60_000);
+
+  it("on SIGTERM stops accepting, lets running tasks finish, and exits 0", async () => {
+    const dataDir = await temporaryDirectory();
+    directories.push(dataDir);
+    const port = await freePort();
+    const first = await start(dataDir, port, { SANDBOX_LATENCY_MS: "800", SHUTDOWN_GRACE_MS: "10000" });
+    const key = demoKey(first.output());
+    const ids = await createTasks(first.baseUrl, key, 3);
+    while (!(await states(first.baseUrl, key, ids)).every((task) => task.state === "generating")) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    first.child.kill("SIGTERM");
+    expect(await first.exited).toBe(0);
+    const second = await start(dataDir, port, { SANDBOX_LATENCY_MS: "60000" });
+    const finals = await states(second.baseUrl, key, ids);
+    expect(finals.map((task) => task.state)).toEqual(["success", "success", "success"]);
+  }, 60_000);
+
+  it("on SIGTERM leaves tasks that outlive the grace period for the next start", async () => {
+    const dataDir = await temporaryDirectory();
+    directories.push(dataDir);
+    const port = await freePort();
+    const first = await start(dataDir, port, { SANDBOX_LATENCY_MS: "60000", SHUTDOWN_GRACE_MS: "200" });
+    const key = demoKey(first.output());
+    const [taskId = ""] = await createTasks(first.baseUrl, key, 1);
+    while ((await states(first.baseUrl, key, [taskId]))[0]?.state !== "generating") {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    first.child.kill("SIGTERM");
+    expect(await first.exited).toBe(0);
+    const second = await start(dataDir, port, { SANDBOX_LATENCY_MS: "50" });
+    const { record } = await waitForTerminal(second.baseUrl, key, taskId);
+    expect(record.state).toBe("success");
+  }, 60_000);
+});
