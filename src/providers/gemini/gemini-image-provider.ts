@@ -1,0 +1,356 @@
+import {
+  ApiError,
+  GoogleGenAI,
+  HarmBlockThreshold,
+  HarmCategory,
+  Modality,
+  type GenerateContentResponse,
+  type HttpOptions,
+  type SafetySetting,
+} from "@google/genai";
+import type { Logger } from "pino";
+import { systemClock, type Clock } from "../../domain/clock.ts";
+import {
+  ProviderError,
+  type ImageOutput,
+  type ImageProvider,
+  type ImageRequest,
+  type ProviderHealth,
+} from "../image-provider.ts";
+import { abortedRequestError, deadlinePassedError } from "../request-abort.ts";
+import { abortableSleep, type Sleep } from "../sleep.ts";
+import { readGeminiResponse } from "./gemini-response.ts";
+import { parseUpstreamErrorBody } from "./gemini-upstream-error.ts";
+import type { KeyLease, KeyPool } from "./key-pool.ts";
+
+/** A rejected key is an operator's problem that repeats on every task; once a minute is loud enough. */
+export const OPERATOR_ERROR_LOG_INTERVAL_MS = 60_000;
+
+/** Node fires longer timers at once, so a far deadline is capped to the longest delay it honours. */
+const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;
+
+/** The categories the Gemini Developer API accepts; the image-specific ones are Vertex-only. */
+const HARM_CATEGORIES: readonly HarmCategory[] = [
+  HarmCategory.HARM_CATEGORY_HARASSMENT,
+  HarmCategory.HARM_CATEGORY_HATE_SPEECH,
+  HarmCategory.HARM_CATEGORY_SEXUALLY_EXPLICIT,
+  HarmCategory.HARM_CATEGORY_DANGEROUS_CONTENT,
+  HarmCategory.HARM_CATEGORY_CIVIC_INTEGRITY,
+];
+
+/** Sent when the client turned safety checking off: the most permissive threshold everywhere. */
+const PERMISSIVE_SAFETY_SETTINGS: readonly SafetySetting[] = HARM_CATEGORIES.map((category) => ({
+  category,
+  threshold: HarmBlockThreshold.BLOCK_NONE,
+}));
+
+/** Statuses that say the upstream is struggling, not that the request is wrong. */
+const TRANSIENT_STATUSES: ReadonlySet<number> = new Set([408, 500, 502, 503, 504]);
+
+const MESSAGES = {
+  refused: "The prompt or the generated image was refused by the model's safety checking.",
+  noImage: "The model did not return an image.",
+  rateLimited: "The image model is receiving too many requests; please try again later.",
+  unavailable: "The image model is temporarily unavailable.",
+  unreachable: "The image model could not be reached.",
+  slow: "The image model did not answer in time.",
+  unreadable: "The image model returned an answer that could not be read.",
+  rejected: "The image model rejected the request.",
+  misconfigured: "The image service is not configured correctly on this server.",
+  unexpected: "The image model failed unexpectedly.",
+} as const;
+
+export interface GeminiImageProviderOptions {
+  /** The name in configuration and logs; "gemini" unless a route holds several. */
+  name?: string;
+  keyPool: KeyPool;
+  model: string;
+  /** Another server speaking Google's API (a proxy, or the fake in tests); Google's when unset. */
+  baseUrl?: string;
+  /** "v1beta" (the SDK's default) or "v1". */
+  apiVersion?: string;
+  /** Budget of one upstream attempt, in ms. */
+  timeoutMs: number;
+  logger: Logger;
+  clock?: Clock;
+  sleep?: Sleep;
+  fetch?: typeof fetch;
+}
+
+type AbortCause = "task" | "deadline" | "attempt";
+
+/**
+ * The Gemini adapter: ONE upstream attempt per call through the official SDK, every outcome mapped
+ * to an ImageOutput or a ProviderError whose retryable/retryAfterMs tell the decorators what to do.
+ * Upstream text only ever reaches `detail` and the log.
+ */
+export class GeminiImageProvider implements ImageProvider {
+  readonly name: string;
+  readonly #options: GeminiImageProviderOptions;
+  readonly #keyPool: KeyPool;
+  readonly #logger: Logger;
+  readonly #clock: Clock;
+  readonly #sleep: Sleep;
+  /** One client per key: the SDK binds the key at construction. */
+  readonly #clients = new Map<string, GoogleGenAI>();
+  #lastOperatorLogAt: number | null = null;
+  #lastRejection: string | null = null;
+
+  constructor(options: GeminiImageProviderOptions) {
+    if (!Number.isFinite(options.timeoutMs) || options.timeoutMs <= 0) {
+      throw new RangeError(`the Gemini timeout must be a positive number of ms, got ${options.timeoutMs}`);
+    }
+    this.name = options.name ?? "gemini";
+    this.#options = options;
+    this.#keyPool = options.keyPool;
+    this.#logger = options.logger.child({ provider: this.name, model: options.model });
+    this.#clock = options.clock ?? systemClock;
+    this.#sleep = options.sleep ?? abortableSleep;
+  }
+
+  async generate(request: ImageRequest): Promise<ImageOutput> {
+    this.#throwIfOver(request);
+    const lease = await this.#leaseKey(request);
+    await request.onStart?.();
+    this.#throwIfOver(request);
+    return this.#attempt(request, lease);
+  }
+
+  health(): ProviderHealth {
+    if (this.#keyPool.hasAcceptedKey()) {
+      return { ok: true };
+    }
+    return {
+      ok: false,
+      reason: `Gemini rejected every configured API key (${this.#lastRejection ?? "rejected"}); check GEMINI_API_KEY`,
+    };
+  }
+
+  #throwIfOver(request: ImageRequest): void {
+    if (request.signal.aborted) {
+      throw abortedRequestError(request.signal);
+    }
+    if (this.#clock.now() >= request.deadline) {
+      throw deadlinePassedError();
+    }
+  }
+
+  /**
+   * When every key rests after rate limits, waits (once) for the first to wake rather than calling
+   * the upstream into another certain 429; the task is still `queuing` meanwhile.
+   */
+  async #leaseKey(request: ImageRequest): Promise<KeyLease> {
+    const lease = this.#keyPool.next();
+    if (lease.waitMs === 0) {
+      return lease;
+    }
+    if (this.#clock.now() + lease.waitMs >= request.deadline) {
+      throw new ProviderError({
+        code: "PROVIDER_ERROR",
+        message: MESSAGES.rateLimited,
+        retryable: true,
+        retryAfterMs: lease.waitMs,
+        detail: "every Gemini key is resting after a rate limit",
+      });
+    }
+    try {
+      await this.#sleep(lease.waitMs, request.signal);
+    } catch (error) {
+      if (request.signal.aborted) {
+        throw abortedRequestError(request.signal);
+      }
+      throw error;
+    }
+    this.#throwIfOver(request);
+    return { ...this.#keyPool.next(), waitMs: 0 };
+  }
+
+  async #attempt(request: ImageRequest, lease: KeyLease): Promise<ImageOutput> {
+    const controller = new AbortController();
+    let abortCause: AbortCause | null = null;
+    const abortForTask = (): void => {
+      abortCause ??= "task";
+      controller.abort(request.signal.reason);
+    };
+    request.signal.addEventListener("abort", abortForTask, { once: true });
+    const untilDeadline = request.deadline - this.#clock.now();
+    const budget = Math.min(this.#options.timeoutMs, untilDeadline, MAX_TIMER_DELAY_MS);
+    const timer = setTimeout(() => {
+      abortCause ??= untilDeadline < this.#options.timeoutMs ? "deadline" : "attempt";
+      controller.abort();
+    }, budget);
+    const startedAt = this.#clock.now();
+
+    let response: GenerateContentResponse;
+    try {
+      response = await this.#client(lease.key).models.generateContent({
+        model: this.#options.model,
+        contents: [{ role: "user", parts: [{ text: request.prompt }] }],
+        config: {
+          // Text is of no use to a task, and asking for the image alone saves output tokens.
+          responseModalities: [Modality.IMAGE],
+          imageConfig: request.aspectRatio === "auto" ? undefined : { aspectRatio: request.aspectRatio },
+          // Sending nothing keeps the upstream's default safety checking.
+          safetySettings: request.safetyChecking ? undefined : [...PERMISSIVE_SAFETY_SETTINGS],
+          abortSignal: controller.signal,
+        },
+      });
+    } catch (error) {
+      throw this.#failure(error, abortCause, lease, request);
+    } finally {
+      clearTimeout(timer);
+      request.signal.removeEventListener("abort", abortForTask);
+    }
+    const upstreamMs = this.#clock.now() - startedAt;
+    this.#keyPool.markAccepted(lease.index);
+
+    const outcome = readGeminiResponse(response);
+    const logFields = { taskId: request.taskId, keyIndex: lease.index, upstreamMs, responseId: response.responseId };
+    switch (outcome.kind) {
+      case "image":
+        this.#logger.debug(logFields, "Gemini returned an image");
+        return { bytes: outcome.bytes, declaredMimeType: outcome.declaredMimeType, upstreamMs };
+      case "refused":
+        this.#logger.info({ ...logFields, detail: outcome.reason }, "Gemini refused the prompt or image");
+        throw new ProviderError({ code: "CONTENT_POLICY", message: MESSAGES.refused, detail: outcome.reason });
+      case "no-image":
+        this.#logger.warn({ ...logFields, detail: outcome.reason }, "Gemini answered without an image");
+        // Retryable, with a budget of one retry set by the factory's retry policy.
+        throw new ProviderError({
+          code: "INVALID_OUTPUT",
+          message: MESSAGES.noImage,
+          retryable: true,
+          detail: outcome.reason,
+        });
+    }
+  }
+
+  #failure(error: unknown, abortCause: AbortCause | null, lease: KeyLease, request: ImageRequest): ProviderError {
+    const logFields = { taskId: request.taskId, keyIndex: lease.index };
+    // The task's own abort wins over whatever the interrupted call threw.
+    if (request.signal.aborted) {
+      this.#logger.info(logFields, "Gemini call aborted by the task");
+      return abortedRequestError(request.signal);
+    }
+    if (abortCause === "deadline") {
+      this.#logger.warn(logFields, "Gemini call cut short by the task's deadline");
+      return deadlinePassedError();
+    }
+    if (abortCause === "attempt" || isAbortError(error)) {
+      this.#logger.warn({ ...logFields, timeoutMs: this.#options.timeoutMs }, "Gemini call timed out");
+      return new ProviderError({
+        code: "PROVIDER_ERROR",
+        message: MESSAGES.slow,
+        retryable: true,
+        detail: `no answer within ${this.#options.timeoutMs} ms`,
+        cause: error,
+      });
+    }
+    if (error instanceof ApiError) {
+      return this.#apiFailure(error, lease, request);
+    }
+    const detail = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    if (error instanceof SyntaxError) {
+      this.#logger.warn({ ...logFields, detail }, "Gemini answered with unreadable JSON");
+      return new ProviderError({ code: "PROVIDER_ERROR", message: MESSAGES.unreadable, retryable: true, detail, cause: error });
+    }
+    // fetch reports network failures (refused, reset, DNS) as a TypeError carrying the cause.
+    if (error instanceof TypeError && error.cause !== undefined) {
+      const causeText = error.cause instanceof Error ? error.cause.message : String(error.cause);
+      this.#logger.warn({ ...logFields, detail: `${detail} (${causeText})` }, "Gemini could not be reached");
+      return new ProviderError({
+        code: "PROVIDER_ERROR",
+        message: MESSAGES.unreachable,
+        retryable: true,
+        detail: `${detail} (${causeText})`,
+        cause: error,
+      });
+    }
+    this.#logger.error({ ...logFields, err: error }, "Gemini call failed unexpectedly");
+    return new ProviderError({ code: "PROVIDER_ERROR", message: MESSAGES.unexpected, detail, cause: error });
+  }
+
+  #apiFailure(error: ApiError, lease: KeyLease, request: ImageRequest): ProviderError {
+    const body = parseUpstreamErrorBody(error.message);
+    const status = error.status;
+    const statusText = body.status === null ? `HTTP ${status}` : `HTTP ${status} ${body.status}`;
+    const detail = `${statusText}: ${body.message ?? error.message}`;
+    const logFields = { taskId: request.taskId, keyIndex: lease.index, httpStatus: status, upstreamStatus: body.status };
+
+    if (status === 401 || status === 403 || (status === 400 && body.reasons.includes("API_KEY_INVALID"))) {
+      this.#keyPool.markRejected(lease.index);
+      this.#lastRejection = body.reasons.includes("API_KEY_INVALID") ? "API_KEY_INVALID" : `HTTP ${status}`;
+      this.#logOperatorError({ ...logFields, reason: this.#lastRejection, detail });
+      // Another key of the pool may still work; with none left, every retry would fail the same way.
+      const anotherKey = this.#keyPool.hasAcceptedKey();
+      return new ProviderError({
+        code: "PROVIDER_ERROR",
+        message: MESSAGES.misconfigured,
+        retryable: anotherKey,
+        retryAfterMs: anotherKey ? 0 : null,
+        detail,
+        cause: error,
+      });
+    }
+    if (status === 429) {
+      // The key rests for the delay asked for; when another key can go now, the retry need not wait.
+      if (body.retryDelayMs !== null) {
+        this.#keyPool.rest(lease.index, body.retryDelayMs);
+      }
+      const retryAfterMs = body.retryDelayMs === null ? null : this.#keyPool.msUntilAvailable();
+      this.#logger.warn({ ...logFields, retryDelayMs: body.retryDelayMs, detail }, "Gemini rate limit");
+      return new ProviderError({
+        code: "PROVIDER_ERROR",
+        message: MESSAGES.rateLimited,
+        retryable: true,
+        retryAfterMs,
+        detail,
+        cause: error,
+      });
+    }
+    if (TRANSIENT_STATUSES.has(status) || status >= 500) {
+      this.#logger.warn({ ...logFields, detail }, "Gemini is unavailable");
+      return new ProviderError({ code: "PROVIDER_ERROR", message: MESSAGES.unavailable, retryable: true, detail, cause: error });
+    }
+    this.#logger.error({ ...logFields, detail }, "Gemini rejected the request");
+    return new ProviderError({ code: "PROVIDER_ERROR", message: MESSAGES.rejected, detail, cause: error });
+  }
+
+  #logOperatorError(fields: Record<string, unknown>): void {
+    const now = this.#clock.now();
+    if (this.#lastOperatorLogAt !== null && now - this.#lastOperatorLogAt < OPERATOR_ERROR_LOG_INTERVAL_MS) {
+      this.#logger.debug(fields, "Gemini rejected an API key (already reported this minute)");
+      return;
+    }
+    this.#lastOperatorLogAt = now;
+    this.#logger.error(
+      { ...fields, operatorError: true },
+      "OPERATOR ACTION NEEDED: Gemini rejected the API key; check GEMINI_API_KEY / GEMINI_API_KEYS",
+    );
+  }
+
+  #client(key: string): GoogleGenAI {
+    let client = this.#clients.get(key);
+    if (client === undefined) {
+      const httpOptions: HttpOptions = { timeout: this.#options.timeoutMs };
+      if (this.#options.baseUrl !== undefined && this.#options.baseUrl !== "") {
+        httpOptions.baseUrl = this.#options.baseUrl;
+      }
+      if (this.#options.apiVersion !== undefined && this.#options.apiVersion !== "") {
+        httpOptions.apiVersion = this.#options.apiVersion;
+      }
+      if (this.#options.fetch !== undefined) {
+        httpOptions.fetch = this.#options.fetch;
+      }
+      // vertexai: false so a stray GOOGLE_GENAI_USE_VERTEXAI in the environment cannot reroute us.
+      client = new GoogleGenAI({ apiKey: key, vertexai: false, httpOptions });
+      this.#clients.set(key, client);
+    }
+    return client;
+  }
+}
+
+/** The SDK's own per-attempt timeout and undici's aborts surface as AbortError/TimeoutError. */
+function isAbortError(error: unknown): boolean {
+  return error instanceof Error && (error.name === "AbortError" || error.name === "TimeoutError");
+}

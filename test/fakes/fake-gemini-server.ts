@@ -1,0 +1,358 @@
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import {
+  blockedBody,
+  candidateBody,
+  errorBody,
+  invalidKeyBody,
+  missingKeyBody,
+  parseMagicWord,
+  rateLimitedBody,
+  type ContentPart,
+  type FakeGeminiAnswer,
+  type FakeResponse,
+} from "./fake-gemini-answers.ts";
+import {
+  FAKE_GEMINI_DEFAULT_SIZE,
+  FAKE_GEMINI_PIXEL_SIZES,
+  FAKE_GEMINI_THOUGHT_SIZE,
+  FakeImageCache,
+} from "./fake-gemini-images.ts";
+
+export type { FakeGeminiAnswer } from "./fake-gemini-answers.ts";
+
+export interface RecordedGeminiRequest {
+  method: string;
+  /** The path as received, e.g. /v1beta/models/gemini-2.5-flash-image:generateContent. */
+  path: string;
+  apiVersion: string | null;
+  model: string | null;
+  headers: IncomingHttpHeaders;
+  /** The x-goog-api-key header (or ?key=), as the upstream reads it. */
+  apiKey: string | null;
+  /** The parsed JSON body; null when it was not JSON. */
+  body: unknown;
+  prompt: string | null;
+  aspectRatio: string | null;
+  /** Epoch ms of arrival. */
+  receivedAt: number;
+}
+
+export interface FakeGeminiOptions {
+  host?: string;
+  /** 0 (the default) picks a free port. */
+  port?: number;
+  /** Latency added to every answer, e.g. for benchmarks. */
+  latencyMs?: number;
+  /** When set, keys outside the list get 400 API_KEY_INVALID. */
+  allowedKeys?: readonly string[] | null;
+  /** When set, other model ids get 404 NOT_FOUND. */
+  models?: readonly string[] | null;
+  /** What to answer when neither the queue nor a magic word says otherwise. */
+  defaultAnswer?: FakeGeminiAnswer;
+}
+
+const GENERATE_PATH = /^\/(v1|v1beta)\/models\/([^/:]+):generateContent$/;
+
+/**
+ * A stand-in for the Gemini Developer API's generateContent, speaking its wire format. Answers
+ * come from, in order: the queue (`enqueue`), a magic word in the prompt (`[gemini:503]`), the
+ * default answer (a real PNG of the requested ratio's size).
+ */
+export class FakeGeminiServer {
+  readonly requests: RecordedGeminiRequest[] = [];
+  readonly #server: Server;
+  readonly #images = new FakeImageCache();
+  readonly #queue: FakeGeminiAnswer[] = [];
+  readonly #magicWordUses = new Map<string, number>();
+  #latencyMs: number;
+  #allowedKeys: ReadonlySet<string> | null;
+  #models: ReadonlySet<string> | null;
+  #defaultAnswer: FakeGeminiAnswer;
+  #inFlight = 0;
+  #maxInFlight = 0;
+  #url = "";
+
+  private constructor(options: FakeGeminiOptions) {
+    this.#latencyMs = options.latencyMs ?? 0;
+    this.#allowedKeys = options.allowedKeys ? new Set(options.allowedKeys) : null;
+    this.#models = options.models ? new Set(options.models) : null;
+    this.#defaultAnswer = options.defaultAnswer ?? { kind: "image" };
+    this.#server = createServer((request, response) => {
+      this.#handle(request, response).catch((error: unknown) => {
+        if (!response.headersSent && !response.destroyed) {
+          send(response, errorBody(500, `fake failure: ${String(error)}`));
+        }
+      });
+    });
+  }
+
+  static async start(options: FakeGeminiOptions = {}): Promise<FakeGeminiServer> {
+    const fake = new FakeGeminiServer(options);
+    const host = options.host ?? "127.0.0.1";
+    await new Promise<void>((resolve, reject) => {
+      fake.#server.once("error", reject);
+      fake.#server.listen(options.port ?? 0, host, () => resolve());
+    });
+    const address = fake.#server.address() as AddressInfo;
+    fake.#url = `http://${host}:${address.port}`;
+    return fake;
+  }
+
+  /** The base URL to give the SDK (GEMINI_BASE_URL). */
+  get url(): string {
+    return this.#url;
+  }
+
+  /** Requests being answered right now, and the most at once since the last reset. */
+  get inFlight(): number {
+    return this.#inFlight;
+  }
+
+  get maxInFlight(): number {
+    return this.#maxInFlight;
+  }
+
+  /** The next answers, in order, one per request; they win over magic words and the default. */
+  enqueue(...answers: FakeGeminiAnswer[]): void {
+    this.#queue.push(...answers);
+  }
+
+  setDefaultAnswer(answer: FakeGeminiAnswer): void {
+    this.#defaultAnswer = answer;
+  }
+
+  setLatency(ms: number): void {
+    this.#latencyMs = ms;
+  }
+
+  setAllowedKeys(keys: readonly string[] | null): void {
+    this.#allowedKeys = keys === null ? null : new Set(keys);
+  }
+
+  /** Forgets recorded requests, queued answers and counters, keeping the options. */
+  reset(): void {
+    this.requests.length = 0;
+    this.#queue.length = 0;
+    this.#magicWordUses.clear();
+    this.#maxInFlight = this.#inFlight;
+  }
+
+  async close(): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    // Hanging answers would otherwise keep close() waiting forever.
+    this.#server.closeAllConnections();
+    await closed;
+  }
+
+  async #handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    this.#inFlight += 1;
+    this.#maxInFlight = Math.max(this.#maxInFlight, this.#inFlight);
+    response.once("close", () => {
+      this.#inFlight -= 1;
+    });
+
+    const rawBody = await readBody(request);
+    const url = new URL(request.url ?? "/", "http://fake");
+    const route = GENERATE_PATH.exec(url.pathname);
+    const body = parseJson(rawBody);
+    const prompt = promptOf(body);
+    const aspectRatio = aspectRatioOf(body);
+    const apiKey = headerValue(request.headers["x-goog-api-key"]) ?? url.searchParams.get("key");
+    this.requests.push({
+      method: request.method ?? "GET",
+      path: url.pathname,
+      apiVersion: route?.[1] ?? null,
+      model: route?.[2] ?? null,
+      headers: request.headers,
+      apiKey,
+      body,
+      prompt,
+      aspectRatio,
+      receivedAt: Date.now(),
+    });
+
+    const model = route?.[2];
+    if (request.method !== "POST" || model === undefined) {
+      send(response, errorBody(404, `Method not found: ${request.method ?? ""} ${url.pathname}`));
+      return;
+    }
+    if (apiKey === null || apiKey === "") {
+      send(response, missingKeyBody());
+      return;
+    }
+    if (this.#allowedKeys !== null && !this.#allowedKeys.has(apiKey)) {
+      send(response, invalidKeyBody());
+      return;
+    }
+    if (body === null || prompt === null) {
+      send(response, errorBody(400, "Invalid JSON payload received."));
+      return;
+    }
+    if (this.#models !== null && !this.#models.has(model)) {
+      send(
+        response,
+        errorBody(404, `models/${model} is not found for API version ${route?.[1] ?? ""}, or is not supported for generateContent.`),
+      );
+      return;
+    }
+    if (aspectRatio !== null && FAKE_GEMINI_PIXEL_SIZES[aspectRatio] === undefined) {
+      send(response, errorBody(400, `Unsupported aspect ratio: ${aspectRatio}`));
+      return;
+    }
+
+    const answer = this.#nextAnswer(prompt);
+    await wait(this.#latencyMs + (answer.delayMs ?? 0));
+    if (response.destroyed) {
+      return;
+    }
+    if (answer.kind === "hang") {
+      return;
+    }
+    if (answer.kind === "malformed-json") {
+      response.writeHead(200, { "content-type": "application/json; charset=UTF-8" });
+      response.end('{"candidates":[{"content":{"role":"model","parts":[{"inlineData":{"mimeType":"image/png","da');
+      return;
+    }
+    send(response, await this.#answer(answer, model, prompt, aspectRatio, modalitiesOf(body)));
+  }
+
+  #nextAnswer(prompt: string): FakeGeminiAnswer {
+    const queued = this.#queue.shift();
+    if (queued !== undefined) {
+      return queued;
+    }
+    const magic = parseMagicWord(prompt);
+    if (magic !== null) {
+      const uses = (this.#magicWordUses.get(prompt) ?? 0) + 1;
+      this.#magicWordUses.set(prompt, uses);
+      if (magic.times === null || uses <= magic.times) {
+        return magic.answer;
+      }
+    }
+    return this.#defaultAnswer;
+  }
+
+  async #answer(
+    answer: FakeGeminiAnswer,
+    model: string,
+    prompt: string,
+    aspectRatio: string | null,
+    modalities: string[],
+  ): Promise<FakeResponse> {
+    const promptTokens = Math.max(1, Math.ceil(prompt.length / 4));
+    const size = aspectRatio === null ? FAKE_GEMINI_DEFAULT_SIZE : (FAKE_GEMINI_PIXEL_SIZES[aspectRatio] ?? FAKE_GEMINI_DEFAULT_SIZE);
+    // With TEXT allowed the model usually says a few words before the image.
+    const preamble: ContentPart[] = modalities.includes("TEXT") ? [{ text: "Here is your image." }] : [];
+    switch (answer.kind) {
+      case "image": {
+        const png = await this.#images.get(size.width, size.height, "png");
+        return candidateBody(model, promptTokens, { parts: [...preamble, inline("image/png", png)], finishReason: "STOP" });
+      }
+      case "jpeg-as-png": {
+        const jpeg = await this.#images.get(size.width, size.height, "jpeg");
+        return candidateBody(model, promptTokens, { parts: [...preamble, inline("image/png", jpeg)], finishReason: "STOP" });
+      }
+      case "thought-images": {
+        const draft = await this.#images.get(FAKE_GEMINI_THOUGHT_SIZE.width, FAKE_GEMINI_THOUGHT_SIZE.height, "png");
+        const final = await this.#images.get(size.width, size.height, "png");
+        const thoughts = Array.from({ length: answer.thoughts ?? 2 }, (): ContentPart[] => [
+          { text: "**Composing the scene**\n\nSketching the layout first.", thought: true },
+          { ...inline("image/png", draft), thought: true },
+        ]).flat();
+        return candidateBody(model, promptTokens, { parts: [...thoughts, inline("image/png", final)], finishReason: "STOP" });
+      }
+      case "blocked":
+        return blockedBody(model, promptTokens, answer.blockReason ?? "PROHIBITED_CONTENT");
+      case "finish":
+        return candidateBody(model, promptTokens, {
+          parts: answer.text === undefined ? null : [{ text: answer.text }],
+          finishReason: answer.finishReason,
+        });
+      case "text-only":
+        return candidateBody(model, promptTokens, {
+          parts: [{ text: answer.text ?? "I can't create that image, but I can describe it for you." }],
+          finishReason: "STOP",
+        });
+      case "empty-parts":
+        return candidateBody(model, promptTokens, { parts: [], finishReason: "STOP" });
+      case "rate-limited":
+        return rateLimitedBody(model, answer.retryDelay === undefined ? "2s" : answer.retryDelay);
+      case "status":
+        return errorBody(answer.status, answer.message, answer.details);
+      case "invalid-key":
+        return invalidKeyBody();
+      case "hang":
+      case "malformed-json":
+        throw new Error(`${answer.kind} is answered before reaching here`);
+    }
+  }
+}
+
+function inline(mimeType: string, bytes: Buffer): ContentPart {
+  return { inlineData: { mimeType, data: bytes.toString("base64") } };
+}
+
+function send(response: ServerResponse, answer: FakeResponse): void {
+  const text = JSON.stringify(answer.body);
+  response.writeHead(answer.status, {
+    "content-type": "application/json; charset=UTF-8",
+    "content-length": Buffer.byteLength(text),
+  });
+  response.end(text);
+}
+
+async function readBody(request: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of request) {
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+function wait(ms: number): Promise<void> {
+  return ms > 0 ? new Promise((resolve) => setTimeout(resolve, ms)) : Promise.resolve();
+}
+
+function headerValue(value: string | string[] | undefined): string | null {
+  return (Array.isArray(value) ? value[0] : value) ?? null;
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return null;
+  }
+}
+
+function field(value: unknown, key: string): unknown {
+  return typeof value === "object" && value !== null ? (value as Record<string, unknown>)[key] : undefined;
+}
+
+/** The concatenated text parts of the first content, where the SDK puts the prompt. */
+function promptOf(body: unknown): string | null {
+  const contents = field(body, "contents");
+  if (!Array.isArray(contents) || contents.length === 0) {
+    return null;
+  }
+  const parts = field(contents[0], "parts");
+  if (!Array.isArray(parts)) {
+    return null;
+  }
+  return parts
+    .map((part) => field(part, "text"))
+    .filter((text): text is string => typeof text === "string")
+    .join("\n");
+}
+
+function aspectRatioOf(body: unknown): string | null {
+  const ratio = field(field(field(body, "generationConfig"), "imageConfig"), "aspectRatio");
+  return typeof ratio === "string" ? ratio : null;
+}
+
+function modalitiesOf(body: unknown): string[] {
+  const modalities = field(field(body, "generationConfig"), "responseModalities");
+  // The upstream's default is TEXT and IMAGE.
+  return Array.isArray(modalities) ? modalities.filter((entry): entry is string => typeof entry === "string") : ["TEXT", "IMAGE"];
+}
