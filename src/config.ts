@@ -1,14 +1,20 @@
 import path from "node:path";
+import { parseRatePolicy, type RatePolicy } from "./domain/limits/rate-policy.ts";
 
 export type ProviderName = "sandbox" | "gemini";
 
-export interface GeminiConfig {
+export interface GeminiUpstream {
   apiKeys: string[];
   baseUrl: string | undefined;
   model: string;
+}
+
+export interface GeminiConfig extends GeminiUpstream {
   timeoutMs: number;
   maxAttempts: number;
   maxConcurrency: number;
+  /** A second upstream tried when the first gives up on a retryable failure. */
+  fallback: GeminiUpstream | null;
 }
 
 export interface Config {
@@ -24,6 +30,14 @@ export interface Config {
   shutdownGraceMs: number;
   logLevel: string;
   gemini: GeminiConfig | null;
+  rateLimitCreateTask: RatePolicy;
+  rateLimitOther: RatePolicy;
+  activeTaskLimit: number;
+  /** Credits per task, by model id. */
+  prices: Record<string, number>;
+  demoCredits: number;
+  /** Bearer credential of /admin/v1; null disables the admin API. */
+  adminApiKey: string | null;
 }
 
 /** A configuration value that cannot be used; the message names the variable. */
@@ -77,19 +91,55 @@ function absoluteHttpUrl(name: string, raw: string): string {
   return raw.replace(/\/+$/, "");
 }
 
-function readGemini(env: Environment): GeminiConfig | null {
-  const pool = text(env, "GEMINI_API_KEYS");
-  const single = text(env, "GEMINI_API_KEY");
-  const apiKeys = (pool ?? single ?? "")
+function rate(env: Environment, name: string, fallback: string): RatePolicy {
+  const raw = text(env, name) ?? fallback;
+  const policy = parseRatePolicy(raw);
+  if (policy === null) throw new ConfigError(`${name} must be a count per window such as 20/10s, got "${raw}"`);
+  return policy;
+}
+
+function adminKey(env: Environment): string | null {
+  const raw = text(env, "ADMIN_API_KEY");
+  if (raw === undefined) return null;
+  if (raw.length < 24) throw new ConfigError("ADMIN_API_KEY must be at least 24 characters long");
+  return raw;
+}
+
+function keyList(env: Environment, prefix: string): string[] {
+  return (text(env, `${prefix}_API_KEYS`) ?? text(env, `${prefix}_API_KEY`) ?? "")
     .split(",")
     .map((key) => key.trim())
     .filter((key) => key !== "");
-  if (apiKeys.length === 0) return null;
-  const baseUrl = text(env, "GEMINI_BASE_URL");
+}
+
+function optionalUrl(env: Environment, name: string): string | undefined {
+  const raw = text(env, name);
+  return raw === undefined ? undefined : absoluteHttpUrl(name, raw);
+}
+
+function readGeminiFallback(env: Environment, primary: GeminiUpstream): GeminiUpstream | null {
+  const apiKeys = keyList(env, "GEMINI_FALLBACK");
+  const baseUrl = optionalUrl(env, "GEMINI_FALLBACK_BASE_URL");
+  const model = text(env, "GEMINI_FALLBACK_MODEL");
+  if (apiKeys.length === 0 && baseUrl === undefined && model === undefined) return null;
   return {
+    apiKeys: apiKeys.length > 0 ? apiKeys : primary.apiKeys,
+    baseUrl: baseUrl ?? primary.baseUrl,
+    model: model ?? primary.model,
+  };
+}
+
+function readGemini(env: Environment): GeminiConfig | null {
+  const apiKeys = keyList(env, "GEMINI");
+  if (apiKeys.length === 0) return null;
+  const primary: GeminiUpstream = {
     apiKeys,
-    baseUrl: baseUrl === undefined ? undefined : absoluteHttpUrl("GEMINI_BASE_URL", baseUrl),
+    baseUrl: optionalUrl(env, "GEMINI_BASE_URL"),
     model: text(env, "GEMINI_MODEL") ?? "gemini-2.5-flash-image",
+  };
+  return {
+    ...primary,
+    fallback: readGeminiFallback(env, primary),
     timeoutMs: integer(env, "GEMINI_TIMEOUT_MS", 60_000, 1_000, 600_000),
     maxAttempts: integer(env, "GEMINI_MAX_ATTEMPTS", 4, 1, 20),
     maxConcurrency: integer(env, "GEMINI_MAX_CONCURRENCY", 16, 1, 10_000),
@@ -125,5 +175,11 @@ export function loadConfig(env: Environment): Config {
     shutdownGraceMs: integer(env, "SHUTDOWN_GRACE_MS", 10_000, 0, 600_000),
     logLevel,
     gemini,
+    rateLimitCreateTask: rate(env, "RATE_LIMIT_CREATE_TASK", "20/10s"),
+    rateLimitOther: rate(env, "RATE_LIMIT_OTHER", "10/1s"),
+    activeTaskLimit: integer(env, "ACTIVE_TASK_LIMIT", 100, 1, 1_000_000),
+    prices: { "nano-banana-text-to-image": integer(env, "PRICE_NANO_BANANA_TEXT_TO_IMAGE", 4, 0, 1_000_000) },
+    demoCredits: integer(env, "DEMO_CREDITS", 1_000, 0, 1_000_000_000),
+    adminApiKey: adminKey(env),
   };
 }

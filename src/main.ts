@@ -6,6 +6,9 @@ async function bootstrapDemo(server: Server): Promise<string | null> {
   if (!(await server.accounts.isEmpty())) return null;
   const account = await server.accounts.createAccount("demo");
   if (!account.ok) return null;
+  if (server.config.demoCredits > 0) {
+    await server.accounts.grantCredits("demo", server.config.demoCredits, "credits of the demo account", "system");
+  }
   const key = await server.accounts.createKey("demo", "live");
   return key.ok ? key.value.key : null;
 }

@@ -4,15 +4,14 @@ import pino, { type Logger } from "pino";
 import { buildApp } from "./api/app.ts";
 import type { ReadinessCheck } from "./api/context.ts";
 import type { Config } from "./config.ts";
-import { KyselyAccountRepository } from "./db/kysely-account-repository.ts";
-import { KyselyTaskRepository } from "./db/kysely-task-repository.ts";
-import { migrate, openSqlite, type SqliteHandle } from "./db/sqlite.ts";
+import { openSqliteStore, type SqliteStore } from "./db/sqlite-store.ts";
 import { AccountService } from "./domain/accounts/account-service.ts";
 import { Catalog } from "./domain/catalog/catalog.ts";
 import { systemClock, type Clock } from "./domain/clock.ts";
 import { TaskService } from "./domain/tasks/task-service.ts";
 import type { ImageProvider } from "./providers/image-provider.ts";
 import { SandboxImageProvider } from "./providers/sandbox/sandbox-image-provider.ts";
+import { FlexibleRateLimiter } from "./limits/flexible-rate-limiter.ts";
 import { InProcessDispatcher } from "./queue/in-process-dispatcher.ts";
 import { LocalBlobStore } from "./storage/local-blob-store.ts";
 import { loadOrCreateSigningSecret, UrlSigner } from "./storage/url-signer.ts";
@@ -56,7 +55,17 @@ async function buildProvider(config: Config, logger: Logger, sandbox: ImageProvi
   if (config.imageProvider === "gemini" && config.gemini !== null) {
     // Loaded only when configured: the SDK is large and the sandbox needs none of it.
     const { createGeminiProvider } = await import("./providers/gemini/create-gemini-provider.ts");
-    return createGeminiProvider({ ...config.gemini, logger: logger.child({ provider: "gemini" }) });
+    const { fallback, ...gemini } = config.gemini;
+    const primary = createGeminiProvider({ ...gemini, logger: logger.child({ provider: "gemini" }) });
+    if (fallback === null) return primary;
+    const { FallbackImageProvider } = await import("./providers/fallback-image-provider.ts");
+    const secondary = createGeminiProvider({
+      ...gemini,
+      ...fallback,
+      name: "gemini-fallback",
+      logger: logger.child({ provider: "gemini-fallback" }),
+    });
+    return new FallbackImageProvider([primary, secondary], { logger });
   }
   return sandbox;
 }
@@ -64,15 +73,15 @@ async function buildProvider(config: Config, logger: Logger, sandbox: ImageProvi
 export async function createServer(config: Config, overrides: ServerOverrides = {}): Promise<Server> {
   const clock = overrides.clock ?? systemClock;
   const logger = overrides.logger ?? createLogger(config);
-  let database: SqliteHandle | null = openSqlite(path.join(config.dataDir, "imagegate.db"));
-  const handle = database;
-  await migrate(handle.db);
+  let store: SqliteStore | null = await openSqliteStore(config.dataDir);
+  const { handle } = store;
 
-  const catalog = new Catalog();
+  const catalog = new Catalog({ prices: config.prices });
   const dispatcher = new InProcessDispatcher(config.workerConcurrency);
-  const accounts = new AccountService(new KyselyAccountRepository(handle.db), clock);
-  const tasks = new TaskService(new KyselyTaskRepository(handle.db), catalog, dispatcher, clock, {
+  const accounts = new AccountService(store.accounts, clock);
+  const tasks = new TaskService(store.tasks, catalog, dispatcher, clock, {
     taskTimeoutMs: config.taskTimeoutMs,
+    activeTaskLimit: config.activeTaskLimit,
   });
   const blobs = new LocalBlobStore({ root: path.join(config.dataDir, "results"), clock });
   const signer = new UrlSigner({
@@ -101,7 +110,19 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
     })),
   ];
   const app = await buildApp({
-    accounts, tasks, catalog, blobs, signer, clock, logger, readiness, publicBaseUrl: config.publicBaseUrl,
+    accounts,
+    tasks,
+    catalog,
+    blobs,
+    signer,
+    clock,
+    logger,
+    readiness,
+    publicBaseUrl: config.publicBaseUrl,
+    rateLimiter: new FlexibleRateLimiter(),
+    rateLimits: { createTask: config.rateLimitCreateTask, other: config.rateLimitOther },
+    reports: store.reports,
+    adminApiKey: config.adminApiKey,
   });
 
   const timers: NodeJS.Timeout[] = [];
@@ -146,9 +167,9 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
         logger.info({ tasks: stillRunning.length }, "left running tasks for recovery at the next start");
         await dispatcher.stop(1_000);
       }
-      if (database !== null) {
-        await database.close();
-        database = null;
+      if (store !== null) {
+        await store.close();
+        store = null;
       }
     },
   };

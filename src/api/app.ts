@@ -4,7 +4,9 @@ import { registerAuthentication } from "./authentication.ts";
 import type { ApiContext } from "./context.ts";
 import { fail } from "./envelope.ts";
 import { registerOpenApi } from "./openapi.ts";
+import { registerRateLimiting } from "./rate-limiting.ts";
 import { registerCreateTask } from "./routes/create-task.ts";
+import { registerCredit } from "./routes/credit.ts";
 import { registerFiles } from "./routes/files.ts";
 import { registerHealth } from "./routes/health.ts";
 import { registerRecordInfo } from "./routes/record-info.ts";
@@ -80,8 +82,10 @@ export async function buildApp(context: ApiContext): Promise<FastifyInstance> {
   await app.register(
     async (api) => {
       registerAuthentication(api, context);
+      registerRateLimiting(api, context.rateLimiter, context.rateLimits);
       registerCreateTask(api, context);
       registerRecordInfo(api, context);
+      registerCredit(api, context);
     },
     { prefix: "/api/v1" },
   );

@@ -3,6 +3,9 @@ import type { AccountService } from "../domain/accounts/account-service.ts";
 import type { Caller } from "../domain/accounts/account.ts";
 import type { Catalog } from "../domain/catalog/catalog.ts";
 import type { Clock } from "../domain/clock.ts";
+import type { RateLimiter } from "../domain/limits/rate-limiter.ts";
+import type { TaskReports } from "../domain/tasks/reports.ts";
+import type { RateLimitDefaults } from "./rate-limiting.ts";
 import type { TaskService } from "../domain/tasks/task-service.ts";
 import type { BlobStore } from "../storage/blob-store.ts";
 import type { UrlSigner } from "../storage/url-signer.ts";
@@ -23,6 +26,11 @@ export interface ApiContext {
   logger: Logger;
   readiness: readonly ReadinessCheck[];
   publicBaseUrl: string;
+  rateLimiter: RateLimiter;
+  rateLimits: RateLimitDefaults;
+  reports: TaskReports;
+  /** Bearer credential of /admin/v1; null disables the admin API. */
+  adminApiKey: string | null;
 }
 
 declare module "fastify" {

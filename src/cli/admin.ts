@@ -1,22 +1,22 @@
-import path from "node:path";
 import { loadConfig } from "../config.ts";
-import { KyselyAccountRepository } from "../db/kysely-account-repository.ts";
-import { migrate, openSqlite } from "../db/sqlite.ts";
+import { openSqliteStore } from "../db/sqlite-store.ts";
 import { AccountService } from "../domain/accounts/account-service.ts";
 import { systemClock } from "../domain/clock.ts";
+import type { TaskReports } from "../domain/tasks/reports.ts";
 
 export interface AdminSession {
   accounts: AccountService;
+  reports: TaskReports;
   close(): Promise<void>;
 }
 
 /** Opens the server's database directly, for the administration commands. */
 export async function openAdminSession(env: Readonly<Record<string, string | undefined>>): Promise<AdminSession> {
   const config = loadConfig(env);
-  const handle = openSqlite(path.join(config.dataDir, "imagegate.db"));
-  await migrate(handle.db);
+  const store = await openSqliteStore(config.dataDir);
   return {
-    accounts: new AccountService(new KyselyAccountRepository(handle.db), systemClock),
-    close: () => handle.close(),
+    accounts: new AccountService(store.accounts, systemClock),
+    reports: store.reports,
+    close: () => store.close(),
   };
 }

@@ -52,6 +52,55 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  "0002_credits_limits_audit": {
+    async up(db: Kysely<unknown>): Promise<void> {
+      await db.schema.alterTable("accounts").addColumn("credits", "bigint", (column) => column.notNull().defaultTo(0)).execute();
+      await db.schema.alterTable("accounts").addColumn("active_task_limit", "integer").execute();
+      await db.schema.alterTable("accounts").addColumn("rate_limit_create_task", "text").execute();
+      await db.schema.alterTable("accounts").addColumn("rate_limit_other", "text").execute();
+      await db.schema.alterTable("tasks").addColumn("credits_held", "bigint", (column) => column.notNull().defaultTo(0)).execute();
+      await db.schema
+        .createTable("credit_ledger")
+        .addColumn("id", "integer", (column) => column.primaryKey().autoIncrement())
+        .addColumn("account_id", "text", (column) => column.notNull().references("accounts.id"))
+        .addColumn("task_id", "text")
+        .addColumn("kind", "text", (column) => column.notNull())
+        .addColumn("amount", "bigint", (column) => column.notNull())
+        .addColumn("balance_after", "bigint", (column) => column.notNull())
+        .addColumn("reason", "text")
+        .addColumn("actor", "text")
+        .addColumn("created_at", "bigint", (column) => column.notNull())
+        .execute();
+      await db.schema.createIndex("credit_ledger_account").on("credit_ledger").columns(["account_id", "id"]).execute();
+      // A task is held, captured and released at most once each, and never both captured and
+      // released: the database refuses a second settlement even if the code attempted one.
+      await db.schema
+        .createIndex("credit_ledger_task_kind")
+        .unique()
+        .on("credit_ledger")
+        .columns(["task_id", "kind"])
+        .where(sql.ref("task_id"), "is not", null)
+        .execute();
+      await db.schema
+        .createIndex("credit_ledger_task_settlement")
+        .unique()
+        .on("credit_ledger")
+        .column("task_id")
+        .where(sql.ref("kind"), "in", ["capture", "release"])
+        .execute();
+      await db.schema
+        .createTable("audit_log")
+        .addColumn("id", "integer", (column) => column.primaryKey().autoIncrement())
+        .addColumn("at", "bigint", (column) => column.notNull())
+        .addColumn("actor", "text", (column) => column.notNull())
+        .addColumn("action", "text", (column) => column.notNull())
+        .addColumn("target", "text", (column) => column.notNull())
+        .addColumn("details", "text", (column) => column.notNull())
+        .execute();
+      await db.schema.createIndex("tasks_account_create").on("tasks").columns(["account_id", "create_time"]).execute();
+      await db.schema.createIndex("tasks_create").on("tasks").column("create_time").execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

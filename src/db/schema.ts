@@ -4,6 +4,10 @@ export interface AccountsTable {
   id: string;
   name: string;
   created_at: number;
+  credits: Generated<number>;
+  active_task_limit: number | null;
+  rate_limit_create_task: string | null;
+  rate_limit_other: string | null;
 }
 
 export interface ApiKeysTable {
@@ -35,10 +39,34 @@ export interface TasksTable {
   complete_time: number | null;
   deadline_time: number;
   attempts: Generated<number>;
+  credits_held: Generated<number>;
+}
+
+export interface CreditLedgerTable {
+  id: Generated<number>;
+  account_id: string;
+  task_id: string | null;
+  kind: string;
+  amount: number;
+  balance_after: number;
+  reason: string | null;
+  actor: string | null;
+  created_at: number;
+}
+
+export interface AuditLogTable {
+  id: Generated<number>;
+  at: number;
+  actor: string;
+  action: string;
+  target: string;
+  details: string;
 }
 
 export interface Database {
   accounts: AccountsTable;
   api_keys: ApiKeysTable;
   tasks: TasksTable;
+  credit_ledger: CreditLedgerTable;
+  audit_log: AuditLogTable;
 }

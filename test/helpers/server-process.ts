@@ -22,6 +22,8 @@ export async function startServerProcess(env: Record<string, string>, port: numb
       HOME: process.env.HOME ?? "",
       HOST: "127.0.0.1",
       LOG_LEVEL: "warn",
+      RATE_LIMIT_CREATE_TASK: "1000000/1s",
+      RATE_LIMIT_OTHER: "1000000/1s",
       ...env,
       PORT: String(port),
       PUBLIC_BASE_URL: `http://127.0.0.1:${port}`,

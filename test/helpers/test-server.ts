@@ -29,8 +29,8 @@ export interface TestServer {
   /** A live key of account `alpha`. */
   key: string;
   accountId: string;
-  /** Creates another account with one key; returns the key. */
-  newAccountKey(name: string, mode?: "live" | "test"): Promise<string>;
+  /** Creates another account (with `credits`, default a million) and one key; returns the key. */
+  newAccountKey(name: string, mode?: "live" | "test", credits?: number): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -49,15 +49,19 @@ export async function startTestServer(
     LOG_LEVEL: "silent",
     HOST: "127.0.0.1",
     PUBLIC_BASE_URL: `http://127.0.0.1:${port}`,
+    // Generous limits unless a test is about them.
+    RATE_LIMIT_CREATE_TASK: "1000000/1s",
+    RATE_LIMIT_OTHER: "1000000/1s",
     ...env,
     PORT: String(port),
     DATA_DIR: dataDir,
   });
   const server = await createServer(config, { logger: pino({ level: "silent" }), ...overrides });
   await server.start();
-  const newAccountKey = async (name: string, mode: "live" | "test" = "live"): Promise<string> => {
+  const newAccountKey = async (name: string, mode: "live" | "test" = "live", credits = 1_000_000): Promise<string> => {
     const account = await server.accounts.createAccount(name);
     if (!account.ok && account.code !== "CONFLICT") throw new Error(account.message);
+    if (account.ok && credits > 0) await server.accounts.grantCredits(name, credits, "test credits", "system");
     const created = await server.accounts.createKey(name, mode);
     if (!created.ok) throw new Error(created.message);
     return created.value.key;

@@ -1,9 +1,22 @@
 export type KeyMode = "live" | "test";
 
+/** Per-account overrides; null means the server's default applies. */
+export interface AccountLimits {
+  activeTasks: number | null;
+  /** A rate policy such as "20/10s". */
+  createTask: string | null;
+  other: string | null;
+}
+
+export const NO_OVERRIDES: AccountLimits = { activeTasks: null, createTask: null, other: null };
+
 export interface Account {
   id: string;
   name: string;
   createdAt: number;
+  /** Remaining credits: holds of active tasks already deducted. */
+  credits: number;
+  limits: AccountLimits;
 }
 
 export interface ApiKeyRecord {
@@ -21,6 +34,31 @@ export interface Caller {
   accountId: string;
   keyId: string;
   mode: KeyMode;
+  limits: AccountLimits;
+}
+
+export type LedgerKind = "grant" | "deduct" | "hold" | "capture" | "release";
+
+/** One movement of credits. `amount` is signed: what it did to the balance. */
+export interface LedgerEntry {
+  id: number;
+  accountId: string;
+  taskId: string | null;
+  kind: LedgerKind;
+  amount: number;
+  balanceAfter: number;
+  reason: string | null;
+  actor: string | null;
+  createdAt: number;
+}
+
+export interface AuditEntry {
+  at: number;
+  /** Who made the change: "cli", "admin-api". */
+  actor: string;
+  action: string;
+  target: string;
+  details: Record<string, unknown>;
 }
 
 export interface AccountRepository {
@@ -30,8 +68,28 @@ export interface AccountRepository {
   listAccounts(): Promise<Account[]>;
   countAccounts(): Promise<number>;
   insertKey(key: ApiKeyRecord): Promise<void>;
-  findKeyByHash(hash: string): Promise<ApiKeyRecord | null>;
+  findKey(keyId: string): Promise<ApiKeyRecord | null>;
+  /** The key with this hash and its account's limits, in one read: this runs on every request. */
+  findCallerByKeyHash(hash: string): Promise<{ key: ApiKeyRecord; limits: AccountLimits } | null>;
   listKeys(accountId?: string): Promise<ApiKeyRecord[]>;
   /** Marks the key revoked; false when no such (unrevoked) key exists. */
   revokeKey(keyId: string, now: number): Promise<boolean>;
+  /**
+   * Adds `amount` (negative to take away) and records it in the ledger, in one transaction.
+   * Null when the balance would go below zero: nothing changes then.
+   */
+  adjustCredits(change: {
+    accountId: string;
+    amount: number;
+    kind: "grant" | "deduct";
+    reason: string;
+    actor: string;
+    now: number;
+  }): Promise<{ balance: number } | null>;
+  ledger(accountId: string, limit: number): Promise<LedgerEntry[]>;
+  /** Sum of every ledger amount of the account: always equals its balance. */
+  ledgerSum(accountId: string): Promise<number>;
+  setLimits(accountId: string, limits: Partial<AccountLimits>): Promise<void>;
+  recordAudit(entry: AuditEntry): Promise<void>;
+  listAudit(limit: number): Promise<AuditEntry[]>;
 }

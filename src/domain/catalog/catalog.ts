@@ -4,9 +4,20 @@ import { nanoBananaTextToImage } from "./nano-banana.ts";
 
 export class Catalog {
   private readonly models: ReadonlyMap<string, ModelDefinition>;
+  private readonly prices: ReadonlyMap<string, number>;
 
-  constructor(models: readonly ModelDefinition[] = [nanoBananaTextToImage]) {
+  /** `prices` overrides the models' default prices, by model id. */
+  constructor(
+    options: { models?: readonly ModelDefinition[]; prices?: Readonly<Record<string, number>> } = {},
+  ) {
+    const models = options.models ?? [nanoBananaTextToImage];
     this.models = new Map(models.map((model) => [model.id, model]));
+    this.prices = new Map(models.map((model) => [model.id, options.prices?.[model.id] ?? model.defaultPrice]));
+  }
+
+  /** Credits one task of the model costs. */
+  price(modelId: string): number {
+    return this.prices.get(modelId) ?? 0;
   }
 
   list(): ModelDefinition[] {

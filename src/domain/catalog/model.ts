@@ -12,6 +12,8 @@ export interface ImageTaskInput {
 export interface ModelDefinition<Input extends ImageTaskInput = ImageTaskInput> {
   id: string;
   description: string;
+  /** Credits one task costs unless configuration says otherwise. */
+  defaultPrice: number;
   /** Validates the client's `input` object; its messages are the 422 messages. */
   inputSchema: z.ZodType;
   /** Applies defaults to an input that passed `inputSchema`. */

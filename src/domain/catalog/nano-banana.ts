@@ -62,6 +62,7 @@ export interface NanoBananaInput {
 export const nanoBananaTextToImage: ModelDefinition<NanoBananaInput> = {
   id: "nano-banana-text-to-image",
   description: "Google Gemini image generation (Nano Banana): text to image.",
+  defaultPrice: 4,
   inputSchema: nanoBananaInputSchema,
   normalize(raw) {
     const input = nanoBananaInputSchema.parse(raw);

@@ -10,10 +10,26 @@ export interface TaskChange {
   completeTime?: number;
   /** Adds one to `attempts`. */
   countAttempt?: boolean;
+  /** What happens to the task's credit hold, in the same transaction as the change. */
+  credits?: "capture" | "release";
 }
 
+/** What must hold for a task to be admitted, checked in the transaction that stores it. */
+export interface Admission {
+  /** The account's maximum of non-terminal tasks. */
+  activeLimit: number;
+  /** Credits held from the account's balance; 0 holds nothing. */
+  price: number;
+}
+
+export type CreateOutcome = "created" | "ACTIVE_LIMIT" | "INSUFFICIENT_CREDITS";
+
 export interface TaskRepository {
-  insert(task: Task): Promise<void>;
+  /**
+   * In one transaction: checks the active limit, holds `price` credits (never below zero) and
+   * stores the task. Nothing is written unless the outcome is "created".
+   */
+  create(task: Task, admission: Admission): Promise<CreateOutcome>;
   get(taskId: string): Promise<Task | null>;
   /** The task only if it belongs to the account: another account's task looks missing. */
   getForAccount(taskId: string, accountId: string): Promise<Task | null>;

@@ -19,6 +19,8 @@ export type TaskListener = (task: Task) => void;
 
 export interface TaskServiceOptions {
   taskTimeoutMs: number;
+  /** Non-terminal tasks an account may have unless its own limit says otherwise. */
+  activeTaskLimit: number;
 }
 
 const CALLBACK_URL_MAX = 2048;
@@ -82,8 +84,19 @@ export class TaskService {
       completeTime: null,
       deadlineTime: now + this.options.taskTimeoutMs,
       attempts: 0,
+      creditsHeld: 0,
     };
-    await this.tasks.insert(task);
+    // Test-mode keys exercise everything but credits.
+    const price = command.caller.mode === "test" ? 0 : this.catalog.price(command.model);
+    const activeLimit = command.caller.limits.activeTasks ?? this.options.activeTaskLimit;
+    const outcome = await this.tasks.create(task, { activeLimit, price });
+    if (outcome === "ACTIVE_LIMIT") {
+      return failure("CONFLICT", `The account already has its maximum of ${activeLimit} active tasks; wait for some to finish.`);
+    }
+    if (outcome === "INSUFFICIENT_CREDITS") {
+      return failure("INSUFFICIENT_CREDITS", `Insufficient credits: ${command.model} costs ${price} credits per task.`);
+    }
+    task.creditsHeld = price;
     this.notify(task);
     const queued = await this.enqueue(task.id);
     return success(queued ?? task);
@@ -112,6 +125,7 @@ export class TaskService {
       state: "success",
       resultJson: JSON.stringify({ resultUrls }),
       completeTime: now,
+      credits: "capture",
     });
   }
 
@@ -121,6 +135,7 @@ export class TaskService {
       failCode: code,
       failMsg: message,
       completeTime: this.clock.now(),
+      credits: "release",
     });
   }
 

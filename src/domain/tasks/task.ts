@@ -43,6 +43,8 @@ export interface Task {
   deadlineTime: number;
   /** How many times a worker has started generating this task (recovery restarts count). */
   attempts: number;
+  /** Credits held for this task at creation: captured on success, released on failure. */
+  creditsHeld: number;
 }
 
 /** The recordInfo `data` object of the contract. */

@@ -1,0 +1,27 @@
+import type { FastifyInstance } from "fastify";
+import type { ApiContext } from "../context.ts";
+import { envelopeSchema, errorEnvelopeSchema, fail, ok } from "../envelope.ts";
+
+export function registerCredit(api: FastifyInstance, context: ApiContext): void {
+  api.get(
+    "/chat/credit",
+    {
+      schema: {
+        summary: "Remaining credits",
+        description: "The caller's account balance, with the holds of its active tasks already deducted.",
+        tags: ["account"],
+        security: [{ bearerAuth: [] }],
+        response: {
+          200: envelopeSchema({ type: "number", example: 996 }, "Remaining credits."),
+          401: errorEnvelopeSchema,
+          429: errorEnvelopeSchema,
+        },
+      },
+    },
+    async (request, reply) => {
+      const caller = request.caller;
+      if (caller === null) return fail(reply, "UNAUTHORIZED", "Authentication failed.");
+      return ok(reply, await context.accounts.balance(caller.accountId));
+    },
+  );
+}

@@ -1,0 +1,226 @@
+import type SqliteDatabase from "better-sqlite3";
+import type {
+  Account,
+  AccountLimits,
+  AccountRepository,
+  ApiKeyRecord,
+  AuditEntry,
+  LedgerEntry,
+  LedgerKind,
+} from "../domain/accounts/account.ts";
+
+interface AccountRow {
+  id: string;
+  name: string;
+  created_at: number;
+  credits: number;
+  active_task_limit: number | null;
+  rate_limit_create_task: string | null;
+  rate_limit_other: string | null;
+}
+
+interface KeyRow {
+  id: string;
+  account_id: string;
+  mode: "live" | "test";
+  hash: string;
+  hint: string;
+  created_at: number;
+  revoked_at: number | null;
+}
+
+interface LedgerRow {
+  id: number;
+  account_id: string;
+  task_id: string | null;
+  kind: string;
+  amount: number;
+  balance_after: number;
+  reason: string | null;
+  actor: string | null;
+  created_at: number;
+}
+
+function limitsOf(row: Pick<AccountRow, "active_task_limit" | "rate_limit_create_task" | "rate_limit_other">): AccountLimits {
+  return { activeTasks: row.active_task_limit, createTask: row.rate_limit_create_task, other: row.rate_limit_other };
+}
+
+function toAccount(row: AccountRow): Account {
+  return { id: row.id, name: row.name, createdAt: row.created_at, credits: row.credits, limits: limitsOf(row) };
+}
+
+function toKey(row: KeyRow): ApiKeyRecord {
+  return {
+    id: row.id,
+    accountId: row.account_id,
+    mode: row.mode,
+    hash: row.hash,
+    hint: row.hint,
+    createdAt: row.created_at,
+    revokedAt: row.revoked_at,
+  };
+}
+
+function toLedgerEntry(row: LedgerRow): LedgerEntry {
+  return {
+    id: row.id,
+    accountId: row.account_id,
+    taskId: row.task_id,
+    kind: row.kind as LedgerKind,
+    amount: row.amount,
+    balanceAfter: row.balance_after,
+    reason: row.reason,
+    actor: row.actor,
+    createdAt: row.created_at,
+  };
+}
+
+function prepareStatements(database: SqliteDatabase.Database) {
+  const prepare = (sql: string) => database.prepare(sql);
+  return {
+    insertAccount: prepare(
+      "INSERT INTO accounts (id, name, created_at, credits) VALUES (@id, @name, @createdAt, @credits)",
+    ),
+    accountByName: prepare("SELECT * FROM accounts WHERE name = ?"),
+    accountById: prepare("SELECT * FROM accounts WHERE id = ?"),
+    listAccounts: prepare("SELECT * FROM accounts ORDER BY id"),
+    countAccounts: prepare("SELECT count(*) AS count FROM accounts"),
+    insertKey: prepare(
+      `INSERT INTO api_keys (id, account_id, mode, hash, hint, created_at, revoked_at)
+       VALUES (@id, @accountId, @mode, @hash, @hint, @createdAt, @revokedAt)`,
+    ),
+    keyById: prepare("SELECT * FROM api_keys WHERE id = ?"),
+    callerByHash: prepare(
+      `SELECT k.*, a.active_task_limit, a.rate_limit_create_task, a.rate_limit_other
+       FROM api_keys k JOIN accounts a ON a.id = k.account_id WHERE k.hash = ?`,
+    ),
+    listKeys: prepare("SELECT * FROM api_keys ORDER BY id"),
+    listKeysOfAccount: prepare("SELECT * FROM api_keys WHERE account_id = ? ORDER BY id"),
+    revokeKey: prepare("UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL"),
+    adjust: prepare(
+      "UPDATE accounts SET credits = credits + @amount WHERE id = @accountId AND credits + @amount >= 0 RETURNING credits",
+    ),
+    insertLedger: prepare(
+      `INSERT INTO credit_ledger (account_id, task_id, kind, amount, balance_after, reason, actor, created_at)
+       VALUES (@accountId, NULL, @kind, @amount, @balanceAfter, @reason, @actor, @now)`,
+    ),
+    ledger: prepare("SELECT * FROM credit_ledger WHERE account_id = ? ORDER BY id DESC LIMIT ?"),
+    ledgerSum: prepare("SELECT coalesce(sum(amount), 0) AS total FROM credit_ledger WHERE account_id = ?"),
+    insertAudit: prepare(
+      "INSERT INTO audit_log (at, actor, action, target, details) VALUES (@at, @actor, @action, @target, @details)",
+    ),
+    listAudit: prepare("SELECT * FROM audit_log ORDER BY id DESC LIMIT ?"),
+  };
+}
+
+/** Accounts, keys, credits and the audit trail on the embedded SQLite database. */
+export class SqliteAccountRepository implements AccountRepository {
+  private readonly statements: ReturnType<typeof prepareStatements>;
+  private readonly adjustTransaction: SqliteDatabase.Transaction<
+    (change: Parameters<AccountRepository["adjustCredits"]>[0]) => { balance: number } | null
+  >;
+
+  constructor(private readonly database: SqliteDatabase.Database) {
+    this.statements = prepareStatements(database);
+    this.adjustTransaction = database.transaction((change: Parameters<AccountRepository["adjustCredits"]>[0]) => {
+      const row = this.statements.adjust.get({ amount: change.amount, accountId: change.accountId }) as
+        | { credits: number }
+        | undefined;
+      if (row === undefined) return null;
+      this.statements.insertLedger.run({
+        accountId: change.accountId,
+        kind: change.kind,
+        amount: change.amount,
+        balanceAfter: row.credits,
+        reason: change.reason,
+        actor: change.actor,
+        now: change.now,
+      });
+      return { balance: row.credits };
+    });
+  }
+
+  async createAccount(account: Account): Promise<void> {
+    this.statements.insertAccount.run({ id: account.id, name: account.name, createdAt: account.createdAt, credits: 0 });
+  }
+
+  async findAccountByName(name: string): Promise<Account | null> {
+    const row = this.statements.accountByName.get(name) as AccountRow | undefined;
+    return row === undefined ? null : toAccount(row);
+  }
+
+  async findAccountById(id: string): Promise<Account | null> {
+    const row = this.statements.accountById.get(id) as AccountRow | undefined;
+    return row === undefined ? null : toAccount(row);
+  }
+
+  async listAccounts(): Promise<Account[]> {
+    return (this.statements.listAccounts.all() as AccountRow[]).map(toAccount);
+  }
+
+  async countAccounts(): Promise<number> {
+    return (this.statements.countAccounts.get() as { count: number }).count;
+  }
+
+  async insertKey(key: ApiKeyRecord): Promise<void> {
+    this.statements.insertKey.run(key);
+  }
+
+  async findKey(keyId: string): Promise<ApiKeyRecord | null> {
+    const row = this.statements.keyById.get(keyId) as KeyRow | undefined;
+    return row === undefined ? null : toKey(row);
+  }
+
+  async findCallerByKeyHash(hash: string): Promise<{ key: ApiKeyRecord; limits: AccountLimits } | null> {
+    const row = this.statements.callerByHash.get(hash) as (KeyRow & AccountRow) | undefined;
+    return row === undefined ? null : { key: toKey(row), limits: limitsOf(row) };
+  }
+
+  async listKeys(accountId?: string): Promise<ApiKeyRecord[]> {
+    const rows = accountId === undefined ? this.statements.listKeys.all() : this.statements.listKeysOfAccount.all(accountId);
+    return (rows as KeyRow[]).map(toKey);
+  }
+
+  async revokeKey(keyId: string, now: number): Promise<boolean> {
+    return this.statements.revokeKey.run(now, keyId).changes > 0;
+  }
+
+  async adjustCredits(change: Parameters<AccountRepository["adjustCredits"]>[0]): Promise<{ balance: number } | null> {
+    return this.adjustTransaction.immediate(change);
+  }
+
+  async ledger(accountId: string, limit: number): Promise<LedgerEntry[]> {
+    return (this.statements.ledger.all(accountId, limit) as LedgerRow[]).map(toLedgerEntry);
+  }
+
+  async ledgerSum(accountId: string): Promise<number> {
+    return (this.statements.ledgerSum.get(accountId) as { total: number }).total;
+  }
+
+  async setLimits(accountId: string, limits: Partial<AccountLimits>): Promise<void> {
+    const columns: Record<keyof AccountLimits, string> = {
+      activeTasks: "active_task_limit",
+      createTask: "rate_limit_create_task",
+      other: "rate_limit_other",
+    };
+    const entries = (Object.keys(limits) as (keyof AccountLimits)[]).filter((name) => limits[name] !== undefined);
+    if (entries.length === 0) return;
+    const assignments = entries.map((name) => `${columns[name]} = @${name}`).join(", ");
+    this.database.prepare(`UPDATE accounts SET ${assignments} WHERE id = @accountId`).run({ ...limits, accountId });
+  }
+
+  async recordAudit(entry: AuditEntry): Promise<void> {
+    this.statements.insertAudit.run({ ...entry, details: JSON.stringify(entry.details) });
+  }
+
+  async listAudit(limit: number): Promise<AuditEntry[]> {
+    const rows = this.statements.listAudit.all(limit) as (Omit<AuditEntry, "details"> & { details: string })[];
+    return rows.map((row) => ({
+      at: row.at,
+      actor: row.actor,
+      action: row.action,
+      target: row.target,
+      details: JSON.parse(row.details) as Record<string, unknown>,
+    }));
+  }
+}

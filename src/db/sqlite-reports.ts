@@ -1,0 +1,78 @@
+import { sql, type Kysely } from "kysely";
+import type { TaskFilter, TaskReports, UsageRow } from "../domain/tasks/reports.ts";
+import { TASK_STATES, type FailCode, type Task, type TaskState } from "../domain/tasks/task.ts";
+import type { Database } from "./schema.ts";
+
+/** Operator queries, built with Kysely: their filters vary, and none of them is on a hot path. */
+export class SqliteReports implements TaskReports {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async listTasks(filter: TaskFilter): Promise<Task[]> {
+    let query = this.db.selectFrom("tasks").selectAll().orderBy("create_time", "desc").orderBy("id", "desc").limit(filter.limit);
+    if (filter.accountId !== undefined) query = query.where("account_id", "=", filter.accountId);
+    if (filter.state !== undefined) query = query.where("state", "=", filter.state);
+    if (filter.since !== undefined) query = query.where("create_time", ">=", filter.since);
+    if (filter.until !== undefined) query = query.where("create_time", "<", filter.until);
+    const rows = await query.execute();
+    return rows.map((row) => ({
+      id: row.id,
+      accountId: row.account_id,
+      apiKeyId: row.api_key_id,
+      mode: row.mode,
+      model: row.model,
+      state: row.state as TaskState,
+      param: row.param,
+      input: row.input,
+      callbackUrl: row.callback_url,
+      resultJson: row.result_json,
+      failCode: row.fail_code as FailCode | null,
+      failMsg: row.fail_msg,
+      createTime: Number(row.create_time),
+      updateTime: Number(row.update_time),
+      completeTime: row.complete_time === null ? null : Number(row.complete_time),
+      deadlineTime: Number(row.deadline_time),
+      attempts: Number(row.attempts),
+      creditsHeld: Number(row.credits_held),
+    }));
+  }
+
+  async usage(filter: Omit<TaskFilter, "state" | "limit">): Promise<UsageRow[]> {
+    const day = sql<string>`strftime('%Y-%m-%d', tasks.create_time / 1000, 'unixepoch')`;
+    let query = this.db
+      .selectFrom("tasks")
+      .innerJoin("accounts", "accounts.id", "tasks.account_id")
+      .select([
+        day.as("day"),
+        "tasks.account_id as accountId",
+        "accounts.name as accountName",
+        "tasks.state as state",
+        (expression) => expression.fn.countAll<number>().as("count"),
+        sql<number>`sum(case when tasks.state = 'success' then tasks.credits_held else 0 end)`.as("spent"),
+      ])
+      .groupBy([day, "tasks.account_id", "accounts.name", "tasks.state"])
+      .orderBy("day")
+      .orderBy("accounts.name");
+    if (filter.accountId !== undefined) query = query.where("tasks.account_id", "=", filter.accountId);
+    if (filter.since !== undefined) query = query.where("tasks.create_time", ">=", filter.since);
+    if (filter.until !== undefined) query = query.where("tasks.create_time", "<", filter.until);
+    const rows = await query.execute();
+    const byDayAndAccount = new Map<string, UsageRow>();
+    for (const row of rows) {
+      const key = `${row.day}\u0000${row.accountId}`;
+      let usage = byDayAndAccount.get(key);
+      if (usage === undefined) {
+        usage = {
+          day: row.day,
+          accountId: row.accountId,
+          accountName: row.accountName,
+          tasks: Object.fromEntries(TASK_STATES.map((state) => [state, 0])) as Record<TaskState, number>,
+          creditsSpent: 0,
+        };
+        byDayAndAccount.set(key, usage);
+      }
+      usage.tasks[row.state as TaskState] += Number(row.count);
+      usage.creditsSpent += Number(row.spent);
+    }
+    return [...byDayAndAccount.values()];
+  }
+}

@@ -1,0 +1,203 @@
+import type SqliteDatabase from "better-sqlite3";
+import type { Admission, CreateOutcome, TaskChange, TaskRepository } from "../domain/tasks/ports.ts";
+import type { FailCode, Task, TaskState } from "../domain/tasks/task.ts";
+
+interface TaskRow {
+  id: string;
+  account_id: string;
+  api_key_id: string | null;
+  mode: "live" | "test";
+  model: string;
+  state: string;
+  param: string;
+  input: string;
+  callback_url: string | null;
+  result_json: string | null;
+  fail_code: string | null;
+  fail_msg: string | null;
+  create_time: number;
+  update_time: number;
+  complete_time: number | null;
+  deadline_time: number;
+  attempts: number;
+  credits_held: number;
+}
+
+function toTask(row: TaskRow): Task {
+  return {
+    id: row.id,
+    accountId: row.account_id,
+    apiKeyId: row.api_key_id,
+    mode: row.mode,
+    model: row.model,
+    state: row.state as TaskState,
+    param: row.param,
+    input: row.input,
+    callbackUrl: row.callback_url,
+    resultJson: row.result_json,
+    failCode: row.fail_code as FailCode | null,
+    failMsg: row.fail_msg,
+    createTime: row.create_time,
+    updateTime: row.update_time,
+    completeTime: row.complete_time,
+    deadlineTime: row.deadline_time,
+    attempts: row.attempts,
+    creditsHeld: row.credits_held,
+  };
+}
+
+const ACTIVE = "('waiting','queuing','generating')";
+
+function prepareStatements(database: SqliteDatabase.Database) {
+  const prepare = (sql: string) => database.prepare(sql);
+  return {
+    insert: prepare(
+      `INSERT INTO tasks (id, account_id, api_key_id, mode, model, state, param, input, callback_url, result_json,
+         fail_code, fail_msg, create_time, update_time, complete_time, deadline_time, attempts, credits_held)
+       VALUES (@id, @accountId, @apiKeyId, @mode, @model, @state, @param, @input, @callbackUrl, @resultJson,
+         @failCode, @failMsg, @createTime, @updateTime, @completeTime, @deadlineTime, @attempts, @creditsHeld)`,
+    ),
+    get: prepare("SELECT * FROM tasks WHERE id = ?"),
+    getForAccount: prepare("SELECT * FROM tasks WHERE id = ? AND account_id = ?"),
+    countActive: prepare(`SELECT count(*) AS count FROM tasks WHERE account_id = ? AND state IN ${ACTIVE}`),
+    countForAccount: prepare("SELECT count(*) AS count FROM tasks WHERE account_id = ?"),
+    listActive: prepare(`SELECT * FROM tasks WHERE state IN ${ACTIVE} ORDER BY id`),
+    listOverdue: prepare(
+      `SELECT * FROM tasks WHERE state IN ${ACTIVE} AND deadline_time < ? ORDER BY deadline_time LIMIT ?`,
+    ),
+    takeCredits: prepare("UPDATE accounts SET credits = credits - @amount WHERE id = @accountId AND credits >= @amount RETURNING credits"),
+    returnCredits: prepare("UPDATE accounts SET credits = credits + @amount WHERE id = @accountId RETURNING credits"),
+    balance: prepare("SELECT credits FROM accounts WHERE id = ?"),
+    ledger: prepare(
+      `INSERT INTO credit_ledger (account_id, task_id, kind, amount, balance_after, reason, actor, created_at)
+       VALUES (@accountId, @taskId, @kind, @amount, @balanceAfter, NULL, 'system', @now)`,
+    ),
+  };
+}
+
+/**
+ * Tasks on the embedded SQLite database. better-sqlite3 is synchronous, so each method's
+ * statements run as one uninterrupted unit on the event loop: a transaction here cannot
+ * interleave with another request's, and IMMEDIATE transactions keep other processes (the CLI)
+ * from slipping in between a read and the write that depends on it.
+ */
+export class SqliteTaskRepository implements TaskRepository {
+  private readonly statements: ReturnType<typeof prepareStatements>;
+  private readonly createTransaction: SqliteDatabase.Transaction<(task: Task, admission: Admission) => CreateOutcome>;
+  private readonly transitionTransaction: SqliteDatabase.Transaction<
+    (taskId: string, from: readonly TaskState[], change: TaskChange) => Task | null
+  >;
+  private readonly cache = new Map<string, SqliteDatabase.Statement>();
+
+  constructor(private readonly database: SqliteDatabase.Database) {
+    this.statements = prepareStatements(database);
+
+    this.createTransaction = database.transaction((task: Task, admission: Admission): CreateOutcome => {
+      const active = this.statements.countActive.get(task.accountId) as { count: number };
+      if (active.count >= admission.activeLimit) return "ACTIVE_LIMIT";
+      if (admission.price > 0) {
+        const taken = this.statements.takeCredits.get({ amount: admission.price, accountId: task.accountId }) as
+          | { credits: number }
+          | undefined;
+        if (taken === undefined) return "INSUFFICIENT_CREDITS";
+        this.statements.ledger.run({
+          accountId: task.accountId,
+          taskId: task.id,
+          kind: "hold",
+          amount: -admission.price,
+          balanceAfter: taken.credits,
+          now: task.createTime,
+        });
+      }
+      this.statements.insert.run({ ...task, creditsHeld: admission.price });
+      return "created";
+    });
+
+    this.transitionTransaction = database.transaction(
+      (taskId: string, from: readonly TaskState[], change: TaskChange): Task | null => {
+        const assignments = ["state = @state", "update_time = @updateTime"];
+        if (change.resultJson !== undefined) assignments.push("result_json = @resultJson");
+        if (change.failCode !== undefined) assignments.push("fail_code = @failCode");
+        if (change.failMsg !== undefined) assignments.push("fail_msg = @failMsg");
+        if (change.completeTime !== undefined) assignments.push("complete_time = @completeTime");
+        if (change.countAttempt === true) assignments.push("attempts = attempts + 1");
+        const states = from.map((_, index) => `@from${index}`).join(", ");
+        const parameters: Record<string, unknown> = { taskId, ...change };
+        delete parameters.countAttempt;
+        delete parameters.credits;
+        from.forEach((state, index) => {
+          parameters[`from${index}`] = state;
+        });
+        const row = this.prepared(
+          `UPDATE tasks SET ${assignments.join(", ")} WHERE id = @taskId AND state IN (${states}) RETURNING *`,
+        ).get(parameters) as TaskRow | undefined;
+        if (row === undefined) return null;
+        const task = toTask(row);
+        if (change.credits !== undefined && task.creditsHeld > 0) this.settleCredits(task, change.credits, change.updateTime);
+        return task;
+      },
+    );
+  }
+
+  /** Statements whose text varies with the change are prepared once per distinct text. */
+  private prepared(sql: string): SqliteDatabase.Statement {
+    let statement = this.cache.get(sql);
+    if (statement === undefined) {
+      statement = this.database.prepare(sql);
+      this.cache.set(sql, statement);
+    }
+    return statement;
+  }
+
+  private settleCredits(task: Task, outcome: "capture" | "release", now: number): void {
+    if (outcome === "release") {
+      const returned = this.statements.returnCredits.get({ amount: task.creditsHeld, accountId: task.accountId }) as { credits: number };
+      this.statements.ledger.run({
+        accountId: task.accountId,
+        taskId: task.id,
+        kind: "release",
+        amount: task.creditsHeld,
+        balanceAfter: returned.credits,
+        now,
+      });
+      return;
+    }
+    const balance = this.statements.balance.get(task.accountId) as { credits: number };
+    // A capture moves nothing: the hold already left the balance. It records that it is final.
+    this.statements.ledger.run({ accountId: task.accountId, taskId: task.id, kind: "capture", amount: 0, balanceAfter: balance.credits, now });
+  }
+
+  async create(task: Task, admission: Admission): Promise<CreateOutcome> {
+    return this.createTransaction.immediate(task, admission);
+  }
+
+  async get(taskId: string): Promise<Task | null> {
+    const row = this.statements.get.get(taskId) as TaskRow | undefined;
+    return row === undefined ? null : toTask(row);
+  }
+
+  async getForAccount(taskId: string, accountId: string): Promise<Task | null> {
+    const row = this.statements.getForAccount.get(taskId, accountId) as TaskRow | undefined;
+    return row === undefined ? null : toTask(row);
+  }
+
+  async transition(taskId: string, from: readonly TaskState[], change: TaskChange): Promise<Task | null> {
+    return this.transitionTransaction.immediate(taskId, from, change);
+  }
+
+  async listActive(): Promise<Task[]> {
+    return (this.statements.listActive.all() as TaskRow[]).map(toTask);
+  }
+
+  async listOverdue(now: number, limit: number): Promise<Task[]> {
+    return (this.statements.listOverdue.all(now, limit) as TaskRow[]).map(toTask);
+  }
+
+  async countActive(accountId: string): Promise<number> {
+    return (this.statements.countActive.get(accountId) as { count: number }).count;
+  }
+
+  async countForAccount(accountId: string): Promise<number> {
+    return (this.statements.countForAccount.get(accountId) as { count: number }).count;
+  }
+}
