@@ -52,6 +52,7 @@ export async function startTestServer(
     // Generous limits unless a test is about them.
     RATE_LIMIT_CREATE_TASK: "1000000/1s",
     RATE_LIMIT_OTHER: "1000000/1s",
+    SHUTDOWN_GRACE_MS: "100",
     ...env,
     PORT: String(port),
     DATA_DIR: dataDir,

@@ -1,5 +1,6 @@
 import { readdir, rm } from "node:fs/promises";
 import path from "node:path";
+import SqliteDatabase from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
 import { startServerProcess, type ServerProcess } from "../helpers/server-process.ts";
 import { call, freePort, MODEL, temporaryDirectory, waitForTerminal, type TaskData } from "../helpers/test-server.ts";
@@ -147,4 +148,57 @@ describe("crash recovery with a real process", () => {
     const { record } = await waitForTerminal(second.baseUrl, key, taskId);
     expect(record.state).toBe("success");
   }, 60_000);
+
+  it("keeps the ledger balanced through SIGKILLs at random moments, settlement included", async () => {
+    const dataDir = await temporaryDirectory();
+    directories.push(dataDir);
+    const port = await freePort();
+    const env = { SANDBOX_LATENCY_MS: "40", WORKER_CONCURRENCY: "8", DEMO_CREDITS: "1000" };
+    let server = await start(dataDir, port, env);
+    const key = demoKey(server.output());
+    const ids: string[] = [];
+    for (let round = 0; round < 5; round += 1) {
+      const created = await Promise.all(
+        Array.from({ length: 16 }, async (_, index) => {
+          const prompt = index % 4 === 0 ? `round ${round} [sandbox:fail]` : `round ${round} task ${index}`;
+          const answer = await call<{ taskId: string }>(server.baseUrl, "POST", "/api/v1/jobs/createTask", {
+            key,
+            body: { model: MODEL, input: { prompt } },
+          });
+          expect(answer.status).toBe(200);
+          return answer.body.data.taskId;
+        }),
+      );
+      ids.push(...created);
+      // Kill while tasks are anywhere between queuing and settled.
+      await new Promise((resolve) => setTimeout(resolve, 20 + Math.floor(Math.random() * 150)));
+      server.child.kill("SIGKILL");
+      await server.exited;
+      server = await start(dataDir, port, env);
+    }
+    const finals = await Promise.all(ids.map((taskId) => waitForTerminal(server.baseUrl, key, taskId, 30_000)));
+    server.child.kill("SIGKILL");
+    await server.exited;
+
+    const database = new SqliteDatabase(path.join(dataDir, "imagegate.db"), { readonly: true });
+    try {
+      const account = database.prepare("SELECT id, credits FROM accounts WHERE name = 'demo'").get() as { id: string; credits: number };
+      const entries = database
+        .prepare("SELECT task_id AS taskId, kind, amount FROM credit_ledger WHERE account_id = ? AND task_id IS NOT NULL")
+        .all(account.id) as { taskId: string; kind: string; amount: number }[];
+      const successes = finals.filter((final) => final.record.state === "success").length;
+      expect(successes).toBeGreaterThan(0);
+      expect(finals.length - successes).toBeGreaterThan(0);
+      for (const { record } of finals) {
+        const kinds = entries.filter((entry) => entry.taskId === record.taskId).map((entry) => entry.kind).sort();
+        expect(kinds).toEqual(record.state === "success" ? ["capture", "hold"] : ["hold", "release"]);
+        if (record.state === "fail") expect(record.failCode).toBe("PROVIDER_ERROR");
+      }
+      const sum = database.prepare("SELECT sum(amount) AS total FROM credit_ledger WHERE account_id = ?").get(account.id) as { total: number };
+      expect(account.credits).toBe(1000 - 4 * successes);
+      expect(sum.total).toBe(account.credits);
+    } finally {
+      database.close();
+    }
+  }, 120_000);
 });
