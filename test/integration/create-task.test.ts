@@ -135,7 +135,16 @@ describe("POST /api/v1/jobs/createTask", () => {
     it("for an unknown input field, naming it", async () => {
       expectError(await create({ model: MODEL, input: { prompt: "x", seed: 3 } }), 422, /^input\.seed is not a known field/);
     });
-    it.each([["ftp://example.com/hook"], ["/relative/hook"], ["not a url"], [`https://example.com/${"a".repeat(2048)}`], [12]])(
+    it.each([
+      ["ftp://example.com/hook"],
+      ["/relative/hook"],
+      ["not a url"],
+      [`https://example.com/${"a".repeat(2048)}`],
+      [12],
+      [null],
+      [" https://example.com/hook"],
+      ["https:example.com/hook"],
+    ])(
       "for callBackUrl %j",
       async (callBackUrl) => {
         const answer = await create({ model: MODEL, input: { prompt: "x" }, callBackUrl });

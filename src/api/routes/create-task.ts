@@ -49,19 +49,13 @@ export function registerCreateTask(api: FastifyInstance, context: ApiContext): v
       if (!isObject(body)) return fail(reply, "BAD_REQUEST", "The request body must be a JSON object with model and input.");
       if (typeof body.model !== "string") return fail(reply, "BAD_REQUEST", "model is required and must be a string.");
       if (!isObject(body.input)) return fail(reply, "BAD_REQUEST", "input is required and must be an object.");
-      const callBackUrl = body.callBackUrl;
-      if (callBackUrl !== undefined && callBackUrl !== null && typeof callBackUrl !== "string") {
-        return fail(reply, "VALIDATION_FAILED", "callBackUrl must be an absolute http or https URL of at most 2048 characters");
-      }
       const caller = request.caller;
       if (caller === null) return fail(reply, "UNAUTHORIZED", "Authentication failed.");
-      const accepted = { model: body.model, input: body.input, ...(typeof callBackUrl === "string" ? { callBackUrl } : {}) };
       const created = await context.tasks.create({
         caller,
         model: body.model,
         input: body.input,
-        callbackUrl: typeof callBackUrl === "string" ? callBackUrl : null,
-        param: JSON.stringify(accepted),
+        callbackUrl: "callBackUrl" in body ? body.callBackUrl : undefined,
       });
       if (!created.ok) return fail(reply, created.code, created.message);
       return ok(reply, { taskId: created.value.id });

@@ -10,9 +10,8 @@ export interface CreateTaskCommand {
   caller: Caller;
   model: string;
   input: unknown;
-  callbackUrl: string | null;
-  /** JSON text of the request body as the client sent it. */
-  param: string;
+  /** As the client sent it; undefined when absent. */
+  callbackUrl: unknown;
 }
 
 export type TaskListener = (task: Task) => void;
@@ -25,8 +24,11 @@ export interface TaskServiceOptions {
 
 const CALLBACK_URL_MAX = 2048;
 
-function validCallbackUrl(value: string): boolean {
-  if (value.length > CALLBACK_URL_MAX) return false;
+/** Literally absolute: the scheme and `//` written out, nothing the URL parser would repair. */
+const ABSOLUTE_HTTP_URL = /^https?:\/\/[^\s\\]+$/i;
+
+function validCallbackUrl(value: unknown): value is string {
+  if (typeof value !== "string" || value.length > CALLBACK_URL_MAX || !ABSOLUTE_HTTP_URL.test(value)) return false;
   try {
     const url = new URL(value);
     return (url.protocol === "http:" || url.protocol === "https:") && url.hostname !== "";
@@ -59,12 +61,19 @@ export class TaskService {
   async create(command: CreateTaskCommand): Promise<Result<Task>> {
     const validated = this.catalog.validate(command.model, command.input);
     if (!validated.ok) return validated;
-    if (command.callbackUrl !== null && !validCallbackUrl(command.callbackUrl)) {
+    const callbackUrl = command.callbackUrl;
+    if (callbackUrl !== undefined && !validCallbackUrl(callbackUrl)) {
       return failure(
         "VALIDATION_FAILED",
         `callBackUrl must be an absolute http or https URL of at most ${CALLBACK_URL_MAX} characters`,
       );
     }
+    // Only now is the body known to be small and flat enough to serialize cheaply.
+    const param = JSON.stringify({
+      model: command.model,
+      input: command.input,
+      ...(callbackUrl === undefined ? {} : { callBackUrl: callbackUrl }),
+    });
     const now = this.clock.now();
     const task: Task = {
       id: newId("task", now),
@@ -73,9 +82,9 @@ export class TaskService {
       mode: command.caller.mode,
       model: command.model,
       state: "waiting",
-      param: command.param,
+      param,
       input: JSON.stringify(validated.value.input),
-      callbackUrl: command.callbackUrl,
+      callbackUrl: callbackUrl ?? null,
       resultJson: null,
       failCode: null,
       failMsg: null,
