@@ -129,6 +129,7 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
   const sweepRetention = async (): Promise<void> => {
     const removed = await blobs.deleteOlderThan(clock.now() - config.resultRetentionDays * DAY_MS);
     if (removed > 0) logger.info({ removed }, "deleted result files past their retention period");
+    await tasks.deleteExpiredIdempotencyKeys();
   };
   const repeat = (everyMs: number, job: () => Promise<unknown>, what: string): void => {
     const timer = setInterval(() => {

@@ -101,6 +101,55 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex("tasks_create").on("tasks").column("create_time").execute();
     },
   },
+  "0003_callbacks_idempotency": {
+    async up(db: Kysely<unknown>): Promise<void> {
+      await db.schema.alterTable("accounts").addColumn("webhook_secret", "text").execute();
+      await db.schema
+        .createTable("callback_deliveries")
+        .addColumn("id", "text", (column) => column.primaryKey())
+        .addColumn("task_id", "text", (column) => column.notNull())
+        .addColumn("account_id", "text", (column) => column.notNull())
+        .addColumn("url", "text", (column) => column.notNull())
+        .addColumn("payload", "text", (column) => column.notNull())
+        .addColumn("state", "text", (column) => column.notNull())
+        .addColumn("attempts", "integer", (column) => column.notNull().defaultTo(0))
+        .addColumn("next_attempt_at", "bigint", (column) => column.notNull())
+        .addColumn("created_at", "bigint", (column) => column.notNull())
+        .addColumn("updated_at", "bigint", (column) => column.notNull())
+        .addColumn("delivered_at", "bigint")
+        .addColumn("last_status", "integer")
+        .addColumn("last_error", "text")
+        .execute();
+      await db.schema
+        .createIndex("callback_deliveries_due")
+        .on("callback_deliveries")
+        .column("next_attempt_at")
+        .where(sql.ref("state"), "=", "pending")
+        .execute();
+      await db.schema.createIndex("callback_deliveries_task").on("callback_deliveries").column("task_id").execute();
+      await db.schema
+        .createTable("callback_attempts")
+        .addColumn("id", "integer", (column) => column.primaryKey().autoIncrement())
+        .addColumn("delivery_id", "text", (column) => column.notNull())
+        .addColumn("at", "bigint", (column) => column.notNull())
+        .addColumn("status", "integer")
+        .addColumn("duration_ms", "integer", (column) => column.notNull())
+        .addColumn("error", "text")
+        .execute();
+      await db.schema.createIndex("callback_attempts_delivery").on("callback_attempts").columns(["delivery_id", "id"]).execute();
+      await db.schema
+        .createTable("idempotency_keys")
+        .addColumn("account_id", "text", (column) => column.notNull())
+        .addColumn("key", "text", (column) => column.notNull())
+        .addColumn("request_hash", "text", (column) => column.notNull())
+        .addColumn("task_id", "text")
+        .addColumn("created_at", "bigint", (column) => column.notNull())
+        .addColumn("expires_at", "bigint", (column) => column.notNull())
+        .addPrimaryKeyConstraint("idempotency_keys_pk", ["account_id", "key"])
+        .execute();
+      await db.schema.createIndex("idempotency_keys_expires").on("idempotency_keys").column("expires_at").execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -110,6 +110,9 @@ function prepareStatements(database: SqliteDatabase.Database) {
       "INSERT INTO audit_log (at, actor, action, target, details) VALUES (@at, @actor, @action, @target, @details)",
     ),
     listAudit: prepare("SELECT * FROM audit_log ORDER BY id DESC LIMIT ?"),
+    webhookSecret: prepare("SELECT webhook_secret AS secret FROM accounts WHERE id = ?"),
+    setWebhookSecret: prepare("UPDATE accounts SET webhook_secret = ? WHERE id = ?"),
+    setWebhookSecretIfNone: prepare("UPDATE accounts SET webhook_secret = ? WHERE id = ? AND webhook_secret IS NULL"),
   };
 }
 
@@ -222,5 +225,15 @@ export class SqliteAccountRepository implements AccountRepository {
       target: row.target,
       details: JSON.parse(row.details) as Record<string, unknown>,
     }));
+  }
+
+  async webhookSecret(accountId: string): Promise<string | null> {
+    const row = this.statements.webhookSecret.get(accountId) as { secret: string | null } | undefined;
+    return row?.secret ?? null;
+  }
+
+  async storeWebhookSecret(accountId: string, secret: string, replace: boolean): Promise<string> {
+    (replace ? this.statements.setWebhookSecret : this.statements.setWebhookSecretIfNone).run(secret, accountId);
+    return (await this.webhookSecret(accountId)) ?? secret;
   }
 }

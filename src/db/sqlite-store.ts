@@ -1,6 +1,7 @@
 import path from "node:path";
 import { migrate, openSqlite, type SqliteHandle } from "./sqlite.ts";
 import { SqliteAccountRepository } from "./sqlite-account-repository.ts";
+import { SqliteCallbackOutbox } from "./sqlite-callback-outbox.ts";
 import { SqliteReports } from "./sqlite-reports.ts";
 import { SqliteTaskRepository } from "./sqlite-task-repository.ts";
 
@@ -9,6 +10,7 @@ export interface SqliteStore {
   accounts: SqliteAccountRepository;
   tasks: SqliteTaskRepository;
   reports: SqliteReports;
+  outbox: SqliteCallbackOutbox;
   close(): Promise<void>;
 }
 
@@ -21,6 +23,7 @@ export async function openSqliteStore(dataDir: string): Promise<SqliteStore> {
     accounts: new SqliteAccountRepository(handle.raw),
     tasks: new SqliteTaskRepository(handle.raw),
     reports: new SqliteReports(handle.db),
+    outbox: new SqliteCallbackOutbox(handle.raw),
     close: () => handle.close(),
   };
 }

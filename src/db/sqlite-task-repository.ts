@@ -1,5 +1,6 @@
 import type SqliteDatabase from "better-sqlite3";
-import type { Admission, CreateOutcome, TaskChange, TaskRepository } from "../domain/tasks/ports.ts";
+import { callbackPayload } from "../domain/callbacks/callback.ts";
+import type { Admission, CreateOutcome, IdempotencyClaim, TaskChange, TaskRepository } from "../domain/tasks/ports.ts";
 import type { FailCode, Task, TaskState } from "../domain/tasks/task.ts";
 
 interface TaskRow {
@@ -72,6 +73,20 @@ function prepareStatements(database: SqliteDatabase.Database) {
       `INSERT INTO credit_ledger (account_id, task_id, kind, amount, balance_after, reason, actor, created_at)
        VALUES (@accountId, @taskId, @kind, @amount, @balanceAfter, NULL, 'system', @now)`,
     ),
+    insertDelivery: prepare(
+      `INSERT INTO callback_deliveries (id, task_id, account_id, url, payload, state, attempts, next_attempt_at, created_at, updated_at)
+       VALUES (@id, @taskId, @accountId, @url, @payload, 'pending', 0, @now, @now, @now)`,
+    ),
+    findIdempotency: prepare("SELECT request_hash, task_id, created_at, expires_at FROM idempotency_keys WHERE account_id = ? AND key = ?"),
+    upsertIdempotency: prepare(
+      `INSERT INTO idempotency_keys (account_id, key, request_hash, task_id, created_at, expires_at)
+       VALUES (@accountId, @key, @requestHash, NULL, @now, @expiresAt)
+       ON CONFLICT (account_id, key) DO UPDATE SET request_hash = excluded.request_hash, task_id = NULL,
+         created_at = excluded.created_at, expires_at = excluded.expires_at`,
+    ),
+    linkIdempotency: prepare("UPDATE idempotency_keys SET task_id = ? WHERE account_id = ? AND key = ?"),
+    releaseIdempotency: prepare("DELETE FROM idempotency_keys WHERE account_id = ? AND key = ? AND task_id IS NULL"),
+    expireIdempotency: prepare("DELETE FROM idempotency_keys WHERE expires_at <= ?"),
   };
 }
 
@@ -86,6 +101,9 @@ export class SqliteTaskRepository implements TaskRepository {
   private readonly createTransaction: SqliteDatabase.Transaction<(task: Task, admission: Admission) => CreateOutcome>;
   private readonly transitionTransaction: SqliteDatabase.Transaction<
     (taskId: string, from: readonly TaskState[], change: TaskChange) => Task | null
+  >;
+  private readonly claimTransaction: SqliteDatabase.Transaction<
+    (claim: Parameters<TaskRepository["claimIdempotencyKey"]>[0]) => IdempotencyClaim
   >;
   private readonly cache = new Map<string, SqliteDatabase.Statement>();
 
@@ -110,7 +128,26 @@ export class SqliteTaskRepository implements TaskRepository {
         });
       }
       this.statements.insert.run({ ...task, creditsHeld: admission.price });
+      if (admission.idempotencyKey !== undefined) {
+        this.statements.linkIdempotency.run(task.id, task.accountId, admission.idempotencyKey);
+      }
       return "created";
+    });
+
+    this.claimTransaction = database.transaction((claim: Parameters<TaskRepository["claimIdempotencyKey"]>[0]) => {
+      const existing = this.statements.findIdempotency.get(claim.accountId, claim.key) as
+        | { request_hash: string; task_id: string | null; created_at: number; expires_at: number }
+        | undefined;
+      const usable =
+        existing !== undefined &&
+        existing.expires_at > claim.now &&
+        (existing.task_id !== null || existing.created_at >= claim.staleBefore);
+      if (existing !== undefined && usable) {
+        if (existing.request_hash !== claim.requestHash) return { kind: "mismatch" };
+        return existing.task_id === null ? { kind: "in-flight" } : { kind: "replay", taskId: existing.task_id };
+      }
+      this.statements.upsertIdempotency.run(claim);
+      return { kind: "claimed" };
     });
 
     this.transitionTransaction = database.transaction(
@@ -125,6 +162,7 @@ export class SqliteTaskRepository implements TaskRepository {
         const parameters: Record<string, unknown> = { taskId, ...change };
         delete parameters.countAttempt;
         delete parameters.credits;
+        delete parameters.callbackId;
         from.forEach((state, index) => {
           parameters[`from${index}`] = state;
         });
@@ -134,6 +172,16 @@ export class SqliteTaskRepository implements TaskRepository {
         if (row === undefined) return null;
         const task = toTask(row);
         if (change.credits !== undefined && task.creditsHeld > 0) this.settleCredits(task, change.credits, change.updateTime);
+        if (change.callbackId !== undefined && task.callbackUrl !== null) {
+          this.statements.insertDelivery.run({
+            id: change.callbackId,
+            taskId: task.id,
+            accountId: task.accountId,
+            url: task.callbackUrl,
+            payload: callbackPayload(task),
+            now: change.updateTime,
+          });
+        }
         return task;
       },
     );
@@ -199,5 +247,17 @@ export class SqliteTaskRepository implements TaskRepository {
 
   async countForAccount(accountId: string): Promise<number> {
     return (this.statements.countForAccount.get(accountId) as { count: number }).count;
+  }
+
+  async claimIdempotencyKey(claim: Parameters<TaskRepository["claimIdempotencyKey"]>[0]): Promise<IdempotencyClaim> {
+    return this.claimTransaction.immediate(claim);
+  }
+
+  async releaseIdempotencyKey(accountId: string, key: string): Promise<void> {
+    this.statements.releaseIdempotency.run(accountId, key);
+  }
+
+  async deleteExpiredIdempotencyKeys(now: number): Promise<number> {
+    return this.statements.expireIdempotency.run(now).changes;
   }
 }

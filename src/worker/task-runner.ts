@@ -4,7 +4,7 @@ import type { ImageTaskInput } from "../domain/catalog/model.ts";
 import type { Clock } from "../domain/clock.ts";
 import type { FailCode, Task } from "../domain/tasks/task.ts";
 import { isTerminal } from "../domain/tasks/task.ts";
-import { TIMEOUT_MESSAGE, type TaskService } from "../domain/tasks/task-service.ts";
+import { CANCELED_MESSAGE, TIMEOUT_MESSAGE, type TaskService } from "../domain/tasks/task-service.ts";
 import { processImage } from "../images/process-image.ts";
 import { ProviderError } from "../providers/image-provider.ts";
 import type { BlobStore } from "../storage/blob-store.ts";
@@ -12,7 +12,6 @@ import type { UrlSigner } from "../storage/url-signer.ts";
 import type { ProviderRouter } from "./provider-router.ts";
 
 export const INTERNAL_FAILURE_MESSAGE = "An internal error stopped the task; no credits were charged.";
-export const CANCELED_MESSAGE = "The task was canceled.";
 
 /** Why a running task was aborted; the runner settles according to it. */
 export class TaskAbort extends Error {
@@ -47,7 +46,15 @@ export class TaskRunner {
   constructor(
     private readonly parts: TaskRunnerParts,
     private readonly options: TaskRunnerOptions,
-  ) {}
+  ) {
+    // A task settled elsewhere while running here (canceled, timed out by the sweep): stop its
+    // upstream call at once rather than pay for an image nobody will see.
+    parts.tasks.onChange((task) => {
+      if (isTerminal(task.state) && this.inFlight.has(task.id)) {
+        this.abort(task.id, task.failCode === "TIMEOUT" ? "deadline" : "canceled");
+      }
+    });
+  }
 
   /** Aborts a running task; the runner then settles it as the reason says. */
   abort(taskId: string, reason: TaskAbort["reason"]): boolean {

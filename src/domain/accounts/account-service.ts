@@ -1,3 +1,4 @@
+import { generateWebhookSecret } from "../callbacks/signing.ts";
 import type { Clock } from "../clock.ts";
 import { failure, success, type Result } from "../errors.ts";
 import { newId } from "../ids.ts";
@@ -104,6 +105,11 @@ export class AccountService {
     return this.accounts.listKeys(accountId);
   }
 
+  /** A key's record, revoked or not; null when no key has this id. */
+  findKey(keyId: string): Promise<ApiKeyRecord | null> {
+    return this.accounts.findKey(keyId);
+  }
+
   async revokeKey(keyId: string, actor: Actor = "system"): Promise<Result<true>> {
     const revoked = await this.accounts.revokeKey(keyId, this.clock.now());
     if (!revoked) return failure("NOT_FOUND", `no active key with id ${keyId}`);
@@ -172,6 +178,25 @@ export class AccountService {
     await this.accounts.setLimits(account.value.id, limits);
     await this.audit(actor, "limits.set", account.value.id, { ...limits });
     return this.requireAccount(account.value.id);
+  }
+
+  /** The account's webhook secret, made on first use; `rotate` replaces it. */
+  async webhookSecret(accountNameOrId: string, options: { rotate?: boolean; actor?: Actor } = {}): Promise<Result<string>> {
+    const account = await this.requireAccount(accountNameOrId);
+    if (!account.ok) return account;
+    return success(await this.webhookSecretOf(account.value.id, options));
+  }
+
+  /** As webhookSecret, by account id, for the callback sender. */
+  async webhookSecretOf(accountId: string, options: { rotate?: boolean; actor?: Actor } = {}): Promise<string> {
+    const rotate = options.rotate === true;
+    if (!rotate) {
+      const existing = await this.accounts.webhookSecret(accountId);
+      if (existing !== null) return existing;
+    }
+    const secret = await this.accounts.storeWebhookSecret(accountId, generateWebhookSecret(), rotate);
+    if (rotate) await this.audit(options.actor ?? "system", "webhook-secret.rotate", accountId, {});
+    return secret;
   }
 
   listAudit(limit = 100): Promise<AuditEntry[]> {

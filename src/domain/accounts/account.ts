@@ -91,5 +91,9 @@ export interface AccountRepository {
   ledgerSum(accountId: string): Promise<number>;
   setLimits(accountId: string, limits: Partial<AccountLimits>): Promise<void>;
   recordAudit(entry: AuditEntry): Promise<void>;
+  /** The account's webhook secret, or null when none was made yet. */
+  webhookSecret(accountId: string): Promise<string | null>;
+  /** Stores `secret` unless the account has one and `replace` is false; answers the secret in force. */
+  storeWebhookSecret(accountId: string, secret: string, replace: boolean): Promise<string>;
   listAudit(limit: number): Promise<AuditEntry[]>;
 }

@@ -12,7 +12,18 @@ export interface TaskChange {
   countAttempt?: boolean;
   /** What happens to the task's credit hold, in the same transaction as the change. */
   credits?: "capture" | "release";
+  /**
+   * Writes the task's callback to the outbox in the same transaction, when it has a callBackUrl:
+   * the id becomes the delivery's webhook-id.
+   */
+  callbackId?: string;
 }
+
+export type IdempotencyClaim =
+  | { kind: "claimed" }
+  | { kind: "replay"; taskId: string }
+  | { kind: "in-flight" }
+  | { kind: "mismatch" };
 
 /** What must hold for a task to be admitted, checked in the transaction that stores it. */
 export interface Admission {
@@ -20,6 +31,8 @@ export interface Admission {
   activeLimit: number;
   /** Credits held from the account's balance; 0 holds nothing. */
   price: number;
+  /** A claimed Idempotency-Key, linked to the task in the same transaction. */
+  idempotencyKey?: string;
 }
 
 export type CreateOutcome = "created" | "ACTIVE_LIMIT" | "INSUFFICIENT_CREDITS";
@@ -45,6 +58,21 @@ export interface TaskRepository {
   countActive(accountId: string): Promise<number>;
   /** Every task of the account, whatever its state. */
   countForAccount(accountId: string): Promise<number>;
+  /**
+   * Claims an Idempotency-Key for a request whose body hashes to `requestHash`. A claim that never
+   * got its task (a crash, a rejected request) stops blocking once `staleBefore` has passed.
+   */
+  claimIdempotencyKey(claim: {
+    accountId: string;
+    key: string;
+    requestHash: string;
+    now: number;
+    expiresAt: number;
+    staleBefore: number;
+  }): Promise<IdempotencyClaim>;
+  /** Forgets a claim whose request was rejected, so the key can be used again. */
+  releaseIdempotencyKey(accountId: string, key: string): Promise<void>;
+  deleteExpiredIdempotencyKeys(now: number): Promise<number>;
 }
 
 /** Hands accepted tasks to workers. At-least-once: a task may be handed over more than once. */

@@ -12,6 +12,8 @@ export interface CreateTaskCommand {
   input: unknown;
   /** As the client sent it; undefined when absent. */
   callbackUrl: unknown;
+  /** The Idempotency-Key header and a hash of the body it came with. */
+  idempotency?: { key: string; requestHash: string };
 }
 
 export type TaskListener = (task: Task) => void;
@@ -23,6 +25,9 @@ export interface TaskServiceOptions {
 }
 
 const CALLBACK_URL_MAX = 2048;
+const IDEMPOTENCY_RETENTION_MS = 24 * 3_600_000;
+/** A claimed key whose request never produced a task (a crash) stops blocking after this. */
+const IDEMPOTENCY_STALE_MS = 60_000;
 
 /** Literally absolute: the scheme and `//` written out, nothing the URL parser would repair. */
 const ABSOLUTE_HTTP_URL = /^https?:\/\/[^\s\\]+$/i;
@@ -95,10 +100,38 @@ export class TaskService {
       attempts: 0,
       creditsHeld: 0,
     };
+    const idempotency = command.idempotency;
+    if (idempotency !== undefined) {
+      const claim = await this.tasks.claimIdempotencyKey({
+        accountId: task.accountId,
+        key: idempotency.key,
+        requestHash: idempotency.requestHash,
+        now,
+        expiresAt: now + IDEMPOTENCY_RETENTION_MS,
+        staleBefore: now - IDEMPOTENCY_STALE_MS,
+      });
+      if (claim.kind === "mismatch") {
+        return failure("VALIDATION_FAILED", "Idempotency-Key was already used with a different request body; use a new key.");
+      }
+      if (claim.kind === "in-flight") {
+        return failure("CONFLICT", "A request with this Idempotency-Key is still being processed; retry shortly.");
+      }
+      if (claim.kind === "replay") {
+        const first = await this.tasks.get(claim.taskId);
+        if (first !== null) return success(first);
+      }
+    }
     // Test-mode keys exercise everything but credits.
     const price = command.caller.mode === "test" ? 0 : this.catalog.price(command.model);
     const activeLimit = command.caller.limits.activeTasks ?? this.options.activeTaskLimit;
-    const outcome = await this.tasks.create(task, { activeLimit, price });
+    const outcome = await this.tasks.create(task, {
+      activeLimit,
+      price,
+      ...(idempotency === undefined ? {} : { idempotencyKey: idempotency.key }),
+    });
+    if (outcome !== "created" && idempotency !== undefined) {
+      await this.tasks.releaseIdempotencyKey(task.accountId, idempotency.key);
+    }
     if (outcome === "ACTIVE_LIMIT") {
       return failure("CONFLICT", `The account already has its maximum of ${activeLimit} active tasks; wait for some to finish.`);
     }
@@ -135,17 +168,38 @@ export class TaskService {
       resultJson: JSON.stringify({ resultUrls }),
       completeTime: now,
       credits: "capture",
+      callbackId: newId("msg", now),
     });
   }
 
   fail(taskId: string, code: FailCode, message: string): Promise<Task | null> {
+    const now = this.clock.now();
     return this.transition(taskId, ACTIVE_STATES, {
       state: "fail",
       failCode: code,
       failMsg: message,
-      completeTime: this.clock.now(),
+      completeTime: now,
       credits: "release",
+      callbackId: newId("msg", now),
     });
+  }
+
+  /**
+   * Cancels a non-terminal task of the account: it fails with CANCELED and its hold is released.
+   * Listeners (the worker running it) hear of the change and abort the upstream call.
+   */
+  async cancel(accountId: string, taskId: string): Promise<Result<Task>> {
+    const task = await this.tasks.getForAccount(taskId, accountId);
+    if (task === null) return failure("NOT_FOUND", `no task with taskId ${taskId}`);
+    const canceled = await this.fail(taskId, "CANCELED", CANCELED_MESSAGE);
+    if (canceled !== null) return success(canceled);
+    const settled = await this.tasks.get(taskId);
+    return failure("CONFLICT", `The task is already ${settled?.state ?? task.state}; only waiting, queuing or generating tasks can be canceled.`);
+  }
+
+  /** Forgets Idempotency-Keys older than their 24 hours. */
+  deleteExpiredIdempotencyKeys(): Promise<number> {
+    return this.tasks.deleteExpiredIdempotencyKeys(this.clock.now());
   }
 
   /** Fails every task whose deadline has passed; returns how many. */
@@ -193,3 +247,4 @@ export class TaskService {
 }
 
 export const TIMEOUT_MESSAGE = "The task did not finish before its deadline.";
+export const CANCELED_MESSAGE = "The task was canceled.";

@@ -1,0 +1,151 @@
+import type SqliteDatabase from "better-sqlite3";
+import type {
+  CallbackDelivery,
+  CallbackOutbox,
+  DeliveryAttempt,
+  DeliveryFilter,
+  DeliveryState,
+} from "../domain/callbacks/callback.ts";
+
+interface DeliveryRow {
+  id: string;
+  task_id: string;
+  account_id: string;
+  url: string;
+  payload: string;
+  state: string;
+  attempts: number;
+  next_attempt_at: number;
+  created_at: number;
+  updated_at: number;
+  delivered_at: number | null;
+  last_status: number | null;
+  last_error: string | null;
+}
+
+interface AttemptRow {
+  delivery_id: string;
+  at: number;
+  status: number | null;
+  duration_ms: number;
+  error: string | null;
+}
+
+function toDelivery(row: DeliveryRow): CallbackDelivery {
+  return {
+    id: row.id,
+    taskId: row.task_id,
+    accountId: row.account_id,
+    url: row.url,
+    payload: row.payload,
+    state: row.state as DeliveryState,
+    attempts: row.attempts,
+    nextAttemptAt: row.next_attempt_at,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    deliveredAt: row.delivered_at,
+    lastStatus: row.last_status,
+    lastError: row.last_error,
+  };
+}
+
+function prepareStatements(database: SqliteDatabase.Database) {
+  const prepare = (sql: string) => database.prepare(sql);
+  return {
+    due: prepare(
+      "SELECT * FROM callback_deliveries WHERE state = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?",
+    ),
+    lease: prepare("UPDATE callback_deliveries SET next_attempt_at = ? WHERE id = ?"),
+    insertAttempt: prepare(
+      "INSERT INTO callback_attempts (delivery_id, at, status, duration_ms, error) VALUES (@deliveryId, @at, @status, @durationMs, @error)",
+    ),
+    updateDelivery: prepare(
+      `UPDATE callback_deliveries SET state = @state, attempts = attempts + 1, next_attempt_at = @nextAttemptAt,
+         updated_at = @at, delivered_at = @deliveredAt, last_status = @status, last_error = @error WHERE id = @deliveryId`,
+    ),
+    get: prepare("SELECT * FROM callback_deliveries WHERE id = ?"),
+    attempts: prepare("SELECT * FROM callback_attempts WHERE delivery_id = ? ORDER BY id"),
+    redeliver: prepare(
+      "UPDATE callback_deliveries SET state = 'pending', next_attempt_at = @now, updated_at = @now WHERE id = @deliveryId",
+    ),
+    nextDue: prepare("SELECT min(next_attempt_at) AS due FROM callback_deliveries WHERE state = 'pending'"),
+  };
+}
+
+/** The callback outbox on the embedded SQLite database. */
+export class SqliteCallbackOutbox implements CallbackOutbox {
+  private readonly statements: ReturnType<typeof prepareStatements>;
+  private readonly claimTransaction: SqliteDatabase.Transaction<(now: number, leaseUntil: number, limit: number) => CallbackDelivery[]>;
+  private readonly recordTransaction: SqliteDatabase.Transaction<
+    (attempt: DeliveryAttempt, next: { state: DeliveryState; nextAttemptAt: number; deliveredAt: number | null }) => void
+  >;
+
+  constructor(private readonly database: SqliteDatabase.Database) {
+    this.statements = prepareStatements(database);
+    this.claimTransaction = database.transaction((now: number, leaseUntil: number, limit: number) => {
+      const rows = this.statements.due.all(now, limit) as DeliveryRow[];
+      for (const row of rows) this.statements.lease.run(leaseUntil, row.id);
+      return rows.map(toDelivery);
+    });
+    this.recordTransaction = database.transaction(
+      (attempt: DeliveryAttempt, next: { state: DeliveryState; nextAttemptAt: number; deliveredAt: number | null }) => {
+        this.statements.insertAttempt.run(attempt);
+        this.statements.updateDelivery.run({
+          deliveryId: attempt.deliveryId,
+          state: next.state,
+          nextAttemptAt: next.nextAttemptAt,
+          deliveredAt: next.deliveredAt,
+          at: attempt.at,
+          status: attempt.status,
+          error: attempt.error,
+        });
+      },
+    );
+  }
+
+  async claimDue(now: number, leaseUntil: number, limit: number): Promise<CallbackDelivery[]> {
+    return this.claimTransaction.immediate(now, leaseUntil, limit);
+  }
+
+  async recordAttempt(
+    attempt: DeliveryAttempt,
+    next: { state: DeliveryState; nextAttemptAt: number; deliveredAt: number | null },
+  ): Promise<void> {
+    this.recordTransaction.immediate(attempt, next);
+  }
+
+  async get(deliveryId: string): Promise<CallbackDelivery | null> {
+    const row = this.statements.get.get(deliveryId) as DeliveryRow | undefined;
+    return row === undefined ? null : toDelivery(row);
+  }
+
+  async list(filter: DeliveryFilter): Promise<CallbackDelivery[]> {
+    const conditions: string[] = [];
+    if (filter.accountId !== undefined) conditions.push("account_id = @accountId");
+    if (filter.taskId !== undefined) conditions.push("task_id = @taskId");
+    if (filter.state !== undefined) conditions.push("state = @state");
+    const where = conditions.length === 0 ? "" : `WHERE ${conditions.join(" AND ")}`;
+    const rows = this.database
+      .prepare(`SELECT * FROM callback_deliveries ${where} ORDER BY created_at DESC, id DESC LIMIT @limit`)
+      .all(filter) as DeliveryRow[];
+    return rows.map(toDelivery);
+  }
+
+  async attempts(deliveryId: string): Promise<DeliveryAttempt[]> {
+    return (this.statements.attempts.all(deliveryId) as AttemptRow[]).map((row) => ({
+      deliveryId: row.delivery_id,
+      at: row.at,
+      status: row.status,
+      durationMs: row.duration_ms,
+      error: row.error,
+    }));
+  }
+
+  async redeliver(deliveryId: string, now: number): Promise<boolean> {
+    return this.statements.redeliver.run({ deliveryId, now }).changes > 0;
+  }
+
+  async nextDue(): Promise<number | null> {
+    return (this.statements.nextDue.get() as { due: number | null }).due;
+  }
+}
