@@ -36,6 +36,8 @@ export interface Server {
   accounts: AccountService;
   tasks: TaskService;
   logger: Logger;
+  /** The database's repositories, for tests and tools that need to look beneath the services. */
+  store: SqliteStore;
   /** Listens, resumes tasks left by a previous run, starts the workers and sweeps. */
   start(): Promise<string>;
   /** Stops accepting, lets running tasks finish within the grace period, leaves the rest for recovery. */
@@ -145,6 +147,7 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
     accounts,
     tasks,
     logger,
+    store,
     async start() {
       const address = await app.listen({ port: config.port, host: config.host });
       const recovered = await tasks.recover();

@@ -5,8 +5,11 @@ import type { ApiContext } from "./context.ts";
 import { fail } from "./envelope.ts";
 import { registerOpenApi } from "./openapi.ts";
 import { registerRateLimiting } from "./rate-limiting.ts";
+import { registerCancelTask } from "./routes/cancel-task.ts";
 import { registerCreateTask } from "./routes/create-task.ts";
 import { registerCredit } from "./routes/credit.ts";
+import { registerDownloadUrl } from "./routes/download-url.ts";
+import { registerStreamInfo } from "./routes/stream-info.ts";
 import { registerFiles } from "./routes/files.ts";
 import { registerHealth } from "./routes/health.ts";
 import { registerRecordInfo } from "./routes/record-info.ts";
@@ -86,6 +89,9 @@ export async function buildApp(context: ApiContext): Promise<FastifyInstance> {
       registerCreateTask(api, context);
       registerRecordInfo(api, context);
       registerCredit(api, context);
+      registerCancelTask(api, context);
+      registerStreamInfo(api, context);
+      registerDownloadUrl(api, context);
     },
     { prefix: "/api/v1" },
   );

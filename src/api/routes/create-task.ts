@@ -4,6 +4,8 @@ import { INVALID_JSON } from "../app.ts";
 import type { ApiContext } from "../context.ts";
 import { envelopeSchema, errorEnvelopeSchema, fail, ok } from "../envelope.ts";
 
+const IDEMPOTENCY_KEY = /^[\x20-\x7e]{1,255}$/;
+
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
@@ -49,6 +51,10 @@ export function registerCreateTask(api: FastifyInstance, context: ApiContext): v
       if (!isObject(body)) return fail(reply, "BAD_REQUEST", "The request body must be a JSON object with model and input.");
       if (typeof body.model !== "string") return fail(reply, "BAD_REQUEST", "model is required and must be a string.");
       if (!isObject(body.input)) return fail(reply, "BAD_REQUEST", "input is required and must be an object.");
+      const idempotencyKey = request.headers["idempotency-key"];
+      if (idempotencyKey !== undefined && (typeof idempotencyKey !== "string" || !IDEMPOTENCY_KEY.test(idempotencyKey))) {
+        return fail(reply, "BAD_REQUEST", "The Idempotency-Key header must be 1 to 255 printable ASCII characters.");
+      }
       const caller = request.caller;
       if (caller === null) return fail(reply, "UNAUTHORIZED", "Authentication failed.");
       const created = await context.tasks.create({
@@ -56,6 +62,7 @@ export function registerCreateTask(api: FastifyInstance, context: ApiContext): v
         model: body.model,
         input: body.input,
         callbackUrl: "callBackUrl" in body ? body.callBackUrl : undefined,
+        ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
       });
       if (!created.ok) return fail(reply, created.code, created.message);
       return ok(reply, { taskId: created.value.id });

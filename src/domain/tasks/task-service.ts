@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import type { Caller } from "../accounts/account.ts";
 import type { Catalog } from "../catalog/catalog.ts";
 import type { Clock } from "../clock.ts";
@@ -12,8 +13,8 @@ export interface CreateTaskCommand {
   input: unknown;
   /** As the client sent it; undefined when absent. */
   callbackUrl: unknown;
-  /** The Idempotency-Key header and a hash of the body it came with. */
-  idempotency?: { key: string; requestHash: string };
+  /** The Idempotency-Key header, when given: a replay with the same body answers the same task. */
+  idempotencyKey?: string;
 }
 
 export type TaskListener = (task: Task) => void;
@@ -100,7 +101,10 @@ export class TaskService {
       attempts: 0,
       creditsHeld: 0,
     };
-    const idempotency = command.idempotency;
+    const idempotency =
+      command.idempotencyKey === undefined
+        ? undefined
+        : { key: command.idempotencyKey, requestHash: createHash("sha256").update(param).digest("hex") };
     if (idempotency !== undefined) {
       const claim = await this.tasks.claimIdempotencyKey({
         accountId: task.accountId,

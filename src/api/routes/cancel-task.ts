@@ -1,0 +1,43 @@
+import type { FastifyInstance } from "fastify";
+import { toRecord } from "../../domain/tasks/task.ts";
+import { INVALID_JSON } from "../app.ts";
+import type { ApiContext } from "../context.ts";
+import { envelopeSchema, errorEnvelopeSchema, fail, ok } from "../envelope.ts";
+import { taskRecordSchema } from "./record-info.ts";
+
+export function registerCancelTask(api: FastifyInstance, context: ApiContext): void {
+  api.post(
+    "/jobs/cancelTask",
+    {
+      schema: {
+        summary: "Cancel a task",
+        description:
+          "A waiting, queuing or generating task fails with failCode CANCELED (an upstream call in flight is aborted) and its credit hold is released. Already terminal: 409.",
+        tags: ["tasks"],
+        security: [{ bearerAuth: [] }],
+        body: { type: "object", required: ["taskId"], properties: { taskId: { type: "string" } } },
+        response: {
+          200: envelopeSchema(taskRecordSchema, "The canceled task's record."),
+          400: errorEnvelopeSchema,
+          401: errorEnvelopeSchema,
+          404: errorEnvelopeSchema,
+          409: errorEnvelopeSchema,
+          429: errorEnvelopeSchema,
+        },
+      },
+    },
+    async (request, reply) => {
+      const body: unknown = request.body;
+      if (body === INVALID_JSON) return fail(reply, "BAD_REQUEST", "The request body is not valid JSON.");
+      const taskId = typeof body === "object" && body !== null && !Array.isArray(body) ? (body as Record<string, unknown>).taskId : undefined;
+      if (typeof taskId !== "string" || taskId.trim() === "") {
+        return fail(reply, "BAD_REQUEST", "taskId is required and must be a non-empty string.");
+      }
+      const caller = request.caller;
+      if (caller === null) return fail(reply, "UNAUTHORIZED", "Authentication failed.");
+      const canceled = await context.tasks.cancel(caller.accountId, taskId);
+      if (!canceled.ok) return fail(reply, canceled.code, canceled.message);
+      return ok(reply, toRecord(canceled.value));
+    },
+  );
+}

@@ -1,0 +1,53 @@
+import type { FastifyInstance } from "fastify";
+import { INVALID_JSON } from "../app.ts";
+import type { ApiContext } from "../context.ts";
+import { envelopeSchema, errorEnvelopeSchema, fail, ok } from "../envelope.ts";
+
+const LINK_LIFETIME_SECONDS = 20 * 60;
+const RESULT_PATH = /^\/files\/\d{4}-\d{2}-\d{2}\/(task_[0-9a-z]{26})\.(png|jpg)$/;
+const NOT_A_RESULT = "url must be a resultUrl of one of your tasks.";
+
+export function registerDownloadUrl(api: FastifyInstance, context: ApiContext): void {
+  api.post(
+    "/common/download-url",
+    {
+      schema: {
+        summary: "A short-lived download link for a result",
+        description: "Given a resultUrl of one of the caller's tasks, answers a URL for the same file valid for 20 minutes.",
+        tags: ["files"],
+        security: [{ bearerAuth: [] }],
+        body: { type: "object", required: ["url"], properties: { url: { type: "string", format: "uri" } } },
+        response: {
+          200: envelopeSchema({ type: "string", format: "uri" }, "A URL valid for 20 minutes."),
+          400: errorEnvelopeSchema,
+          401: errorEnvelopeSchema,
+          422: errorEnvelopeSchema,
+          429: errorEnvelopeSchema,
+        },
+      },
+    },
+    async (request, reply) => {
+      const body: unknown = request.body;
+      if (body === INVALID_JSON) return fail(reply, "BAD_REQUEST", "The request body is not valid JSON.");
+      const url = typeof body === "object" && body !== null && !Array.isArray(body) ? (body as Record<string, unknown>).url : undefined;
+      if (typeof url !== "string") return fail(reply, "BAD_REQUEST", "url is required and must be a string.");
+      const caller = request.caller;
+      if (caller === null) return fail(reply, "UNAUTHORIZED", "Authentication failed.");
+      const parts = context.signer.parse(url);
+      const match = parts === null ? null : RESULT_PATH.exec(parts.path);
+      const taskId = match?.[1];
+      if (parts === null || taskId === undefined) return fail(reply, "VALIDATION_FAILED", NOT_A_RESULT);
+      const nowSeconds = Math.floor(context.clock.now() / 1000);
+      if (context.signer.verify(parts.path, parts, nowSeconds) === "tampered") {
+        return fail(reply, "VALIDATION_FAILED", NOT_A_RESULT);
+      }
+      const task = await context.tasks.get(caller.accountId, taskId);
+      if (!task.ok || task.value.resultJson === null) return fail(reply, "VALIDATION_FAILED", NOT_A_RESULT);
+      const expiresAt = Math.min(nowSeconds + LINK_LIFETIME_SECONDS, Number(parts.expires));
+      if (expiresAt <= nowSeconds) {
+        return fail(reply, "VALIDATION_FAILED", "url has passed its retention period; the file is no longer kept.");
+      }
+      return ok(reply, context.signer.sign(parts.path, expiresAt));
+    },
+  );
+}
