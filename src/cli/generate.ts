@@ -56,7 +56,7 @@ export async function runGenerate(options: GenerateOptions, terminal: Terminal):
     if (options.format !== undefined) input.output_format = options.format;
     const taskId = await client.createTask({ model: "nano-banana-text-to-image", input });
     terminal.out(`task ${taskId} created`);
-    const record: TaskRecord = await client.waitForTask(taskId, {
+    const record: TaskRecord = await client.followTask(taskId, {
       intervalMs: options.intervalMs ?? 300,
       onChange: (change) => terminal.out(`[${seconds(Date.now() - started)}] ${change.state}`),
     });

@@ -95,6 +95,76 @@ export class ImagegateClient {
     }
   }
 
+  /**
+   * Follows a task over server-sent events until it is terminal, calling `onChange` at every
+   * state; falls back to polling when the stream cannot be opened or breaks off.
+   */
+  async followTask(
+    taskId: string,
+    options: { intervalMs?: number; signal?: AbortSignal; onChange?: (record: TaskRecord) => void } = {},
+  ): Promise<TaskRecord> {
+    let seen: TaskState | null = null;
+    const onChange = (record: TaskRecord): void => {
+      if (record.state === seen) return;
+      seen = record.state;
+      options.onChange?.(record);
+    };
+    try {
+      const last = await this.streamStates(taskId, onChange, options.signal);
+      if (last !== null && TERMINAL.includes(last.state)) return last;
+    } catch (error) {
+      if (error instanceof ImagegateApiError && error.status !== 0 && error.status !== 404 && error.status !== 429) throw error;
+    }
+    return this.waitForTask(taskId, { ...options, onChange });
+  }
+
+  private async streamStates(
+    taskId: string,
+    onRecord: (record: TaskRecord) => void,
+    signal?: AbortSignal,
+  ): Promise<TaskRecord | null> {
+    let response: Response;
+    try {
+      response = await this.fetch(`${this.baseUrl}/api/v1/jobs/streamInfo?taskId=${encodeURIComponent(taskId)}`, {
+        headers: { Authorization: `Bearer ${this.options.apiKey}`, Accept: "text/event-stream" },
+        ...(signal === undefined ? {} : { signal }),
+      });
+    } catch {
+      return null;
+    }
+    if (response.status !== 200 || response.body === null) {
+      let message = `streamInfo answered HTTP ${response.status}`;
+      try {
+        message = ((await response.json()) as Envelope<null>).msg;
+      } catch {
+        // Not the envelope: keep the generic message.
+      }
+      throw new ImagegateApiError(response.status, message, response.headers.get("x-request-id"));
+    }
+    let last: TaskRecord | null = null;
+    let buffer = "";
+    const decoder = new TextDecoder();
+    for await (const chunk of response.body) {
+      buffer += decoder.decode(chunk as Uint8Array, { stream: true });
+      let boundary = buffer.indexOf("\n\n");
+      while (boundary !== -1) {
+        const block = buffer.slice(0, boundary);
+        buffer = buffer.slice(boundary + 2);
+        const data = block
+          .split("\n")
+          .filter((line) => line.startsWith("data: "))
+          .map((line) => line.slice(6))
+          .join("\n");
+        if (block.startsWith("event: state") && data !== "") {
+          last = JSON.parse(data) as TaskRecord;
+          onRecord(last);
+        }
+        boundary = buffer.indexOf("\n\n");
+      }
+    }
+    return last;
+  }
+
   /** The result URLs of a successful task record. */
   static resultUrls(record: TaskRecord): string[] {
     if (record.resultJson === null) return [];
