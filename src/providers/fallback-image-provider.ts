@@ -19,8 +19,9 @@ export interface FallbackImageProviderOptions {
 
 /**
  * A model's route: an ordered list of providers, each normally with its own retries. When one
- * gives up on a retryable failure the next one is tried. A refusal (CONTENT_POLICY) would be
- * refused again elsewhere and a non-retryable failure is the request's fault, so neither falls
+ * gives up on a retryable failure, or fails because it is misconfigured (a rejected key, an unknown
+ * model), the next one is tried. A refusal (CONTENT_POLICY) would be refused again elsewhere and
+ * any other non-retryable failure is the request's fault, so neither falls
  * back; nor does anything once the task itself was canceled or ran out of time.
  */
 export class FallbackImageProvider implements ImageProvider {
@@ -75,7 +76,7 @@ export class FallbackImageProvider implements ImageProvider {
   #fallsBack(error: unknown): error is ProviderError {
     return (
       error instanceof ProviderError &&
-      error.retryable &&
+      (error.retryable || error.operatorError) &&
       error.code !== "CONTENT_POLICY" &&
       error.code !== "CANCELED" &&
       error.code !== "TIMEOUT"

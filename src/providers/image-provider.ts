@@ -45,6 +45,11 @@ export class ProviderError extends Error {
   readonly code: ProviderErrorCode;
   readonly retryAfterMs: number | null;
   readonly detail: string | null;
+  /**
+   * The provider itself is misconfigured (a rejected key, an unknown model): this request is not
+   * at fault, and another provider of the route may serve it.
+   */
+  readonly operatorError: boolean;
 
   constructor(options: {
     code: ProviderErrorCode;
@@ -52,6 +57,7 @@ export class ProviderError extends Error {
     retryable?: boolean;
     retryAfterMs?: number | null;
     detail?: string | null;
+    operatorError?: boolean;
     cause?: unknown;
   }) {
     super(options.message, { cause: options.cause });
@@ -60,6 +66,7 @@ export class ProviderError extends Error {
     this.retryable = options.retryable ?? false;
     this.retryAfterMs = options.retryAfterMs ?? null;
     this.detail = options.detail ?? null;
+    this.operatorError = options.operatorError ?? false;
   }
 }
 

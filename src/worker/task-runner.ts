@@ -158,7 +158,8 @@ export class TaskRunner {
       message = CANCELED_MESSAGE;
     } else if (error instanceof ProviderError) {
       code = error.code;
-      message = error.message;
+      // One sentence per outcome, whichever timer noticed it first.
+      message = code === "TIMEOUT" ? TIMEOUT_MESSAGE : code === "CANCELED" ? CANCELED_MESSAGE : error.message;
       log.warn({ failCode: code, detail: error.detail }, "task failed at the provider");
     } else {
       code = "INTERNAL";

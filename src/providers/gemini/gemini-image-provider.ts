@@ -289,6 +289,7 @@ export class GeminiImageProvider implements ImageProvider {
         retryable: anotherKey,
         retryAfterMs: anotherKey ? 0 : null,
         detail,
+        operatorError: true,
         cause: error,
       });
     }
@@ -313,7 +314,8 @@ export class GeminiImageProvider implements ImageProvider {
       return new ProviderError({ code: "PROVIDER_ERROR", message: MESSAGES.unavailable, retryable: true, detail, cause: error });
     }
     this.#logger.error({ ...logFields, detail }, "Gemini rejected the request");
-    return new ProviderError({ code: "PROVIDER_ERROR", message: MESSAGES.rejected, detail, cause: error });
+    // An unknown model (404) is the operator's setting, not the request: another route may serve.
+    return new ProviderError({ code: "PROVIDER_ERROR", message: MESSAGES.rejected, detail, operatorError: status === 404, cause: error });
   }
 
   #logOperatorError(fields: Record<string, unknown>): void {

@@ -1,0 +1,550 @@
+import sharp from "sharp";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ASPECT_RATIOS, PIXEL_SIZES } from "../../src/domain/catalog/aspect-ratios.ts";
+import { FakeGeminiServer, type RecordedGeminiRequest } from "../fakes/fake-gemini-server.ts";
+import { call, MODEL, startTestServer, waitForTerminal, type TaskData, type TestServer } from "../helpers/test-server.ts";
+
+/**
+ * Issue 3 through the real server: HTTP createTask/recordInfo, the worker, the Gemini provider built
+ * from configuration by buildProvider, the real @google/genai SDK, and the fake Gemini server.
+ * Every prompt is unique, so tests can run side by side and still count their own requests at the
+ * fake (magic words such as [gemini:503x2] count per prompt).
+ */
+
+/** A model id of our own: the fake answers 404 to any other, so each test also proves GEMINI_MODEL is used. */
+const GEMINI_MODEL_ID = "gemini-image-under-test";
+const PRIMARY_KEY = "primary-gemini-key";
+const PRICE = 4;
+
+const FAIL_MESSAGES = {
+  refused: "The prompt or the generated image was refused by the model's safety checking.",
+  noImage: "The model did not return an image.",
+  unavailable: "The image model is temporarily unavailable.",
+  rejected: "The image model rejected the request.",
+  misconfigured: "The image service is not configured correctly on this server.",
+} as const;
+
+/** The worker's sentence for a passed deadline, and the provider's. */
+const TIMEOUT_MESSAGES = [
+  "The task did not finish before its deadline.",
+  "The image was not ready before the task's time limit.",
+];
+
+/** Words of Google's error bodies and answers that must never reach a client's failMsg. */
+const UPSTREAM_TEXT =
+  /HTTP|googleapis|INVALID_ARGUMENT|PERMISSION_DENIED|NOT_FOUND|INTERNAL|UNAVAILABLE|overloaded|finishReason|blockReason|PROHIBITED|IMAGE_SAFETY|NO_IMAGE|API_KEY|Request contains|entity|caller/;
+
+const HARM_CATEGORIES = [
+  "HARM_CATEGORY_HARASSMENT",
+  "HARM_CATEGORY_HATE_SPEECH",
+  "HARM_CATEGORY_SEXUALLY_EXPLICIT",
+  "HARM_CATEGORY_DANGEROUS_CONTENT",
+  "HARM_CATEGORY_CIVIC_INTEGRITY",
+];
+
+interface SentGenerateContent {
+  contents?: unknown;
+  safetySettings?: unknown;
+  generationConfig?: { responseModalities?: unknown; imageConfig?: unknown };
+}
+
+interface ReadinessData {
+  checks: { name: string; ok: boolean; reason?: string }[];
+}
+
+let fake: FakeGeminiServer;
+let main: TestServer;
+
+beforeAll(async () => {
+  fake = await FakeGeminiServer.start({ models: [GEMINI_MODEL_ID] });
+  main = await startTestServer({
+    GEMINI_API_KEY: PRIMARY_KEY,
+    GEMINI_BASE_URL: fake.url,
+    GEMINI_MODEL: GEMINI_MODEL_ID,
+    GEMINI_TIMEOUT_MS: "1000",
+    GEMINI_MAX_ATTEMPTS: "3",
+  });
+});
+
+afterAll(async () => {
+  await main.close();
+  await fake.close();
+});
+
+async function createTask(harness: TestServer, input: Record<string, unknown>, key = harness.key): Promise<string> {
+  const answer = await call<{ taskId: string }>(harness.baseUrl, "POST", "/api/v1/jobs/createTask", {
+    key,
+    body: { model: MODEL, input },
+  });
+  expect([answer.status, answer.body.code, answer.body.msg]).toEqual([200, 200, "success"]);
+  return answer.body.data.taskId;
+}
+
+async function runTask(harness: TestServer, input: Record<string, unknown>, key = harness.key): Promise<TaskData> {
+  const taskId = await createTask(harness, input, key);
+  return (await waitForTerminal(harness.baseUrl, key, taskId)).record;
+}
+
+function requestsFor(server: FakeGeminiServer, prompt: string): RecordedGeminiRequest[] {
+  return server.requests.filter((recorded) => recorded.prompt === prompt);
+}
+
+function onlyRequestFor(server: FakeGeminiServer, prompt: string): RecordedGeminiRequest {
+  const recorded = requestsFor(server, prompt);
+  expect(recorded).toHaveLength(1);
+  const [first] = recorded;
+  if (first === undefined) throw new Error(`the fake received no request for "${prompt}"`);
+  return first;
+}
+
+function sentBody(recorded: RecordedGeminiRequest): SentGenerateContent {
+  return recorded.body as SentGenerateContent;
+}
+
+async function downloadResult(record: TaskData): Promise<{ status: number; contentType: string | null; bytes: Buffer }> {
+  expect(record).toMatchObject({ state: "success", failCode: null, failMsg: null });
+  const { resultUrls } = JSON.parse(record.resultJson ?? "null") as { resultUrls: string[] };
+  expect(resultUrls).toHaveLength(1);
+  const response = await fetch(resultUrls[0] ?? "");
+  return {
+    status: response.status,
+    contentType: response.headers.get("content-type"),
+    bytes: Buffer.from(await response.arrayBuffer()),
+  };
+}
+
+async function imageShape(bytes: Buffer): Promise<{ format: string; width: number; height: number }> {
+  const metadata = await sharp(bytes).metadata();
+  return { format: metadata.format, width: metadata.width, height: metadata.height };
+}
+
+async function readiness(harness: TestServer): Promise<{ status: number; code: number; msg: string; data: ReadinessData }> {
+  const answer = await call<ReadinessData>(harness.baseUrl, "GET", "/readyz");
+  return { status: answer.status, ...answer.body };
+}
+
+async function waitUntil(condition: () => boolean, what: string, timeoutMs = 5_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+describe.concurrent("what the server sends to Gemini", () => {
+  it.each(ASPECT_RATIOS)("image_size %s becomes imageConfig.aspectRatio (omitted for auto)", async (ratio) => {
+    const prompt = `sent ratio ${ratio}`;
+    await runTask(main, { prompt, image_size: ratio });
+
+    const imageConfig = sentBody(onlyRequestFor(fake, prompt)).generationConfig?.imageConfig;
+    expect(imageConfig).toEqual(ratio === "auto" ? undefined : { aspectRatio: ratio });
+  });
+
+  it("sends no safety settings when nsfw_checker is true", async () => {
+    const prompt = "sent with the checker on";
+    await runTask(main, { prompt, nsfw_checker: true });
+
+    expect(sentBody(onlyRequestFor(fake, prompt)).safetySettings).toBeUndefined();
+  });
+
+  it("sends BLOCK_NONE for every harm category when nsfw_checker is false", async () => {
+    const prompt = "sent with the checker off";
+    await runTask(main, { prompt, nsfw_checker: false });
+
+    expect(sentBody(onlyRequestFor(fake, prompt)).safetySettings).toEqual(
+      HARM_CATEGORIES.map((category) => ({ category, threshold: "BLOCK_NONE" })),
+    );
+  });
+
+  it("sends the prompt with the x-goog-api-key header to GEMINI_MODEL's generateContent path", async () => {
+    const prompt = "sent key and model";
+    await runTask(main, { prompt });
+
+    const recorded = onlyRequestFor(fake, prompt);
+    expect(recorded.method).toBe("POST");
+    expect(recorded.path).toBe(`/v1beta/models/${GEMINI_MODEL_ID}:generateContent`);
+    expect(recorded.headers["x-goog-api-key"]).toBe(PRIMARY_KEY);
+    expect(sentBody(recorded).contents).toEqual([{ role: "user", parts: [{ text: prompt }] }]);
+    expect(sentBody(recorded).generationConfig?.responseModalities).toEqual(["IMAGE"]);
+  });
+});
+
+describe.concurrent("the result files of Gemini tasks", () => {
+  const cases = ASPECT_RATIOS.flatMap((ratio) => (["png", "jpeg"] as const).map((format) => ({ ratio, format })));
+
+  it.each(cases)("image_size $ratio with output_format $format is a $format of the table's size", async ({ ratio, format }) => {
+    const record = await runTask(main, { prompt: `result ${ratio} ${format}`, image_size: ratio, output_format: format });
+
+    const download = await downloadResult(record);
+    expect([download.status, download.contentType]).toEqual([200, `image/${format}`]);
+    expect(await imageShape(download.bytes)).toEqual({ format, ...PIXEL_SIZES[ratio] });
+  });
+
+  it.each(["png", "jpeg"] as const)("JPEG bytes labelled PNG by Gemini still give the %s asked for", async (format) => {
+    const prompt = `labelled wrong as ${format} [gemini:jpeg-as-png]`;
+    const record = await runTask(main, { prompt, image_size: "4:3", output_format: format });
+
+    const download = await downloadResult(record);
+    expect([download.status, download.contentType]).toEqual([200, `image/${format}`]);
+    expect(await imageShape(download.bytes)).toEqual({ format, width: 1184, height: 864 });
+    expect(requestsFor(fake, prompt)).toHaveLength(1);
+  });
+
+  it("uses the final image, not the interim thought images", async () => {
+    const prompt = "thinking first [gemini:thoughts]";
+    const record = await runTask(main, { prompt, image_size: "16:9" });
+
+    const download = await downloadResult(record);
+    // The fake's thought images are 256x256 drafts.
+    expect(await imageShape(download.bytes)).toEqual({ format: "png", width: 1344, height: 768 });
+  });
+});
+
+describe.concurrent("Gemini failures through the server", () => {
+  const failures = [
+    { scenario: "a blocked prompt", word: "[gemini:blocked]", failCode: "CONTENT_POLICY", failMsg: FAIL_MESSAGES.refused, attempts: 1 },
+    { scenario: "an IMAGE_SAFETY finish", word: "[gemini:image-safety]", failCode: "CONTENT_POLICY", failMsg: FAIL_MESSAGES.refused, attempts: 1 },
+    { scenario: "a NO_IMAGE finish", word: "[gemini:no-image]", failCode: "INVALID_OUTPUT", failMsg: FAIL_MESSAGES.noImage, attempts: 2 },
+    { scenario: "a text-only answer", word: "[gemini:text-only]", failCode: "INVALID_OUTPUT", failMsg: FAIL_MESSAGES.noImage, attempts: 2 },
+    { scenario: "a persistent 500", word: "[gemini:500]", failCode: "PROVIDER_ERROR", failMsg: FAIL_MESSAGES.unavailable, attempts: 3 },
+    { scenario: "a 400", word: "[gemini:400]", failCode: "PROVIDER_ERROR", failMsg: FAIL_MESSAGES.rejected, attempts: 1 },
+    { scenario: "a 403", word: "[gemini:403]", failCode: "PROVIDER_ERROR", failMsg: FAIL_MESSAGES.misconfigured, attempts: 1 },
+    { scenario: "a 404", word: "[gemini:404]", failCode: "PROVIDER_ERROR", failMsg: FAIL_MESSAGES.rejected, attempts: 1 },
+  ];
+
+  it.each(failures)(
+    "$scenario fails the task with $failCode after $attempts attempt(s), without upstream text",
+    async ({ word, failCode, failMsg, attempts }) => {
+      const prompt = `failing ${word}`;
+      const record = await runTask(main, { prompt });
+
+      expect(record).toMatchObject({ state: "fail", failCode, failMsg, resultJson: null });
+      expect(record.costTime).toBe((record.completeTime ?? 0) - record.createTime);
+      expect(record.failMsg).not.toMatch(UPSTREAM_TEXT);
+      expect(requestsFor(fake, prompt)).toHaveLength(attempts);
+    },
+  );
+
+  it.each([
+    { scenario: "two 503s", word: "[gemini:503x2]", attempts: 3 },
+    { scenario: "an answer that is not valid JSON", word: "[gemini:malformed-jsonx1]", attempts: 2 },
+    { scenario: "one NO_IMAGE finish", word: "[gemini:no-imagex1]", attempts: 2 },
+  ])("retries $scenario and succeeds, with $attempts attempts at the fake", async ({ word, attempts }) => {
+    const prompt = `recovering ${word}`;
+    const record = await runTask(main, { prompt });
+
+    expect((await downloadResult(record)).status).toBe(200);
+    expect(requestsFor(fake, prompt)).toHaveLength(attempts);
+  });
+
+  it("gives up on an attempt after GEMINI_TIMEOUT_MS and retries it", async () => {
+    const prompt = "hanging once [gemini:hangx1]";
+    const record = await runTask(main, { prompt });
+
+    expect((await downloadResult(record)).status).toBe(200);
+    const [first, second, ...rest] = requestsFor(fake, prompt);
+    expect(rest).toEqual([]);
+    // GEMINI_TIMEOUT_MS is 1000; the timer starts just before the request reaches the fake.
+    expect((second?.receivedAt ?? 0) - (first?.receivedAt ?? 0)).toBeGreaterThanOrEqual(950);
+  });
+});
+
+describe("a task's deadline with Gemini", () => {
+  let shortDeadline: TestServer;
+
+  beforeAll(async () => {
+    shortDeadline = await startTestServer({
+      GEMINI_API_KEY: PRIMARY_KEY,
+      GEMINI_BASE_URL: fake.url,
+      GEMINI_MODEL: GEMINI_MODEL_ID,
+      GEMINI_TIMEOUT_MS: "1000",
+      GEMINI_MAX_ATTEMPTS: "5",
+      TASK_TIMEOUT_MS: "500",
+    });
+  });
+
+  afterAll(async () => {
+    await shortDeadline.close();
+  });
+
+  it("fails a hanging task with TIMEOUT at TASK_TIMEOUT_MS and starts no attempt after it", async () => {
+    const prompt = "past the deadline [gemini:hang]";
+    const record = await runTask(shortDeadline, { prompt });
+
+    expect(record).toMatchObject({ state: "fail", failCode: "TIMEOUT", resultJson: null });
+    // Two timers fire at the deadline, the worker's and the Gemini attempt's, each with its own
+    // sentence; which one settles the task is a race (reported as a product inconsistency).
+    expect(TIMEOUT_MESSAGES).toContain(record.failMsg);
+    expect(record.completeTime ?? 0).toBeGreaterThanOrEqual(record.createTime + 490);
+    // Long enough for a retry after the per-attempt timeout to have shown up.
+    await new Promise((resolve) => setTimeout(resolve, 1_200));
+    const recorded = requestsFor(fake, prompt);
+    expect(recorded).toHaveLength(1);
+    expect(recorded[0]?.receivedAt ?? Number.POSITIVE_INFINITY).toBeLessThan(record.createTime + 500);
+  });
+});
+
+describe("the Gemini key pool through the server", () => {
+  let pooled: TestServer;
+
+  beforeAll(async () => {
+    pooled = await startTestServer({
+      GEMINI_API_KEYS: "key-a,key-b",
+      GEMINI_BASE_URL: fake.url,
+      GEMINI_MODEL: GEMINI_MODEL_ID,
+    });
+  });
+
+  afterAll(async () => {
+    await pooled.close();
+  });
+
+  it("sends the next attempt with the other key after a 429 with RetryInfo", async () => {
+    const prompt = "rate limited once [gemini:429:0.05sx1]";
+    const record = await runTask(pooled, { prompt });
+
+    expect(record.state).toBe("success");
+    const keys = requestsFor(fake, prompt).map((recorded) => recorded.headers["x-goog-api-key"]);
+    expect(keys).toHaveLength(2);
+    expect([...keys].sort()).toEqual(["key-a", "key-b"]);
+  });
+});
+
+describe("GEMINI_MAX_CONCURRENCY through the server", () => {
+  let slowFake: FakeGeminiServer;
+  let capped: TestServer;
+
+  beforeAll(async () => {
+    slowFake = await FakeGeminiServer.start({ latencyMs: 400 });
+    capped = await startTestServer({
+      GEMINI_API_KEY: PRIMARY_KEY,
+      GEMINI_BASE_URL: slowFake.url,
+      GEMINI_MAX_CONCURRENCY: "2",
+    });
+  });
+
+  afterAll(async () => {
+    await capped.close();
+    await slowFake.close();
+  });
+
+  it("keeps at most 2 calls at Gemini while the other tasks read queuing", async () => {
+    const taskIds = await Promise.all(
+      Array.from({ length: 6 }, (_, index) => createTask(capped, { prompt: `capped ${index}` })),
+    );
+
+    await waitUntil(() => slowFake.inFlight === 2, "two calls in flight at the fake");
+    const states = await Promise.all(
+      taskIds.map(async (taskId) => {
+        const answer = await call<TaskData>(capped.baseUrl, "GET", `/api/v1/jobs/recordInfo?taskId=${taskId}`, {
+          key: capped.key,
+        });
+        return answer.body.data.state;
+      }),
+    );
+    expect(states.filter((state) => state === "generating")).toHaveLength(2);
+    expect(states.filter((state) => state === "queuing")).toHaveLength(4);
+
+    const records = await Promise.all(taskIds.map((taskId) => waitForTerminal(capped.baseUrl, capped.key, taskId)));
+    expect(records.map(({ record }) => record.state)).toEqual(Array.from({ length: 6 }, () => "success"));
+    expect(slowFake.maxInFlight).toBe(2);
+    expect(slowFake.requests).toHaveLength(6);
+  });
+});
+
+describe("the fallback route through the server", () => {
+  let first: FakeGeminiServer;
+  let second: FakeGeminiServer;
+  let withFallback: TestServer;
+
+  beforeAll(async () => {
+    first = await FakeGeminiServer.start({ defaultAnswer: { kind: "status", status: 503 } });
+    second = await FakeGeminiServer.start();
+    withFallback = await startTestServer({
+      GEMINI_API_KEY: PRIMARY_KEY,
+      GEMINI_BASE_URL: first.url,
+      GEMINI_MODEL: GEMINI_MODEL_ID,
+      GEMINI_MAX_ATTEMPTS: "2",
+      GEMINI_FALLBACK_BASE_URL: second.url,
+    });
+  });
+
+  afterAll(async () => {
+    await withFallback.close();
+    await first.close();
+    await second.close();
+  });
+
+  it("succeeds from GEMINI_FALLBACK_BASE_URL once the first route gives up, with the primary's key and model", async () => {
+    const prompt = "first route down";
+    const record = await runTask(withFallback, { prompt, image_size: "3:2" });
+
+    const download = await downloadResult(record);
+    expect(await imageShape(download.bytes)).toEqual({ format: "png", width: 1248, height: 832 });
+    expect(requestsFor(first, prompt)).toHaveLength(2);
+    const fallbackRequest = onlyRequestFor(second, prompt);
+    expect(fallbackRequest.apiKey).toBe(PRIMARY_KEY);
+    expect(fallbackRequest.model).toBe(GEMINI_MODEL_ID);
+  });
+
+  it("does not fall back on a CONTENT_POLICY answer", async () => {
+    const prompt = "refused on the first route [gemini:blocked]";
+    const record = await runTask(withFallback, { prompt });
+
+    expect(record).toMatchObject({ state: "fail", failCode: "CONTENT_POLICY", failMsg: FAIL_MESSAGES.refused });
+    expect(requestsFor(first, prompt)).toHaveLength(1);
+    expect(requestsFor(second, prompt)).toHaveLength(0);
+  });
+
+  it("uses GEMINI_FALLBACK_API_KEYS and GEMINI_FALLBACK_MODEL on the second route when set", async () => {
+    const configured = await startTestServer({
+      GEMINI_API_KEY: PRIMARY_KEY,
+      GEMINI_BASE_URL: first.url,
+      GEMINI_MAX_ATTEMPTS: "1",
+      GEMINI_FALLBACK_BASE_URL: second.url,
+      GEMINI_FALLBACK_API_KEYS: "fallback-key",
+      GEMINI_FALLBACK_MODEL: "gemini-fallback-model",
+    });
+    try {
+      const prompt = "fallback with its own key and model";
+      const record = await runTask(configured, { prompt });
+
+      expect(record.state).toBe("success");
+      const fallbackRequest = onlyRequestFor(second, prompt);
+      expect([fallbackRequest.apiKey, fallbackRequest.model]).toEqual(["fallback-key", "gemini-fallback-model"]);
+    } finally {
+      await configured.close();
+    }
+  });
+
+  it("falls back when the first route rejects its key, and the second serves with its own", async () => {
+    const rejecting = await FakeGeminiServer.start({ allowedKeys: ["some-other-key"] });
+    const configured = await startTestServer({
+      GEMINI_API_KEY: "rejected-key",
+      GEMINI_BASE_URL: rejecting.url,
+      GEMINI_FALLBACK_BASE_URL: second.url,
+      GEMINI_FALLBACK_API_KEYS: "fallback-key",
+    });
+    try {
+      const prompt = "first key rejected";
+      const record = await runTask(configured, { prompt });
+      expect(record.state).toBe("success");
+      expect(requestsFor(rejecting, prompt)).toHaveLength(1);
+      expect(onlyRequestFor(second, prompt).apiKey).toBe("fallback-key");
+    } finally {
+      await configured.close();
+      await rejecting.close();
+    }
+  });
+});
+
+describe("credits of Gemini tasks", () => {
+  it("releases a failed task's hold in full", async () => {
+    const key = await main.newAccountKey("gemini-failing", "live", 100);
+    const account = await main.server.accounts.findAccount("gemini-failing");
+    const accountId = account?.id ?? "";
+
+    const record = await runTask(main, { prompt: "credits refused [gemini:blocked]" }, key);
+
+    expect(record.failCode).toBe("CONTENT_POLICY");
+    expect(await main.server.accounts.balance(accountId)).toBe(100);
+    expect(await main.server.accounts.ledgerSum(accountId)).toBe(100);
+  });
+
+  it("charges a successful task exactly its price", async () => {
+    const key = await main.newAccountKey("gemini-paying", "live", 100);
+    const account = await main.server.accounts.findAccount("gemini-paying");
+    const accountId = account?.id ?? "";
+
+    const record = await runTask(main, { prompt: "credits paid" }, key);
+
+    expect(record.state).toBe("success");
+    expect(await main.server.accounts.balance(accountId)).toBe(100 - PRICE);
+    expect(await main.server.accounts.ledgerSum(accountId)).toBe(100 - PRICE);
+    const credit = await call<number>(main.baseUrl, "GET", "/api/v1/chat/credit", { key });
+    expect(credit.body).toEqual({ code: 200, msg: "success", data: 100 - PRICE });
+  });
+});
+
+describe("test-mode keys with Gemini configured", () => {
+  it("are served by the sandbox and never reach Gemini", async () => {
+    const testKey = await main.newAccountKey("gemini-tester", "test");
+    const requestsBefore = fake.requests.length;
+    const prompt = "a test-mode banana";
+
+    const record = await runTask(main, { prompt, image_size: "9:16" }, testKey);
+
+    const download = await downloadResult(record);
+    expect(await imageShape(download.bytes)).toEqual({ format: "png", width: 768, height: 1344 });
+    expect(requestsFor(fake, prompt)).toHaveLength(0);
+    expect(fake.requests).toHaveLength(requestsBefore);
+  });
+});
+
+describe("/readyz with Gemini", () => {
+  const GOOD_KEY = "the-accepted-key";
+  let guardedFake: FakeGeminiServer;
+
+  beforeAll(async () => {
+    guardedFake = await FakeGeminiServer.start({ allowedKeys: [GOOD_KEY] });
+  });
+
+  afterAll(async () => {
+    await guardedFake.close();
+  });
+
+  it("answers 503 naming the gemini provider once a task failed on a key Gemini does not accept", async () => {
+    const badKey = "a-key-gemini-refuses";
+    const harness = await startTestServer({ GEMINI_API_KEY: badKey, GEMINI_BASE_URL: guardedFake.url });
+    try {
+      const record = await runTask(harness, { prompt: "with a refused key" });
+      expect(record).toMatchObject({ state: "fail", failCode: "PROVIDER_ERROR", failMsg: FAIL_MESSAGES.misconfigured });
+      expect(requestsFor(guardedFake, "with a refused key")).toHaveLength(1);
+
+      const ready = await readiness(harness);
+      expect(ready).toEqual({
+        status: 503,
+        code: 503,
+        msg: "Not ready.",
+        data: {
+          checks: [
+            { name: "database", ok: true },
+            {
+              name: "provider:gemini",
+              ok: false,
+              reason: "Gemini rejected every configured API key (API_KEY_INVALID); check GEMINI_API_KEY",
+            },
+            { name: "provider:sandbox", ok: true },
+          ],
+        },
+      });
+      expect(JSON.stringify(ready)).not.toContain(badKey);
+    } finally {
+      await harness.close();
+    }
+  });
+
+  it("answers 200 with a key Gemini accepts", async () => {
+    const harness = await startTestServer({ GEMINI_API_KEY: GOOD_KEY, GEMINI_BASE_URL: guardedFake.url });
+    try {
+      const record = await runTask(harness, { prompt: "with an accepted key" });
+      expect(record.state).toBe("success");
+
+      const ready = await readiness(harness);
+      expect(ready).toEqual({
+        status: 200,
+        code: 200,
+        msg: "success",
+        data: {
+          checks: [
+            { name: "database", ok: true },
+            { name: "provider:gemini", ok: true },
+            { name: "provider:sandbox", ok: true },
+          ],
+        },
+      });
+    } finally {
+      await harness.close();
+    }
+  });
+});
