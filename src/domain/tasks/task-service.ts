@@ -240,7 +240,9 @@ export class TaskService {
     from: Parameters<TaskRepository["transition"]>[1],
     change: Omit<Parameters<TaskRepository["transition"]>[2], "updateTime">,
   ): Promise<Task | null> {
-    const updated = await this.tasks.transition(taskId, from, { ...change, updateTime: this.clock.now() });
+    // A terminal change happens at its completeTime: both timestamps are the same instant.
+    const updateTime = change.completeTime ?? this.clock.now();
+    const updated = await this.tasks.transition(taskId, from, { ...change, updateTime });
     if (updated !== null) this.notify(updated);
     return updated;
   }
