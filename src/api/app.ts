@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from "fastify";
+import { adminApi } from "./admin/index.ts";
 import { registerAuthentication } from "./authentication.ts";
 import type { ApiContext } from "./context.ts";
 import { fail } from "./envelope.ts";
@@ -95,5 +96,6 @@ export async function buildApp(context: ApiContext): Promise<FastifyInstance> {
     },
     { prefix: "/api/v1" },
   );
+  await app.register(adminApi(context), { prefix: "/admin/v1" });
   return app;
 }

@@ -1,11 +1,15 @@
 import { loadConfig } from "../config.ts";
 import { openSqliteStore } from "../db/sqlite-store.ts";
 import { AccountService } from "../domain/accounts/account-service.ts";
+import { Catalog } from "../domain/catalog/catalog.ts";
 import { systemClock } from "../domain/clock.ts";
 import type { TaskReports } from "../domain/tasks/reports.ts";
+import { TaskService } from "../domain/tasks/task-service.ts";
 
 export interface AdminSession {
   accounts: AccountService;
+  /** For reading tasks only: the CLI has no workers, so it never creates one. */
+  tasks: TaskService;
   reports: TaskReports;
   close(): Promise<void>;
 }
@@ -14,8 +18,13 @@ export interface AdminSession {
 export async function openAdminSession(env: Readonly<Record<string, string | undefined>>): Promise<AdminSession> {
   const config = loadConfig(env);
   const store = await openSqliteStore(config.dataDir);
+  const tasks = new TaskService(store.tasks, new Catalog({ prices: config.prices }), { enqueue: () => undefined }, systemClock, {
+    taskTimeoutMs: config.taskTimeoutMs,
+    activeTaskLimit: config.activeTaskLimit,
+  });
   return {
     accounts: new AccountService(store.accounts, systemClock),
+    tasks,
     reports: store.reports,
     close: () => store.close(),
   };

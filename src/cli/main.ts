@@ -1,23 +1,18 @@
 import { Command, CommanderError, Option } from "commander";
 import { ConfigError } from "../config.ts";
-import type { Failure } from "../domain/errors.ts";
 import { runServe } from "../main.ts";
-import { openAdminSession, type AdminSession } from "./admin.ts";
+import { openAdminSession } from "./admin.ts";
+import { registerAccountsCommands } from "./commands/accounts-commands.ts";
+import { CliFailure, type WithAdmin } from "./commands/cli-support.ts";
+import { registerCreditsCommands } from "./commands/credits-commands.ts";
+import { registerKeysCommands } from "./commands/keys-commands.ts";
+import { registerLimitsCommands } from "./commands/limits-commands.ts";
+import { registerTasksCommands } from "./commands/tasks-commands.ts";
+import { registerUsageCommands } from "./commands/usage-commands.ts";
 import { runGenerate, type Terminal } from "./generate.ts";
 
-class CliFailure extends Error {}
-
-function unwrap<T>(result: { ok: true; value: T } | Failure): T {
-  if (!result.ok) throw new CliFailure(result.message);
-  return result.value;
-}
-
-function formatTime(epochMs: number | null): string {
-  return epochMs === null ? "-" : new Date(epochMs).toISOString();
-}
-
 export function buildProgram(env: Readonly<Record<string, string | undefined>>, terminal: Terminal): Command {
-  const withAdmin = async (work: (session: AdminSession) => Promise<void>): Promise<void> => {
+  const withAdmin: WithAdmin = async (work) => {
     const session = await openAdminSession(env);
     try {
       await work(session);
@@ -38,81 +33,13 @@ export function buildProgram(env: Readonly<Record<string, string | undefined>>, 
       await runServe(env);
     });
 
-  const accounts = program.command("accounts").description("manage accounts");
-  accounts
-    .command("create")
-    .description("create an account")
-    .requiredOption("--name <name>", "account name")
-    .option("--json", "print JSON")
-    .action(async (options: { name: string; json?: boolean }) =>
-      withAdmin(async ({ accounts: service }) => {
-        const account = unwrap(await service.createAccount(options.name));
-        terminal.out(options.json ? JSON.stringify(account) : `created account ${account.name} (${account.id})`);
-      }),
-    );
-  accounts
-    .command("list")
-    .description("list accounts")
-    .option("--json", "print JSON")
-    .action(async (options: { json?: boolean }) =>
-      withAdmin(async ({ accounts: service }) => {
-        const list = await service.listAccounts();
-        if (options.json) terminal.out(JSON.stringify(list));
-        else for (const account of list) terminal.out(`${account.id}  ${account.name}  ${formatTime(account.createdAt)}`);
-      }),
-    );
-
-  const keys = program.command("keys").description("manage API keys");
-  keys
-    .command("create")
-    .description("create an API key for an account; the key is printed once")
-    .requiredOption("--account <name>", "account name or id")
-    .option("--test", "a test-mode key (ig_test_...): sandbox images, no credits")
-    .option("--json", 'print {"account":...,"key":...}')
-    .action(async (options: { account: string; test?: boolean; json?: boolean }) =>
-      withAdmin(async ({ accounts: service }) => {
-        const created = unwrap(await service.createKey(options.account, options.test ? "test" : "live"));
-        if (options.json) {
-          terminal.out(JSON.stringify({ account: options.account, accountId: created.record.accountId, keyId: created.record.id, key: created.key }));
-        } else {
-          terminal.out(`created key ${created.record.id} for account ${options.account}; it is shown only now:`);
-          terminal.out(created.key);
-        }
-      }),
-    );
-  keys
-    .command("list")
-    .description("list API keys (ids and hints, never the keys)")
-    .option("--account <name>", "only this account's keys")
-    .option("--json", "print JSON")
-    .action(async (options: { account?: string; json?: boolean }) =>
-      withAdmin(async ({ accounts: service }) => {
-        let accountId: string | undefined;
-        if (options.account !== undefined) {
-          const account = await service.findAccount(options.account);
-          if (account === null) throw new CliFailure(`no account named ${options.account}`);
-          accountId = account.id;
-        }
-        const list = (await service.listKeys(accountId)).map(({ hash: _hash, ...rest }) => rest);
-        if (options.json) terminal.out(JSON.stringify(list));
-        else {
-          for (const key of list) {
-            const status = key.revokedAt === null ? "active" : `revoked ${formatTime(key.revokedAt)}`;
-            terminal.out(`${key.id}  ${key.hint}  ${key.mode}  ${key.accountId}  ${status}`);
-          }
-        }
-      }),
-    );
-  keys
-    .command("revoke")
-    .description("revoke an API key: it answers 401 from now on")
-    .argument("<keyId>", "the key's id (key_...)")
-    .action(async (keyId: string) =>
-      withAdmin(async ({ accounts: service }) => {
-        unwrap(await service.revokeKey(keyId));
-        terminal.out(`revoked ${keyId}`);
-      }),
-    );
+  const tools = { withAdmin, terminal };
+  registerAccountsCommands(program, tools);
+  registerCreditsCommands(program, tools);
+  registerKeysCommands(program, tools);
+  registerLimitsCommands(program, tools);
+  registerTasksCommands(program, tools);
+  registerUsageCommands(program, tools);
 
   program
     .command("generate")

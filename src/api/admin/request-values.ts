@@ -1,0 +1,62 @@
+import { failure, success, type Result } from "../../domain/errors.ts";
+import { INVALID_JSON } from "../app.ts";
+
+export type JsonObject = Record<string, unknown>;
+
+/** The body as a JSON object holding only `allowed` fields. */
+export function readBody(body: unknown, allowed: readonly string[]): Result<JsonObject> {
+  if (body === INVALID_JSON) return failure("BAD_REQUEST", "The request body is not valid JSON.");
+  const object = body === undefined ? {} : body;
+  if (typeof object !== "object" || object === null || Array.isArray(object)) {
+    return failure("BAD_REQUEST", "The request body must be a JSON object.");
+  }
+  const unknown = Object.keys(object).find((field) => !allowed.includes(field));
+  if (unknown !== undefined) {
+    return failure("VALIDATION_FAILED", `${unknown} is not a known field; the accepted fields are ${allowed.join(", ")}`);
+  }
+  return success(object as JsonObject);
+}
+
+/** A query parameter given at most once; undefined when absent or empty. */
+export function queryText(query: unknown, name: string): Result<string | undefined> {
+  const value = typeof query === "object" && query !== null ? (query as JsonObject)[name] : undefined;
+  if (value === undefined || value === "") return success(undefined);
+  if (typeof value !== "string") return failure("BAD_REQUEST", `${name} must be given at most once.`);
+  return success(value);
+}
+
+const ISO_DATE = /^\d{4}-\d{2}-\d{2}([T ][0-9:.]+(Z|[+-]\d{2}:?\d{2})?)?$/;
+
+/** A time as ISO-8601 text or epoch milliseconds, as epoch milliseconds. */
+export function parseTime(name: string, text: string): Result<number> {
+  if (/^\d{1,15}$/.test(text)) return success(Number(text));
+  const parsed = ISO_DATE.test(text) ? Date.parse(text) : Number.NaN;
+  if (Number.isNaN(parsed)) {
+    return failure("VALIDATION_FAILED", `${name} must be an ISO-8601 time such as 2026-05-01T00:00:00Z or epoch milliseconds`);
+  }
+  return success(parsed);
+}
+
+/** A whole number from 1 to `maximum`, or `fallback` when absent. */
+export function parseCount(name: string, text: string | undefined, fallback: number, maximum: number): Result<number> {
+  if (text === undefined) return success(fallback);
+  const value = /^\d{1,10}$/.test(text) ? Number(text) : Number.NaN;
+  if (!(value >= 1 && value <= maximum)) {
+    return failure("VALIDATION_FAILED", `${name} must be a whole number from 1 to ${maximum}`);
+  }
+  return success(value);
+}
+
+/** The optional time bounds `since` (inclusive) and `until` (exclusive) of a query. */
+export function readTimeRange(query: unknown): Result<{ since?: number; until?: number }> {
+  const range: { since?: number; until?: number } = {};
+  for (const name of ["since", "until"] as const) {
+    const text = queryText(query, name);
+    if (!text.ok) return text;
+    if (text.value === undefined) continue;
+    const time = parseTime(name, text.value);
+    if (!time.ok) return time;
+    range[name] = time.value;
+  }
+  return success(range);
+}

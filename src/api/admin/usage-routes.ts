@@ -1,0 +1,87 @@
+import type { FastifyInstance } from "fastify";
+import { TASK_STATES } from "../../domain/tasks/task.ts";
+import type { ApiContext } from "../context.ts";
+import { fail, ok } from "../envelope.ts";
+import { adminRoute } from "./admin-route.ts";
+import { parseCount, queryText, readTimeRange } from "./request-values.ts";
+
+const DEFAULT_AUDIT_ENTRIES = 100;
+const MAX_AUDIT_ENTRIES = 1000;
+
+const usageRowSchema = {
+  type: "object",
+  properties: {
+    day: { type: "string", example: "2026-05-01", description: "UTC day of the tasks' creation." },
+    accountId: { type: "string" },
+    accountName: { type: "string" },
+    tasks: {
+      type: "object",
+      description: "Tasks created that day, by current state.",
+      properties: Object.fromEntries(TASK_STATES.map((state) => [state, { type: "integer" }])),
+    },
+    creditsSpent: { type: "number", description: "Credits captured by the day's successful tasks." },
+  },
+};
+
+const auditEntrySchema = {
+  type: "object",
+  properties: {
+    at: { type: "number", description: "Epoch ms." },
+    actor: { type: "string", enum: ["cli", "admin-api"] },
+    action: { type: "string", example: "credits.grant" },
+    target: { type: "string", description: "The account or key changed." },
+    details: { type: "object", additionalProperties: true },
+  },
+};
+
+export function registerUsageRoutes(admin: FastifyInstance, context: ApiContext): void {
+  admin.get(
+    "/usage",
+    adminRoute({
+      summary: "Tasks by state and credits spent, per UTC day and account",
+      querystring: {
+        type: "object",
+        properties: {
+          account: { type: "string", description: "Account name or id." },
+          since: { type: "string", description: "Inclusive; ISO-8601 or epoch ms." },
+          until: { type: "string", description: "Exclusive; ISO-8601 or epoch ms." },
+        },
+      },
+      data: { type: "array", items: usageRowSchema },
+      errors: [400, 404, 422],
+    }),
+    async (request, reply) => {
+      const accountText = queryText(request.query, "account");
+      if (!accountText.ok) return fail(reply, accountText.code, accountText.message);
+      let accountId: string | undefined;
+      if (accountText.value !== undefined) {
+        const account = await context.accounts.requireAccount(accountText.value);
+        if (!account.ok) return fail(reply, account.code, account.message);
+        accountId = account.value.id;
+      }
+      const range = readTimeRange(request.query);
+      if (!range.ok) return fail(reply, range.code, range.message);
+      return ok(reply, await context.reports.usage({ ...range.value, ...(accountId === undefined ? {} : { accountId }) }));
+    },
+  );
+
+  admin.get(
+    "/audit",
+    adminRoute({
+      summary: "The audit trail of administrative changes, newest first",
+      querystring: {
+        type: "object",
+        properties: { limit: { type: "integer", minimum: 1, maximum: MAX_AUDIT_ENTRIES, default: DEFAULT_AUDIT_ENTRIES } },
+      },
+      data: { type: "array", items: auditEntrySchema },
+      errors: [400, 422],
+    }),
+    async (request, reply) => {
+      const limitText = queryText(request.query, "limit");
+      if (!limitText.ok) return fail(reply, limitText.code, limitText.message);
+      const limit = parseCount("limit", limitText.value, DEFAULT_AUDIT_ENTRIES, MAX_AUDIT_ENTRIES);
+      if (!limit.ok) return fail(reply, limit.code, limit.message);
+      return ok(reply, await context.accounts.listAudit(limit.value));
+    },
+  );
+}
