@@ -2,6 +2,7 @@ import type SqliteDatabase from "better-sqlite3";
 import { callbackPayload } from "../domain/callbacks/callback.ts";
 import type { Admission, CreateOutcome, IdempotencyClaim, TaskChange, TaskRepository } from "../domain/tasks/ports.ts";
 import type { FailCode, Task, TaskState } from "../domain/tasks/task.ts";
+import type { SqliteGroupCommit } from "./sqlite-group-commit.ts";
 
 interface TaskRow {
   id: string;
@@ -107,7 +108,10 @@ export class SqliteTaskRepository implements TaskRepository {
   >;
   private readonly cache = new Map<string, SqliteDatabase.Statement>();
 
-  constructor(private readonly database: SqliteDatabase.Database) {
+  constructor(
+    private readonly database: SqliteDatabase.Database,
+    private readonly groupCommit: SqliteGroupCommit,
+  ) {
     this.statements = prepareStatements(database);
 
     this.createTransaction = database.transaction((task: Task, admission: Admission): CreateOutcome => {
@@ -216,7 +220,7 @@ export class SqliteTaskRepository implements TaskRepository {
   }
 
   async create(task: Task, admission: Admission): Promise<CreateOutcome> {
-    return this.createTransaction.immediate(task, admission);
+    return this.groupCommit.submit(() => this.createTransaction(task, admission));
   }
 
   async get(taskId: string): Promise<Task | null> {
@@ -230,7 +234,7 @@ export class SqliteTaskRepository implements TaskRepository {
   }
 
   async transition(taskId: string, from: readonly TaskState[], change: TaskChange): Promise<Task | null> {
-    return this.transitionTransaction.immediate(taskId, from, change);
+    return this.groupCommit.submit(() => this.transitionTransaction(taskId, from, change));
   }
 
   async listActive(): Promise<Task[]> {
@@ -250,7 +254,7 @@ export class SqliteTaskRepository implements TaskRepository {
   }
 
   async claimIdempotencyKey(claim: Parameters<TaskRepository["claimIdempotencyKey"]>[0]): Promise<IdempotencyClaim> {
-    return this.claimTransaction.immediate(claim);
+    return this.groupCommit.submit(() => this.claimTransaction(claim));
   }
 
   async releaseIdempotencyKey(accountId: string, key: string): Promise<void> {
