@@ -1,5 +1,6 @@
 import path from "node:path";
 import { parseRatePolicy, type RatePolicy } from "./domain/limits/rate-policy.ts";
+import { parseNetwork, type Network } from "./net/address-policy.ts";
 
 export type ProviderName = "sandbox" | "gemini";
 
@@ -38,6 +39,12 @@ export interface Config {
   demoCredits: number;
   /** Bearer credential of /admin/v1; null disables the admin API. */
   adminApiKey: string | null;
+  /** Callbacks may reach loopback, private and other non-public addresses (development, tests). */
+  callbackAllowPrivate: boolean;
+  /** Non-public networks callbacks may reach anyway, e.g. a receiver on 10.1.2.3. */
+  callbackAllowNetworks: Network[];
+  /** A callback receiver that has not answered within this is retried later. */
+  callbackTimeoutMs: number;
 }
 
 /** A configuration value that cannot be used; the message names the variable. */
@@ -68,6 +75,31 @@ function integer(env: Environment, name: string, fallback: number, minimum: numb
     throw new ConfigError(`${name} must be a whole number from ${minimum} to ${maximum}, got ${raw}`);
   }
   return value;
+}
+
+function flag(env: Environment, name: string, fallback: boolean): boolean {
+  const raw = text(env, name);
+  if (raw === undefined) return fallback;
+  const lowered = raw.toLowerCase();
+  if (lowered === "true") return true;
+  if (lowered === "false") return false;
+  throw new ConfigError(`${name} must be true or false, got "${raw}"`);
+}
+
+/** A comma-separated list of IP addresses and CIDR networks; one bad entry fails the whole setting. */
+function networks(env: Environment, name: string): Network[] {
+  const parsed: Network[] = [];
+  for (const entry of (text(env, name) ?? "").split(",")) {
+    if (entry.trim() === "") continue;
+    const network = parseNetwork(entry);
+    if (network === null) {
+      throw new ConfigError(
+        `${name} must be comma-separated IP addresses or CIDR networks such as 10.0.0.0/8, got "${entry.trim()}"`,
+      );
+    }
+    parsed.push(network);
+  }
+  return parsed;
 }
 
 function choice<T extends string>(env: Environment, name: string, allowed: readonly T[], fallback: T): T {
@@ -181,5 +213,8 @@ export function loadConfig(env: Environment): Config {
     prices: { "nano-banana-text-to-image": integer(env, "PRICE_NANO_BANANA_TEXT_TO_IMAGE", 4, 0, 1_000_000) },
     demoCredits: integer(env, "DEMO_CREDITS", 1_000, 0, 1_000_000_000),
     adminApiKey: adminKey(env),
+    callbackAllowPrivate: flag(env, "CALLBACK_ALLOW_PRIVATE", false),
+    callbackAllowNetworks: networks(env, "CALLBACK_ALLOW_NETWORKS"),
+    callbackTimeoutMs: integer(env, "CALLBACK_TIMEOUT_MS", 15_000, 100, 600_000),
   };
 }

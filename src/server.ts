@@ -9,12 +9,16 @@ import { AccountService } from "./domain/accounts/account-service.ts";
 import { Catalog } from "./domain/catalog/catalog.ts";
 import { systemClock, type Clock } from "./domain/clock.ts";
 import { TaskService } from "./domain/tasks/task-service.ts";
+import { isTerminal } from "./domain/tasks/task.ts";
+import { createGuardedFetch } from "./net/guarded-fetch.ts";
 import type { ImageProvider } from "./providers/image-provider.ts";
 import { SandboxImageProvider } from "./providers/sandbox/sandbox-image-provider.ts";
 import { FlexibleRateLimiter } from "./limits/flexible-rate-limiter.ts";
+import { RuntimeMetrics } from "./observability/runtime-metrics.ts";
 import { InProcessDispatcher } from "./queue/in-process-dispatcher.ts";
 import { LocalBlobStore } from "./storage/local-blob-store.ts";
 import { loadOrCreateSigningSecret, UrlSigner } from "./storage/url-signer.ts";
+import { CallbackSender } from "./worker/callback-sender.ts";
 import { ProviderRouter } from "./worker/provider-router.ts";
 import { TaskRunner } from "./worker/task-runner.ts";
 
@@ -98,6 +102,27 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
     { retentionMs: config.resultRetentionDays * DAY_MS },
   );
 
+  const callbacks = new CallbackSender(
+    {
+      outbox: store.outbox,
+      secretOf: (accountId) => accounts.webhookSecretOf(accountId),
+      transport: createGuardedFetch({
+        policy: { allowPrivate: config.callbackAllowPrivate, allowNetworks: config.callbackAllowNetworks },
+        timeoutMs: config.callbackTimeoutMs,
+        urlName: "callBackUrl",
+      }),
+      clock,
+      random: Math.random,
+      logger: logger.child({ component: "callbacks" }),
+    },
+    { timeoutMs: config.callbackTimeoutMs },
+  );
+  // The outbox row is committed with the settle, so the callback can leave now, not at the next poll.
+  tasks.onChange((task) => {
+    if (isTerminal(task.state) && task.callbackUrl !== null) callbacks.wake();
+  });
+
+  const metrics = new RuntimeMetrics(dispatcher, tasks);
   const readiness: ReadinessCheck[] = [
     {
       name: "database",
@@ -125,6 +150,7 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
     rateLimits: { createTask: config.rateLimitCreateTask, other: config.rateLimitOther },
     reports: store.reports,
     adminApiKey: config.adminApiKey,
+    metrics,
   });
 
   const timers: NodeJS.Timeout[] = [];
@@ -150,9 +176,11 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
     store,
     async start() {
       const address = await app.listen({ port: config.port, host: config.host });
+      metrics.start();
       const recovered = await tasks.recover();
       if (recovered.resumed + recovered.timedOut > 0) logger.info(recovered, "resumed tasks left by the previous run");
       dispatcher.start(runner.run);
+      callbacks.start();
       repeat(DEADLINE_SWEEP_MS, () => tasks.failOverdue(), "deadline sweep");
       repeat(RETENTION_SWEEP_MS, sweepRetention, "retention sweep");
       await sweepRetention();
@@ -164,6 +192,7 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
     },
     async stop() {
       for (const timer of timers) clearInterval(timer);
+      metrics.stop();
       await app.close();
       const stillRunning = await dispatcher.stop(config.shutdownGraceMs);
       if (stillRunning.length > 0) {
@@ -171,6 +200,8 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
         logger.info({ tasks: stillRunning.length }, "left running tasks for recovery at the next start");
         await dispatcher.stop(1_000);
       }
+      // Before the store closes, so attempts in flight are recorded; unsent ones wait in the outbox.
+      await callbacks.stop(Math.min(config.shutdownGraceMs, 5_000));
       if (store !== null) {
         await store.close();
         store = null;

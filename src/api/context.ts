@@ -5,6 +5,7 @@ import type { Catalog } from "../domain/catalog/catalog.ts";
 import type { Clock } from "../domain/clock.ts";
 import type { RateLimiter } from "../domain/limits/rate-limiter.ts";
 import type { TaskReports } from "../domain/tasks/reports.ts";
+import type { RuntimeMetrics } from "../observability/runtime-metrics.ts";
 import type { RateLimitDefaults } from "./rate-limiting.ts";
 import type { TaskService } from "../domain/tasks/task-service.ts";
 import type { BlobStore } from "../storage/blob-store.ts";
@@ -31,6 +32,7 @@ export interface ApiContext {
   reports: TaskReports;
   /** Bearer credential of /admin/v1; null disables the admin API. */
   adminApiKey: string | null;
+  metrics: RuntimeMetrics;
 }
 
 declare module "fastify" {

@@ -137,7 +137,10 @@ export class TaskRunner {
       await blobs.delete(key);
       log.info("task was settled elsewhere; discarded its image");
     } else {
-      log.info({ provider: provider.name, upstreamMs: output.upstreamMs, costTime: now - task.createTime }, "task succeeded");
+      log.info(
+        { provider: provider.name, upstreamMs: output.upstreamMs, costTime: (settled.completeTime ?? now) - task.createTime },
+        "task succeeded",
+      );
     }
   }
 

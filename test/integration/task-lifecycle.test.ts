@@ -209,6 +209,17 @@ describe("service routes", () => {
     expect(JSON.stringify(document.paths["/api/v1/jobs/createTask"])).toContain("image_size");
   });
 
+  it("/metrics reports memory, event-loop delay, the queue and settled tasks", async () => {
+    const response = await fetch(`${harness.baseUrl}/metrics`);
+    expect(response.headers.get("content-type")).toMatch(/^text\/plain/);
+    const text = await response.text();
+    expect(text).toMatch(/^imagegate_process_resident_memory_bytes \d+$/m);
+    expect(text).toMatch(/^imagegate_event_loop_delay_seconds\{quantile="0\.99"\} [\d.]+$/m);
+    expect(text).toMatch(/^imagegate_tasks_running \d+$/m);
+    expect(text).toMatch(/^imagegate_tasks_settled_total\{state="success"\} [1-9]\d*$/m);
+    expect(text).toMatch(/^imagegate_tasks_settled_total\{state="fail",fail_code="PROVIDER_ERROR"\} [1-9]\d*$/m);
+  });
+
   it("/docs serves a readable page", async () => {
     const response = await fetch(`${harness.baseUrl}/docs`);
     expect(response.status).toBe(200);

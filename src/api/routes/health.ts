@@ -23,4 +23,11 @@ export function registerHealth(app: FastifyInstance, context: ApiContext): void 
       return reply.code(status).send({ code: status, msg: ready ? "success" : "Not ready.", data: { checks } });
     },
   );
+
+  app.get(
+    "/metrics",
+    { schema: { summary: "Metrics in the Prometheus text format", tags: ["health"], produces: ["text/plain"] } },
+    async (_request, reply) =>
+      reply.header("Content-Type", "text/plain; version=0.0.4; charset=utf-8").send(context.metrics.render()),
+  );
 }

@@ -1,0 +1,76 @@
+import { monitorEventLoopDelay, type IntervalHistogram } from "node:perf_hooks";
+import type { TaskService } from "../domain/tasks/task-service.ts";
+import type { Task } from "../domain/tasks/task.ts";
+
+export interface QueueGauges {
+  readonly runningCount: number;
+  readonly waitingCount: number;
+}
+
+/**
+ * What an operator watches on one process, in the Prometheus text format: memory, event-loop
+ * delay, the queue, and how tasks ended.
+ */
+export class RuntimeMetrics {
+  private readonly eventLoopDelay: IntervalHistogram = monitorEventLoopDelay({ resolution: 10 });
+  private readonly settled = new Map<string, number>();
+  private created = 0;
+  private peakInFlight = 0;
+
+  constructor(
+    private readonly queue: QueueGauges,
+    tasks: TaskService,
+  ) {
+    tasks.onChange((task: Task) => {
+      if (task.state === "waiting") this.created += 1;
+      if (task.state === "success" || task.state === "fail") {
+        const key = task.state === "success" ? "success" : `fail:${task.failCode ?? "INTERNAL"}`;
+        this.settled.set(key, (this.settled.get(key) ?? 0) + 1);
+      }
+      this.peakInFlight = Math.max(this.peakInFlight, this.queue.runningCount);
+    });
+  }
+
+  start(): void {
+    this.eventLoopDelay.enable();
+  }
+
+  stop(): void {
+    this.eventLoopDelay.disable();
+  }
+
+  render(): string {
+    const memory = process.memoryUsage();
+    const seconds = (nanoseconds: number): string => (nanoseconds / 1e9).toFixed(6);
+    const lines = [
+      "# HELP imagegate_process_resident_memory_bytes Resident set size of this process.",
+      "# TYPE imagegate_process_resident_memory_bytes gauge",
+      `imagegate_process_resident_memory_bytes ${memory.rss}`,
+      "# HELP imagegate_event_loop_delay_seconds Event-loop delay since the server started.",
+      "# TYPE imagegate_event_loop_delay_seconds summary",
+      `imagegate_event_loop_delay_seconds{quantile="0.5"} ${seconds(this.eventLoopDelay.percentile(50))}`,
+      `imagegate_event_loop_delay_seconds{quantile="0.99"} ${seconds(this.eventLoopDelay.percentile(99))}`,
+      `imagegate_event_loop_delay_seconds{quantile="1"} ${seconds(this.eventLoopDelay.max)}`,
+      "# HELP imagegate_tasks_running Tasks a worker of this process is running now.",
+      "# TYPE imagegate_tasks_running gauge",
+      `imagegate_tasks_running ${this.queue.runningCount}`,
+      "# HELP imagegate_tasks_running_peak Most tasks running at once since the server started.",
+      "# TYPE imagegate_tasks_running_peak gauge",
+      `imagegate_tasks_running_peak ${this.peakInFlight}`,
+      "# HELP imagegate_tasks_waiting Tasks queued in this process for a free worker.",
+      "# TYPE imagegate_tasks_waiting gauge",
+      `imagegate_tasks_waiting ${this.queue.waitingCount}`,
+      "# HELP imagegate_tasks_created_total Tasks accepted by this process.",
+      "# TYPE imagegate_tasks_created_total counter",
+      `imagegate_tasks_created_total ${this.created}`,
+      "# HELP imagegate_tasks_settled_total Tasks this process settled, by outcome.",
+      "# TYPE imagegate_tasks_settled_total counter",
+    ];
+    for (const [key, count] of [...this.settled.entries()].sort()) {
+      const [state, failCode] = key.split(":");
+      const labels = failCode === undefined ? `state="${state ?? ""}"` : `state="${state ?? ""}",fail_code="${failCode}"`;
+      lines.push(`imagegate_tasks_settled_total{${labels}} ${count}`);
+    }
+    return `${lines.join("\n")}\n`;
+  }
+}
