@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from "fastify";
 import { adminApi } from "./admin/index.ts";
+import { DomainError } from "../domain/errors.ts";
 import { registerAuthentication } from "./authentication.ts";
 import type { ApiContext } from "./context.ts";
 import { fail } from "./envelope.ts";
@@ -66,7 +67,8 @@ export async function buildApp(context: ApiContext): Promise<FastifyInstance> {
     );
   });
 
-  app.setErrorHandler((error: FastifyError, request, reply) => {
+  app.setErrorHandler((error: FastifyError | DomainError, request, reply) => {
+    if (error instanceof DomainError) return fail(reply, error.code, error.message);
     if (error.code === "FST_ERR_CTP_BODY_TOO_LARGE") {
       return fail(reply, "PAYLOAD_TOO_LARGE", "The request body must be at most 1 MiB.");
     }

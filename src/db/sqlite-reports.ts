@@ -1,7 +1,8 @@
 import { sql, type Kysely } from "kysely";
 import type { TaskFilter, TaskReports, UsageRow } from "../domain/tasks/reports.ts";
-import { TASK_STATES, type FailCode, type Task, type TaskState } from "../domain/tasks/task.ts";
+import { TASK_STATES, type Task, type TaskState } from "../domain/tasks/task.ts";
 import type { Database } from "./schema.ts";
+import { toTask } from "./task-rows.ts";
 
 /** Operator queries, built with Kysely: their filters vary, and none of them is on a hot path. */
 export class SqliteReports implements TaskReports {
@@ -14,26 +15,7 @@ export class SqliteReports implements TaskReports {
     if (filter.since !== undefined) query = query.where("create_time", ">=", filter.since);
     if (filter.until !== undefined) query = query.where("create_time", "<", filter.until);
     const rows = await query.execute();
-    return rows.map((row) => ({
-      id: row.id,
-      accountId: row.account_id,
-      apiKeyId: row.api_key_id,
-      mode: row.mode,
-      model: row.model,
-      state: row.state as TaskState,
-      param: row.param,
-      input: row.input,
-      callbackUrl: row.callback_url,
-      resultJson: row.result_json,
-      failCode: row.fail_code as FailCode | null,
-      failMsg: row.fail_msg,
-      createTime: Number(row.create_time),
-      updateTime: Number(row.update_time),
-      completeTime: row.complete_time === null ? null : Number(row.complete_time),
-      deadlineTime: Number(row.deadline_time),
-      attempts: Number(row.attempts),
-      creditsHeld: Number(row.credits_held),
-    }));
+    return rows.map(toTask);
   }
 
   async usage(filter: Omit<TaskFilter, "state" | "limit">): Promise<UsageRow[]> {

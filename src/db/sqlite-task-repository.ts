@@ -1,52 +1,9 @@
 import type SqliteDatabase from "better-sqlite3";
 import { callbackPayload } from "../domain/callbacks/callback.ts";
 import type { Admission, CreateOutcome, IdempotencyClaim, TaskChange, TaskRepository } from "../domain/tasks/ports.ts";
-import type { FailCode, Task, TaskState } from "../domain/tasks/task.ts";
+import type { Task, TaskState } from "../domain/tasks/task.ts";
+import { toTask, type TaskRow } from "./task-rows.ts";
 import type { SqliteGroupCommit } from "./sqlite-group-commit.ts";
-
-interface TaskRow {
-  id: string;
-  account_id: string;
-  api_key_id: string | null;
-  mode: "live" | "test";
-  model: string;
-  state: string;
-  param: string;
-  input: string;
-  callback_url: string | null;
-  result_json: string | null;
-  fail_code: string | null;
-  fail_msg: string | null;
-  create_time: number;
-  update_time: number;
-  complete_time: number | null;
-  deadline_time: number;
-  attempts: number;
-  credits_held: number;
-}
-
-function toTask(row: TaskRow): Task {
-  return {
-    id: row.id,
-    accountId: row.account_id,
-    apiKeyId: row.api_key_id,
-    mode: row.mode,
-    model: row.model,
-    state: row.state as TaskState,
-    param: row.param,
-    input: row.input,
-    callbackUrl: row.callback_url,
-    resultJson: row.result_json,
-    failCode: row.fail_code as FailCode | null,
-    failMsg: row.fail_msg,
-    createTime: row.create_time,
-    updateTime: row.update_time,
-    completeTime: row.complete_time,
-    deadlineTime: row.deadline_time,
-    attempts: row.attempts,
-    creditsHeld: row.credits_held,
-  };
-}
 
 const ACTIVE = "('waiting','queuing','generating')";
 

@@ -6,6 +6,7 @@ import type { Readable } from "node:stream";
 import { systemClock } from "../domain/clock.ts";
 import type { Clock } from "../domain/clock.ts";
 import type { BlobStore, StoredBlob } from "./blob-store.ts";
+import { isErrorCode, syncDirectory } from "./durable-files.ts";
 
 /**
  * Each blob `<name>` has a sidecar `<name>.meta.json` holding what `open` must answer without
@@ -259,14 +260,6 @@ async function writeDurably(filePath: string, bytes: Buffer): Promise<void> {
   }
 }
 
-async function syncDirectory(directory: string): Promise<void> {
-  const handle = await open(directory, "r");
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
 
 /** A new directory's entry is durable only once its parent is synced, for each level mkdir made. */
 async function syncCreatedDirectories(directory: string, firstCreated: string | undefined): Promise<void> {
@@ -339,6 +332,3 @@ async function removeDirectoryIfEmpty(directory: string): Promise<void> {
   }
 }
 
-function isErrorCode(error: unknown, code: string): boolean {
-  return error instanceof Error && (error as NodeJS.ErrnoException).code === code;
-}

@@ -1,6 +1,7 @@
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import { link, mkdir, open, readFile, rename, unlink } from "node:fs/promises";
 import path from "node:path";
+import { isErrorCode, syncDirectory } from "./durable-files.ts";
 
 export type SignatureCheck = "valid" | "tampered" | "expired";
 
@@ -172,15 +173,4 @@ async function readSecret(keyPath: string): Promise<Buffer | null> {
   return secret;
 }
 
-async function syncDirectory(directory: string): Promise<void> {
-  const handle = await open(directory, "r");
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
 
-function isErrorCode(error: unknown, code: string): boolean {
-  return error instanceof Error && (error as NodeJS.ErrnoException).code === code;
-}

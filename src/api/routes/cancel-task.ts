@@ -1,8 +1,8 @@
 import type { FastifyInstance } from "fastify";
 import { toRecord } from "../../domain/tasks/task.ts";
-import { INVALID_JSON } from "../app.ts";
 import type { ApiContext } from "../context.ts";
 import { envelopeSchema, errorEnvelopeSchema, fail, ok } from "../envelope.ts";
+import { callerOf, objectBody } from "../request-fields.ts";
 import { taskRecordSchema } from "./record-info.ts";
 
 export function registerCancelTask(api: FastifyInstance, context: ApiContext): void {
@@ -27,15 +27,12 @@ export function registerCancelTask(api: FastifyInstance, context: ApiContext): v
       },
     },
     async (request, reply) => {
-      const body: unknown = request.body;
-      if (body === INVALID_JSON) return fail(reply, "BAD_REQUEST", "The request body is not valid JSON.");
-      const taskId = typeof body === "object" && body !== null && !Array.isArray(body) ? (body as Record<string, unknown>).taskId : undefined;
-      if (typeof taskId !== "string" || taskId.trim() === "") {
-        return fail(reply, "BAD_REQUEST", "taskId is required and must be a non-empty string.");
-      }
-      const caller = request.caller;
-      if (caller === null) return fail(reply, "UNAUTHORIZED", "Authentication failed.");
-      const canceled = await context.tasks.cancel(caller.accountId, taskId);
+      const missing = "taskId is required and must be a non-empty string.";
+      const body = objectBody(request, missing);
+      if (!body.ok) return fail(reply, body.code, body.message);
+      const taskId = body.value.taskId;
+      if (typeof taskId !== "string" || taskId.trim() === "") return fail(reply, "BAD_REQUEST", missing);
+      const canceled = await context.tasks.cancel(callerOf(request).accountId, taskId);
       if (!canceled.ok) return fail(reply, canceled.code, canceled.message);
       return ok(reply, toRecord(canceled.value));
     },

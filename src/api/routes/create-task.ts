@@ -1,8 +1,8 @@
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
-import { INVALID_JSON } from "../app.ts";
 import type { ApiContext } from "../context.ts";
 import { envelopeSchema, errorEnvelopeSchema, fail, ok } from "../envelope.ts";
+import { callerOf, objectBody } from "../request-fields.ts";
 
 const IDEMPOTENCY_KEY = /^[\x20-\x7e]{1,255}$/;
 
@@ -46,19 +46,17 @@ export function registerCreateTask(api: FastifyInstance, context: ApiContext): v
       },
     },
     async (request, reply) => {
-      const body: unknown = request.body;
-      if (body === INVALID_JSON) return fail(reply, "BAD_REQUEST", "The request body is not valid JSON.");
-      if (!isObject(body)) return fail(reply, "BAD_REQUEST", "The request body must be a JSON object with model and input.");
+      const parsed = objectBody(request, "The request body must be a JSON object with model and input.");
+      if (!parsed.ok) return fail(reply, parsed.code, parsed.message);
+      const body = parsed.value;
       if (typeof body.model !== "string") return fail(reply, "BAD_REQUEST", "model is required and must be a string.");
       if (!isObject(body.input)) return fail(reply, "BAD_REQUEST", "input is required and must be an object.");
       const idempotencyKey = request.headers["idempotency-key"];
       if (idempotencyKey !== undefined && (typeof idempotencyKey !== "string" || !IDEMPOTENCY_KEY.test(idempotencyKey))) {
         return fail(reply, "BAD_REQUEST", "The Idempotency-Key header must be 1 to 255 printable ASCII characters.");
       }
-      const caller = request.caller;
-      if (caller === null) return fail(reply, "UNAUTHORIZED", "Authentication failed.");
       const created = await context.tasks.create({
-        caller,
+        caller: callerOf(request),
         model: body.model,
         input: body.input,
         callbackUrl: "callBackUrl" in body ? body.callBackUrl : undefined,

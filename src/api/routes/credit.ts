@@ -1,6 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import type { ApiContext } from "../context.ts";
-import { envelopeSchema, errorEnvelopeSchema, fail, ok } from "../envelope.ts";
+import { envelopeSchema, errorEnvelopeSchema, ok } from "../envelope.ts";
+import { callerOf } from "../request-fields.ts";
 
 export function registerCredit(api: FastifyInstance, context: ApiContext): void {
   api.get(
@@ -19,9 +20,7 @@ export function registerCredit(api: FastifyInstance, context: ApiContext): void 
       },
     },
     async (request, reply) => {
-      const caller = request.caller;
-      if (caller === null) return fail(reply, "UNAUTHORIZED", "Authentication failed.");
-      return ok(reply, await context.accounts.balance(caller.accountId));
+      return ok(reply, await context.accounts.balance(callerOf(request).accountId));
     },
   );
 }

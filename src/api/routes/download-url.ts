@@ -1,7 +1,7 @@
 import type { FastifyInstance } from "fastify";
-import { INVALID_JSON } from "../app.ts";
 import type { ApiContext } from "../context.ts";
 import { envelopeSchema, errorEnvelopeSchema, fail, ok } from "../envelope.ts";
+import { callerOf, objectBody } from "../request-fields.ts";
 
 const LINK_LIFETIME_SECONDS = 20 * 60;
 const RESULT_PATH = /^\/files\/\d{4}-\d{2}-\d{2}\/(task_[0-9a-z]{26})\.(png|jpg)$/;
@@ -27,12 +27,12 @@ export function registerDownloadUrl(api: FastifyInstance, context: ApiContext): 
       },
     },
     async (request, reply) => {
-      const body: unknown = request.body;
-      if (body === INVALID_JSON) return fail(reply, "BAD_REQUEST", "The request body is not valid JSON.");
-      const url = typeof body === "object" && body !== null && !Array.isArray(body) ? (body as Record<string, unknown>).url : undefined;
-      if (typeof url !== "string") return fail(reply, "BAD_REQUEST", "url is required and must be a string.");
-      const caller = request.caller;
-      if (caller === null) return fail(reply, "UNAUTHORIZED", "Authentication failed.");
+      const missing = "url is required and must be a string.";
+      const body = objectBody(request, missing);
+      if (!body.ok) return fail(reply, body.code, body.message);
+      const url = body.value.url;
+      if (typeof url !== "string") return fail(reply, "BAD_REQUEST", missing);
+      const caller = callerOf(request);
       const parts = context.signer.parse(url);
       const match = parts === null ? null : RESULT_PATH.exec(parts.path);
       const taskId = match?.[1];

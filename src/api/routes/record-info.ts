@@ -2,6 +2,7 @@ import type { FastifyInstance } from "fastify";
 import { toRecord } from "../../domain/tasks/task.ts";
 import type { ApiContext } from "../context.ts";
 import { envelopeSchema, errorEnvelopeSchema, fail, ok } from "../envelope.ts";
+import { callerOf, taskIdFromQuery } from "../request-fields.ts";
 
 const nullableString = { type: ["string", "null"] };
 const nullableNumber = { type: ["number", "null"] };
@@ -49,14 +50,9 @@ export function registerRecordInfo(api: FastifyInstance, context: ApiContext): v
       },
     },
     async (request, reply) => {
-      const query = request.query as Record<string, unknown>;
-      const taskId = query.taskId;
-      if (typeof taskId !== "string" || taskId.trim() === "") {
-        return fail(reply, "BAD_REQUEST", "taskId is required as a query parameter.");
-      }
-      const caller = request.caller;
-      if (caller === null) return fail(reply, "UNAUTHORIZED", "Authentication failed.");
-      const found = await context.tasks.get(caller.accountId, taskId);
+      const taskId = taskIdFromQuery(request);
+      if (!taskId.ok) return fail(reply, taskId.code, taskId.message);
+      const found = await context.tasks.get(callerOf(request).accountId, taskId.value);
       if (!found.ok) return fail(reply, found.code, found.message);
       return ok(reply, toRecord(found.value));
     },

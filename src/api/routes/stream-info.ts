@@ -2,6 +2,7 @@ import type { FastifyInstance } from "fastify";
 import { isTerminal, toRecord, type Task } from "../../domain/tasks/task.ts";
 import type { ApiContext } from "../context.ts";
 import { errorEnvelopeSchema, fail } from "../envelope.ts";
+import { callerOf, taskIdFromQuery } from "../request-fields.ts";
 
 const HEARTBEAT_MS = 15_000;
 /** Changes made by another process reach this stream through this re-read. */
@@ -23,12 +24,10 @@ export function registerStreamInfo(api: FastifyInstance, context: ApiContext): v
       },
     },
     async (request, reply) => {
-      const taskId = (request.query as Record<string, unknown>).taskId;
-      if (typeof taskId !== "string" || taskId.trim() === "") {
-        return fail(reply, "BAD_REQUEST", "taskId is required as a query parameter.");
-      }
-      const caller = request.caller;
-      if (caller === null) return fail(reply, "UNAUTHORIZED", "Authentication failed.");
+      const requested = taskIdFromQuery(request);
+      if (!requested.ok) return fail(reply, requested.code, requested.message);
+      const taskId = requested.value;
+      const caller = callerOf(request);
       const found = await context.tasks.get(caller.accountId, taskId);
       if (!found.ok) return fail(reply, found.code, found.message);
 
