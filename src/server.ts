@@ -6,6 +6,7 @@ import type { ReadinessCheck } from "./api/context.ts";
 import type { Config } from "./config.ts";
 import { openSqliteStore, type SqliteStore } from "./db/sqlite-store.ts";
 import { AccountService } from "./domain/accounts/account-service.ts";
+import { CallbackService } from "./domain/callbacks/callback-service.ts";
 import { Catalog } from "./domain/catalog/catalog.ts";
 import { systemClock, type Clock } from "./domain/clock.ts";
 import { TaskService } from "./domain/tasks/task-service.ts";
@@ -139,6 +140,8 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
   const app = await buildApp({
     accounts,
     tasks,
+    // A redelivery asked for here leaves at once; one from the CLI waits for the sender's next poll.
+    callbacks: new CallbackService(store.outbox, accounts, clock, { onRedeliver: () => callbacks.wake() }),
     catalog,
     blobs,
     signer,

@@ -1,6 +1,7 @@
 import type { Logger } from "pino";
 import type { AccountService } from "../domain/accounts/account-service.ts";
 import type { Caller } from "../domain/accounts/account.ts";
+import type { CallbackService } from "../domain/callbacks/callback-service.ts";
 import type { Catalog } from "../domain/catalog/catalog.ts";
 import type { Clock } from "../domain/clock.ts";
 import type { RateLimiter } from "../domain/limits/rate-limiter.ts";
@@ -20,6 +21,7 @@ export interface ReadinessCheck {
 export interface ApiContext {
   accounts: AccountService;
   tasks: TaskService;
+  callbacks: CallbackService;
   catalog: Catalog;
   blobs: BlobStore;
   signer: UrlSigner;

@@ -1,6 +1,7 @@
 import { loadConfig } from "../config.ts";
 import { openSqliteStore } from "../db/sqlite-store.ts";
 import { AccountService } from "../domain/accounts/account-service.ts";
+import { CallbackService } from "../domain/callbacks/callback-service.ts";
 import { Catalog } from "../domain/catalog/catalog.ts";
 import { systemClock } from "../domain/clock.ts";
 import type { TaskReports } from "../domain/tasks/reports.ts";
@@ -11,6 +12,8 @@ export interface AdminSession {
   /** For reading tasks only: the CLI has no workers, so it never creates one. */
   tasks: TaskService;
   reports: TaskReports;
+  /** Without a sender: a redelivery is sent by the running server's sender at its next poll. */
+  callbacks: CallbackService;
   close(): Promise<void>;
 }
 
@@ -22,10 +25,12 @@ export async function openAdminSession(env: Readonly<Record<string, string | und
     taskTimeoutMs: config.taskTimeoutMs,
     activeTaskLimit: config.activeTaskLimit,
   });
+  const accounts = new AccountService(store.accounts, systemClock);
   return {
-    accounts: new AccountService(store.accounts, systemClock),
+    accounts,
     tasks,
     reports: store.reports,
+    callbacks: new CallbackService(store.outbox, accounts, systemClock),
     close: () => store.close(),
   };
 }

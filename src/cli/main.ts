@@ -3,12 +3,14 @@ import { ConfigError } from "../config.ts";
 import { runServe } from "../main.ts";
 import { openAdminSession } from "./admin.ts";
 import { registerAccountsCommands } from "./commands/accounts-commands.ts";
+import { registerCallbacksCommands } from "./commands/callbacks-commands.ts";
 import { CliFailure, type WithAdmin } from "./commands/cli-support.ts";
 import { registerCreditsCommands } from "./commands/credits-commands.ts";
 import { registerKeysCommands } from "./commands/keys-commands.ts";
 import { registerLimitsCommands } from "./commands/limits-commands.ts";
 import { registerTasksCommands } from "./commands/tasks-commands.ts";
 import { registerUsageCommands } from "./commands/usage-commands.ts";
+import { registerWebhookSecretCommand } from "./commands/webhook-secret-commands.ts";
 import { runGenerate, type Terminal } from "./generate.ts";
 
 export function buildProgram(env: Readonly<Record<string, string | undefined>>, terminal: Terminal): Command {
@@ -35,11 +37,13 @@ export function buildProgram(env: Readonly<Record<string, string | undefined>>, 
 
   const tools = { withAdmin, terminal };
   registerAccountsCommands(program, tools);
+  registerWebhookSecretCommand(program, tools);
   registerCreditsCommands(program, tools);
   registerKeysCommands(program, tools);
   registerLimitsCommands(program, tools);
   registerTasksCommands(program, tools);
   registerUsageCommands(program, tools);
+  registerCallbacksCommands(program, tools);
 
   program
     .command("generate")

@@ -231,7 +231,8 @@ export class AccountService {
     return success(changed.balance);
   }
 
-  private async audit(actor: Actor, action: string, target: string, details: Record<string, unknown>): Promise<void> {
+  /** Writes an operator's change to the audit trail; the system's own changes are not audited. */
+  async audit(actor: Actor, action: string, target: string, details: Record<string, unknown>): Promise<void> {
     if (actor === "system") return;
     await this.accounts.recordAudit({ at: this.clock.now(), actor, action, target, details });
   }
