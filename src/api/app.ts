@@ -1,7 +1,7 @@
-import { randomBytes } from "node:crypto";
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from "fastify";
 import { adminApi } from "./admin/index.ts";
 import { DomainError } from "../domain/errors.ts";
+import { pooledRandomBytes } from "../domain/ids.ts";
 import { registerAuthentication } from "./authentication.ts";
 import type { ApiContext } from "./context.ts";
 import { fail } from "./envelope.ts";
@@ -32,7 +32,7 @@ export async function buildApp(context: ApiContext): Promise<FastifyInstance> {
     // A caller's own request id is kept when it is sane, so logs on both sides line up.
     genReqId: (request) => {
       const given = request.headers["x-request-id"];
-      return typeof given === "string" && REQUEST_ID.test(given) ? given : `req_${randomBytes(9).toString("base64url")}`;
+      return typeof given === "string" && REQUEST_ID.test(given) ? given : `req_${pooledRandomBytes(9).toString("base64url")}`;
     },
     return503OnClosing: true,
     forceCloseConnections: "idle",

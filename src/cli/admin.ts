@@ -21,7 +21,9 @@ export interface AdminSession {
 export async function openAdminSession(env: Readonly<Record<string, string | undefined>>): Promise<AdminSession> {
   const config = loadConfig(env);
   const store = await openSqliteStore(config.dataDir);
-  const tasks = new TaskService(store.tasks, new Catalog({ prices: config.prices }), { enqueue: () => undefined }, systemClock, {
+  // Administration only reads tasks; it never hands one to a worker.
+  const readOnlyDispatcher = { handsOverAtOnce: false, enqueue: () => undefined };
+  const tasks = new TaskService(store.tasks, new Catalog({ prices: config.prices }), readOnlyDispatcher, systemClock, {
     taskTimeoutMs: config.taskTimeoutMs,
     activeTaskLimit: config.activeTaskLimit,
   });

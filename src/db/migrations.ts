@@ -150,6 +150,24 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex("idempotency_keys_expires").on("idempotency_keys").column("expires_at").execute();
     },
   },
+  "0004_active_task_counter": {
+    async up(db: Kysely<unknown>): Promise<void> {
+      // Counting an account's active tasks at every createTask grew with the count itself; the
+      // counter moves in the same transactions that create and settle tasks.
+      await db.schema
+        .alterTable("accounts")
+        .addColumn("active_tasks", "integer", (column) => column.notNull().defaultTo(0))
+        .execute();
+      await sql`UPDATE accounts SET active_tasks = (SELECT count(*) FROM tasks WHERE tasks.account_id = accounts.id AND tasks.state IN ('waiting', 'queuing', 'generating'))`.execute(db);
+    },
+  },
+  "0005_drop_unused_task_index": {
+    async up(db: Kysely<unknown>): Promise<void> {
+      // Nothing reads tasks by (account, state) since the active counter; the index only cost
+      // two updates per task.
+      await db.schema.dropIndex("tasks_account_state").execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -8,6 +8,7 @@ export interface AccountsTable {
   active_task_limit: number | null;
   rate_limit_create_task: string | null;
   rate_limit_other: string | null;
+  active_tasks: Generated<number>;
 }
 
 export interface ApiKeysTable {

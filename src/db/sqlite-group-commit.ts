@@ -21,6 +21,8 @@ export class SqliteGroupCommit {
   /** Commits made and writes carried, for the metrics of the fast path. */
   commits = 0;
   writes = 0;
+  /** Milliseconds spent running groups, fsync included: the event loop is blocked meanwhile. */
+  busyMs = 0;
 
   constructor(database: SqliteDatabase.Database) {
     // Called inside the group's transaction, a transaction function opens a savepoint.
@@ -56,8 +58,10 @@ export class SqliteGroupCommit {
     this.pending = [];
     if (group.length === 0) return;
     let outcomes: unknown[];
+    const started = performance.now();
     try {
       outcomes = this.commitGroup.immediate(group);
+      this.busyMs += performance.now() - started;
     } catch (error) {
       // The commit itself failed (disk full, I/O error): nothing of the group was written.
       for (const write of group) write.reject(error);

@@ -18,13 +18,18 @@ function prepareStatements(database: SqliteDatabase.Database) {
     ),
     get: prepare("SELECT * FROM tasks WHERE id = ?"),
     getForAccount: prepare("SELECT * FROM tasks WHERE id = ? AND account_id = ?"),
-    countActive: prepare(`SELECT count(*) AS count FROM tasks WHERE account_id = ? AND state IN ${ACTIVE}`),
+    countActive: prepare("SELECT active_tasks AS count FROM accounts WHERE id = ?"),
     countForAccount: prepare("SELECT count(*) AS count FROM tasks WHERE account_id = ?"),
     listActive: prepare(`SELECT * FROM tasks WHERE state IN ${ACTIVE} ORDER BY id`),
     listOverdue: prepare(
       `SELECT * FROM tasks WHERE state IN ${ACTIVE} AND deadline_time < ? ORDER BY deadline_time LIMIT ?`,
     ),
-    takeCredits: prepare("UPDATE accounts SET credits = credits - @amount WHERE id = @accountId AND credits >= @amount RETURNING credits"),
+    admit: prepare(
+      `UPDATE accounts SET active_tasks = active_tasks + 1, credits = credits - @amount
+       WHERE id = @accountId AND active_tasks < @activeLimit AND credits >= @amount RETURNING credits`,
+    ),
+    admissionState: prepare("SELECT active_tasks, credits FROM accounts WHERE id = ?"),
+    leaveActive: prepare("UPDATE accounts SET active_tasks = active_tasks - 1 WHERE id = ? AND active_tasks > 0"),
     returnCredits: prepare("UPDATE accounts SET credits = credits + @amount WHERE id = @accountId RETURNING credits"),
     balance: prepare("SELECT credits FROM accounts WHERE id = ?"),
     ledger: prepare(
@@ -72,13 +77,17 @@ export class SqliteTaskRepository implements TaskRepository {
     this.statements = prepareStatements(database);
 
     this.createTransaction = database.transaction((task: Task, admission: Admission): CreateOutcome => {
-      const active = this.statements.countActive.get(task.accountId) as { count: number };
-      if (active.count >= admission.activeLimit) return "ACTIVE_LIMIT";
+      // One guarded update admits the task: a slot under the active limit and the price's credits.
+      const taken = this.statements.admit.get({
+        amount: admission.price,
+        accountId: task.accountId,
+        activeLimit: admission.activeLimit,
+      }) as { credits: number } | undefined;
+      if (taken === undefined) {
+        const state = this.statements.admissionState.get(task.accountId) as { active_tasks: number; credits: number } | undefined;
+        return state !== undefined && state.active_tasks >= admission.activeLimit ? "ACTIVE_LIMIT" : "INSUFFICIENT_CREDITS";
+      }
       if (admission.price > 0) {
-        const taken = this.statements.takeCredits.get({ amount: admission.price, accountId: task.accountId }) as
-          | { credits: number }
-          | undefined;
-        if (taken === undefined) return "INSUFFICIENT_CREDITS";
         this.statements.ledger.run({
           accountId: task.accountId,
           taskId: task.id,
@@ -113,6 +122,9 @@ export class SqliteTaskRepository implements TaskRepository {
 
     this.transitionTransaction = database.transaction(
       (taskId: string, from: readonly TaskState[], change: TaskChange): Task | null => {
+        if (from.some((state) => state === "success" || state === "fail")) {
+          throw new Error("a terminal task never changes state");
+        }
         const assignments = ["state = @state", "update_time = @updateTime"];
         if (change.resultJson !== undefined) assignments.push("result_json = @resultJson");
         if (change.failCode !== undefined) assignments.push("fail_code = @failCode");
@@ -132,6 +144,8 @@ export class SqliteTaskRepository implements TaskRepository {
         ).get(parameters) as TaskRow | undefined;
         if (row === undefined) return null;
         const task = toTask(row);
+        // Every `from` state is active, so a terminal state here leaves the active set exactly once.
+        if (task.state === "success" || task.state === "fail") this.statements.leaveActive.run(task.accountId);
         if (change.credits !== undefined && task.creditsHeld > 0) this.settleCredits(task, change.credits, change.updateTime);
         if (change.callbackId !== undefined && task.callbackUrl !== null) {
           this.statements.insertDelivery.run({

@@ -7,6 +7,12 @@ export interface QueueGauges {
   readonly waitingCount: number;
 }
 
+export interface CommitCounters {
+  readonly commits: number;
+  readonly writes: number;
+  readonly busyMs: number;
+}
+
 /**
  * What an operator watches on one process, in the Prometheus text format: memory, event-loop
  * delay, the queue, and how tasks ended.
@@ -20,9 +26,10 @@ export class RuntimeMetrics {
   constructor(
     private readonly queue: QueueGauges,
     tasks: TaskService,
+    private readonly database: CommitCounters,
   ) {
-    tasks.onChange((task: Task) => {
-      if (task.state === "waiting") this.created += 1;
+    tasks.onChange((task: Task, event) => {
+      if (event === "created") this.created += 1;
       if (task.state === "success" || task.state === "fail") {
         const key = task.state === "success" ? "success" : `fail:${task.failCode ?? "INTERNAL"}`;
         this.settled.set(key, (this.settled.get(key) ?? 0) + 1);
@@ -60,6 +67,15 @@ export class RuntimeMetrics {
       "# HELP imagegate_tasks_waiting Tasks queued in this process for a free worker.",
       "# TYPE imagegate_tasks_waiting gauge",
       `imagegate_tasks_waiting ${this.queue.waitingCount}`,
+      "# HELP imagegate_database_commits_total Write transactions committed (each is one fsync).",
+      "# TYPE imagegate_database_commits_total counter",
+      `imagegate_database_commits_total ${this.database.commits}`,
+      "# HELP imagegate_database_writes_total Writes carried by those commits (group commit shares one among many).",
+      "# TYPE imagegate_database_writes_total counter",
+      `imagegate_database_writes_total ${this.database.writes}`,
+      "# HELP imagegate_database_commit_seconds_total Time spent committing write groups, fsync included.",
+      "# TYPE imagegate_database_commit_seconds_total counter",
+      `imagegate_database_commit_seconds_total ${(this.database.busyMs / 1000).toFixed(3)}`,
       "# HELP imagegate_tasks_created_total Tasks accepted by this process.",
       "# TYPE imagegate_tasks_created_total counter",
       `imagegate_tasks_created_total ${this.created}`,

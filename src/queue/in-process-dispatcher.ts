@@ -7,6 +7,7 @@ export type TaskHandler = (taskId: string) => Promise<void>;
  * needs to be durable: the database holds every non-terminal task, and a restart re-enqueues them.
  */
 export class InProcessDispatcher implements Dispatcher {
+  readonly handsOverAtOnce = true;
   private readonly waiting: string[] = [];
   private head = 0;
   private readonly queued = new Set<string>();

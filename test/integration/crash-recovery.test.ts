@@ -182,7 +182,13 @@ describe("crash recovery with a real process", () => {
 
     const database = new SqliteDatabase(path.join(dataDir, "imagegate.db"), { readonly: true });
     try {
-      const account = database.prepare("SELECT id, credits FROM accounts WHERE name = 'demo'").get() as { id: string; credits: number };
+      const account = database.prepare("SELECT id, credits, active_tasks AS activeTasks FROM accounts WHERE name = 'demo'").get() as {
+        id: string;
+        credits: number;
+        activeTasks: number;
+      };
+      // The active-task counter moved with every create and settle: nothing is left counted.
+      expect(account.activeTasks).toBe(0);
       const entries = database
         .prepare("SELECT task_id AS taskId, kind, amount FROM credit_ledger WHERE account_id = ? AND task_id IS NOT NULL")
         .all(account.id) as { taskId: string; kind: string; amount: number }[];

@@ -146,6 +146,19 @@ describe("processImage", () => {
     await expectInvalidOutput(processImage(png.subarray(0, Math.floor(png.length / 2)), "png", null));
   });
 
+  it("rejects a PNG whose pixel data was altered, by its chunk checksum", async () => {
+    const png = await halfTransparentPng();
+    const idat = png.indexOf("IDAT");
+    const corrupt = Buffer.from(png);
+    corrupt[idat + 10] = (corrupt[idat + 10] ?? 0) ^ 0xff;
+    await expectInvalidOutput(processImage(corrupt, "png", null));
+  });
+
+  it("rejects a truncated JPEG when JPEG is asked", async () => {
+    const jpeg = await solidImage("jpeg");
+    await expectInvalidOutput(processImage(jpeg.subarray(0, jpeg.length - 10), "jpeg", null));
+  });
+
   it("rejects SVG, which sharp can decode but is not a raster image", async () => {
     const svg = Buffer.from(`<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${HEIGHT}"><rect width="100%" height="100%"/></svg>`);
     await expectInvalidOutput(processImage(svg, "png", null));

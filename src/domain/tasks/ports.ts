@@ -77,5 +77,12 @@ export interface TaskRepository {
 
 /** Hands accepted tasks to workers. At-least-once: a task may be handed over more than once. */
 export interface Dispatcher {
+  /**
+   * True when handing a task over cannot fail or lag (an in-process queue): a new task is then
+   * stored as `queuing` in the very write that stores it, since storing and handing over are one
+   * step. A queue outside the process stores `waiting` first and moves to `queuing` once it took
+   * the task. A crash in between loses nothing either way: a restart resumes every active task.
+   */
+  readonly handsOverAtOnce: boolean;
   enqueue(taskId: string): void;
 }

@@ -17,7 +17,8 @@ export interface CreateTaskCommand {
   idempotencyKey?: string;
 }
 
-export type TaskListener = (task: Task) => void;
+/** Hears every task this process stores (`created`) or moves to another state (`changed`). */
+export type TaskListener = (task: Task, event: "created" | "changed") => void;
 
 export interface TaskServiceOptions {
   taskTimeoutMs: number;
@@ -87,7 +88,7 @@ export class TaskService {
       apiKeyId: command.caller.keyId,
       mode: command.caller.mode,
       model: command.model,
-      state: "waiting",
+      state: this.dispatcher.handsOverAtOnce ? "queuing" : "waiting",
       param,
       input: JSON.stringify(validated.value.input),
       callbackUrl: callbackUrl ?? null,
@@ -143,7 +144,11 @@ export class TaskService {
       return failure("INSUFFICIENT_CREDITS", `Insufficient credits: ${command.model} costs ${price} credits per task.`);
     }
     task.creditsHeld = price;
-    this.notify(task);
+    this.notify(task, "created");
+    if (task.state === "queuing") {
+      this.dispatcher.enqueue(task.id);
+      return success(task);
+    }
     const queued = await this.enqueue(task.id);
     return success(queued ?? task);
   }
@@ -247,8 +252,8 @@ export class TaskService {
     return updated;
   }
 
-  private notify(task: Task): void {
-    for (const listener of this.listeners) listener(task);
+  private notify(task: Task, event: "created" | "changed" = "changed"): void {
+    for (const listener of this.listeners) listener(task, event);
   }
 }
 
