@@ -75,6 +75,8 @@ function toLedgerEntry(row: LedgerRow): LedgerEntry {
   };
 }
 
+const CALLER_CACHE_SIZE = 10_000;
+
 function prepareStatements(database: SqliteDatabase.Database) {
   const prepare = (sql: string) => database.prepare(sql);
   return {
@@ -110,6 +112,7 @@ function prepareStatements(database: SqliteDatabase.Database) {
       "INSERT INTO audit_log (at, actor, action, target, details) VALUES (@at, @actor, @action, @target, @details)",
     ),
     listAudit: prepare("SELECT * FROM audit_log ORDER BY id DESC LIMIT ?"),
+    dataVersion: prepare("PRAGMA data_version").pluck(),
     webhookSecret: prepare("SELECT webhook_secret AS secret FROM accounts WHERE id = ?"),
     setWebhookSecret: prepare("UPDATE accounts SET webhook_secret = ? WHERE id = ?"),
     setWebhookSecretIfNone: prepare("UPDATE accounts SET webhook_secret = ? WHERE id = ? AND webhook_secret IS NULL"),
@@ -122,6 +125,9 @@ export class SqliteAccountRepository implements AccountRepository {
   private readonly adjustTransaction: SqliteDatabase.Transaction<
     (change: Parameters<AccountRepository["adjustCredits"]>[0]) => { balance: number } | null
   >;
+
+  private readonly callers = new Map<string, { key: ApiKeyRecord; limits: AccountLimits }>();
+  private callerCacheVersion = -1;
 
   constructor(private readonly database: SqliteDatabase.Database) {
     this.statements = prepareStatements(database);
@@ -174,9 +180,26 @@ export class SqliteAccountRepository implements AccountRepository {
     return row === undefined ? null : toKey(row);
   }
 
+  /**
+   * Every API request looks its key up here, so found keys are kept in memory. The cache is
+   * dropped whenever this process changes keys or limits, and whenever another process (the CLI)
+   * commits anything to the database: SQLite's data_version tells, at the cost of one pragma.
+   * Unknown hashes are never cached, so guessed keys cannot fill memory.
+   */
   async findCallerByKeyHash(hash: string): Promise<{ key: ApiKeyRecord; limits: AccountLimits } | null> {
+    const version = this.statements.dataVersion.get() as number;
+    if (version !== this.callerCacheVersion) {
+      this.callers.clear();
+      this.callerCacheVersion = version;
+    }
+    const cached = this.callers.get(hash);
+    if (cached !== undefined) return cached;
     const row = this.statements.callerByHash.get(hash) as (KeyRow & AccountRow) | undefined;
-    return row === undefined ? null : { key: toKey(row), limits: limitsOf(row) };
+    if (row === undefined) return null;
+    const caller = { key: toKey(row), limits: limitsOf(row) };
+    if (this.callers.size >= CALLER_CACHE_SIZE) this.callers.clear();
+    this.callers.set(hash, caller);
+    return caller;
   }
 
   async listKeys(accountId?: string): Promise<ApiKeyRecord[]> {
@@ -185,6 +208,7 @@ export class SqliteAccountRepository implements AccountRepository {
   }
 
   async revokeKey(keyId: string, now: number): Promise<boolean> {
+    this.callers.clear();
     return this.statements.revokeKey.run(now, keyId).changes > 0;
   }
 
@@ -208,6 +232,7 @@ export class SqliteAccountRepository implements AccountRepository {
     };
     const entries = (Object.keys(limits) as (keyof AccountLimits)[]).filter((name) => limits[name] !== undefined);
     if (entries.length === 0) return;
+    this.callers.clear();
     const assignments = entries.map((name) => `${columns[name]} = @${name}`).join(", ");
     this.database.prepare(`UPDATE accounts SET ${assignments} WHERE id = @accountId`).run({ ...limits, accountId });
   }
