@@ -1,3 +1,4 @@
+import { createServer } from "node:http";
 import { afterEach, describe, expect, it } from "vitest";
 import type { ImageProvider, ImageRequest } from "../../src/providers/image-provider.ts";
 import { SandboxImageProvider } from "../../src/providers/sandbox/sandbox-image-provider.ts";
@@ -167,6 +168,38 @@ describe("POST /api/v1/jobs/cancelTask", () => {
     expect(record).toMatchObject({ state: "fail", failCode: "CANCELED" });
     expect(await harness.server.accounts.balance(harness.accountId)).toBe(before);
     expect(await harness.server.accounts.ledgerSum(harness.accountId)).toBe(before);
+  });
+
+  it("fires the task's callback with the canceled record", async () => {
+    const received: string[] = [];
+    const receiver = createServer((request, response) => {
+      let body = "";
+      request.on("data", (chunk: Buffer) => {
+        body += chunk.toString();
+      });
+      request.on("end", () => {
+        received.push(body);
+        response.writeHead(200).end();
+      });
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve));
+    const address = receiver.address();
+    const port = typeof address === "object" && address !== null ? address.port : 0;
+    try {
+      const harness = await start({ SANDBOX_LATENCY_MS: "60000", CALLBACK_ALLOW_PRIVATE: "true" });
+      const created = await createTask(harness, {
+        model: MODEL,
+        input: { prompt: "canceled with a callback" },
+        callBackUrl: `http://127.0.0.1:${port}/hook`,
+      });
+      const taskId = created.body.data?.taskId ?? "";
+      const canceled = await cancel(harness, { taskId });
+      await until(async () => received.length === 1);
+      expect(JSON.parse(received[0] ?? "null")).toEqual({ code: 200, msg: "success", data: canceled.body.data });
+      expect(canceled.body.data).toMatchObject({ state: "fail", failCode: "CANCELED" });
+    } finally {
+      receiver.close();
+    }
   });
 
   it("answers 409 for a task that already ended, 404 for an unknown one, 400 without taskId", async () => {
