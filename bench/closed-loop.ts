@@ -1,0 +1,80 @@
+import autocannon from "autocannon";
+import { distribution, NumberSamples, type Distribution } from "./statistics.ts";
+
+export interface VaryingRequest {
+  method: "GET" | "POST";
+  path: string;
+  body?: string;
+}
+
+export interface ClosedLoopOptions {
+  /** The server's origin, e.g. http://127.0.0.1:8080. */
+  origin: string;
+  headers: Record<string, string>;
+  /** Called before every request, so each can carry a fresh prompt or another task id. */
+  nextRequest: () => VaryingRequest;
+  durationSeconds: number;
+  connections: number;
+}
+
+export interface ClosedLoopResult {
+  /** 2xx answers per second over the run. */
+  requestsPerSecond: number;
+  /** Of 2xx answers, in milliseconds (sub-millisecond precision, from each response). */
+  latency: Distribution;
+  /** Every 2xx answer's latency, to merge runs. */
+  latencies: Float64Array;
+  /** Answers (of any status) in each second of the run, to see a rate that drifts. */
+  perSecond: number[];
+  okCount: number;
+  non2xxCount: number;
+  errorCount: number;
+  timeoutCount: number;
+  durationSeconds: number;
+  statusCounts: Record<string, number>;
+}
+
+/**
+ * autocannon, keep-alive, pipelining 1: each connection sends its next request as soon as the
+ * previous one is answered, so throughput is what the server sustains at that concurrency.
+ */
+export async function runClosedLoop(options: ClosedLoopOptions): Promise<ClosedLoopResult> {
+  const latencies = new NumberSamples();
+  const perSecond: number[] = [];
+  const result = await new Promise<autocannon.Result>((resolve, reject) => {
+    const instance = autocannon(
+      {
+        url: options.origin,
+        connections: options.connections,
+        pipelining: 1,
+        duration: options.durationSeconds,
+        timeout: 30,
+        headers: options.headers,
+        requests: [{ setupRequest: (request) => ({ ...request, ...options.nextRequest() }) }],
+      },
+      (error, finished) => {
+        if (error === null) resolve(finished);
+        else reject(error);
+      },
+    );
+    instance.on("response", (_client, statusCode, _bytes, responseTimeMs) => {
+      if (statusCode >= 200 && statusCode < 300) latencies.push(responseTimeMs);
+    });
+    instance.on("tick", (counts) => perSecond.push(counts.counter));
+  });
+  const statusCounts: Record<string, number> = {};
+  for (const [status, stats] of Object.entries(result.statusCodeStats)) statusCounts[status] = stats.count;
+  return {
+    requestsPerSecond: result["2xx"] / result.duration,
+    latency: distribution(latencies.values()),
+    latencies: latencies.values(),
+    // autocannon ticks once more as it stops, for a second that is not part of the run.
+    perSecond: perSecond.slice(0, Math.round(options.durationSeconds)),
+    okCount: result["2xx"],
+    non2xxCount: result.non2xx,
+    errorCount: result.errors,
+    timeoutCount: result.timeouts,
+    durationSeconds: result.duration,
+    statusCounts,
+  };
+}

@@ -1,0 +1,59 @@
+/** One sample of a Prometheus text exposition: `name{label="value"} 12.5`. */
+export interface MetricSample {
+  name: string;
+  labels: Record<string, string>;
+  value: number;
+}
+
+const SAMPLE = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{([^}]*)\})?\s+(\S+)/;
+const LABEL = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g;
+
+export function parsePrometheusText(text: string): MetricSample[] {
+  const samples: MetricSample[] = [];
+  for (const line of text.split("\n")) {
+    if (line.startsWith("#") || line.trim() === "") continue;
+    const match = SAMPLE.exec(line);
+    if (match === null) continue;
+    const labels: Record<string, string> = {};
+    for (const label of (match[2] ?? "").matchAll(LABEL)) {
+      labels[label[1] ?? ""] = label[2] ?? "";
+    }
+    samples.push({ name: match[1] ?? "", labels, value: Number(match[3]) });
+  }
+  return samples;
+}
+
+/** The figures of imagegate's GET /metrics the benchmarks read. */
+export interface ServerMetrics {
+  residentMemoryBytes: number;
+  eventLoopDelayP99Seconds: number;
+  eventLoopDelayMaxSeconds: number;
+  tasksRunning: number;
+  tasksRunningPeak: number;
+  tasksWaiting: number;
+  tasksCreated: number;
+  tasksSucceeded: number;
+  tasksFailed: number;
+}
+
+export function readServerMetrics(text: string): ServerMetrics {
+  const samples = parsePrometheusText(text);
+  const first = (name: string, labels: Record<string, string> = {}): number => {
+    const found = samples.find(
+      (sample) => sample.name === name && Object.entries(labels).every(([key, value]) => sample.labels[key] === value),
+    );
+    return found?.value ?? 0;
+  };
+  const settled = samples.filter((sample) => sample.name === "imagegate_tasks_settled_total");
+  return {
+    residentMemoryBytes: first("imagegate_process_resident_memory_bytes"),
+    eventLoopDelayP99Seconds: first("imagegate_event_loop_delay_seconds", { quantile: "0.99" }),
+    eventLoopDelayMaxSeconds: first("imagegate_event_loop_delay_seconds", { quantile: "1" }),
+    tasksRunning: first("imagegate_tasks_running"),
+    tasksRunningPeak: first("imagegate_tasks_running_peak"),
+    tasksWaiting: first("imagegate_tasks_waiting"),
+    tasksCreated: first("imagegate_tasks_created_total"),
+    tasksSucceeded: settled.filter((sample) => sample.labels.state === "success").reduce((sum, sample) => sum + sample.value, 0),
+    tasksFailed: settled.filter((sample) => sample.labels.state === "fail").reduce((sum, sample) => sum + sample.value, 0),
+  };
+}

@@ -1,0 +1,55 @@
+import { runClosedLoop } from "../closed-loop.ts";
+import { ImagegateProcess } from "../imagegate-process.ts";
+import { removeDirectory, temporaryDirectory } from "../processes.ts";
+import { authorizationHeaders, createTaskBody } from "../requests.ts";
+import type { Scenario, ScenarioOutcome, ScenarioSettings } from "../scenario.ts";
+import { closedLoopFigures, describeFailures } from "./closed-loop-figures.ts";
+
+export const createTaskScenario: Scenario = {
+  name: "createTask",
+  title: "createTask: valid random prompts, tasks stored durably before the answer",
+  async run(settings: ScenarioSettings): Promise<ScenarioOutcome> {
+    const dataDir = await temporaryDirectory("create-task");
+    let server: ImagegateProcess | null = null;
+    try {
+      // Accepted tasks wait on a ten-minute sandbox image, so workers take no CPU from the API.
+      server = await ImagegateProcess.start({
+        dataDir,
+        logLevel: "warn",
+        workerConcurrency: 32,
+        sandboxLatencyMs: 600_000,
+        nodeArguments: settings.serverNodeArguments,
+      });
+      if (server.demoKey === null) throw new Error("imagegate printed no demo key on its first start");
+      const load = {
+        origin: server.url,
+        headers: authorizationHeaders(server.demoKey),
+        nextRequest: () => ({ method: "POST" as const, path: "/api/v1/jobs/createTask", body: createTaskBody() }),
+        connections: settings.connections,
+      };
+      settings.progress(`warming up for ${settings.warmupSeconds} s`);
+      const warmup = await runClosedLoop({ ...load, durationSeconds: settings.warmupSeconds });
+      settings.progress(`measuring for ${settings.measureSeconds} s`);
+      const result = await runClosedLoop({ ...load, durationSeconds: settings.measureSeconds });
+      const metrics = await server.metrics();
+      const failures = describeFailures(result);
+      return {
+        figures: [
+          ...closedLoopFigures("createTask", "", result),
+          { key: "createTask.firstSecond", label: "throughput in the first second", value: result.perSecond[0] ?? null, unit: "req/s" },
+          { key: "createTask.lastSecond", label: "throughput in the last second", value: result.perSecond.at(-1) ?? null, unit: "req/s" },
+          { key: "createTask.storedTasks", label: "tasks stored at the end (none finished)", value: metrics.tasksCreated, unit: "tasks" },
+        ],
+        notes: [
+          "POST /api/v1/jobs/createTask, a random prompt of 6 to 30 words, a random image_size and output_format per request",
+          `tasks stay active (sandbox latency 10 min), so the account's active-task count grows: ${warmup.okCount} after the warm-up, ${metrics.tasksCreated} at the end`,
+          `answers per second: ${result.perSecond.join(", ")}`,
+          ...(failures === null ? [] : [failures]),
+        ],
+      };
+    } finally {
+      await server?.stop();
+      await removeDirectory(dataDir);
+    }
+  },
+};
