@@ -128,6 +128,7 @@ export class SqliteAccountRepository implements AccountRepository {
 
   private readonly callers = new Map<string, { key: ApiKeyRecord; limits: AccountLimits }>();
   private callerCacheVersion = -1;
+  private versionCheckedThisTurn = false;
 
   constructor(private readonly database: SqliteDatabase.Database) {
     this.statements = prepareStatements(database);
@@ -187,10 +188,18 @@ export class SqliteAccountRepository implements AccountRepository {
    * Unknown hashes are never cached, so guessed keys cannot fill memory.
    */
   async findCallerByKeyHash(hash: string): Promise<{ key: ApiKeyRecord; limits: AccountLimits } | null> {
-    const version = this.statements.dataVersion.get() as number;
-    if (version !== this.callerCacheVersion) {
-      this.callers.clear();
-      this.callerCacheVersion = version;
+    // Once per turn of the event loop is enough: a request that arrives after another process
+    // committed is always handled in a later turn than that commit.
+    if (!this.versionCheckedThisTurn) {
+      this.versionCheckedThisTurn = true;
+      setImmediate(() => {
+        this.versionCheckedThisTurn = false;
+      });
+      const version = this.statements.dataVersion.get() as number;
+      if (version !== this.callerCacheVersion) {
+        this.callers.clear();
+        this.callerCacheVersion = version;
+      }
     }
     const cached = this.callers.get(hash);
     if (cached !== undefined) return cached;
