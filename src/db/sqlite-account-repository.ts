@@ -1,4 +1,5 @@
 import type SqliteDatabase from "better-sqlite3";
+import type { Selectable } from "kysely";
 import type {
   Account,
   AccountLimits,
@@ -8,38 +9,11 @@ import type {
   LedgerEntry,
   LedgerKind,
 } from "../domain/accounts/account.ts";
+import type { AccountsTable, ApiKeysTable, CreditLedgerTable } from "./schema.ts";
 
-interface AccountRow {
-  id: string;
-  name: string;
-  created_at: number;
-  credits: number;
-  active_task_limit: number | null;
-  rate_limit_create_task: string | null;
-  rate_limit_other: string | null;
-}
-
-interface KeyRow {
-  id: string;
-  account_id: string;
-  mode: "live" | "test";
-  hash: string;
-  hint: string;
-  created_at: number;
-  revoked_at: number | null;
-}
-
-interface LedgerRow {
-  id: number;
-  account_id: string;
-  task_id: string | null;
-  kind: string;
-  amount: number;
-  balance_after: number;
-  reason: string | null;
-  actor: string | null;
-  created_at: number;
-}
+type AccountRow = Selectable<AccountsTable>;
+type KeyRow = Selectable<ApiKeysTable>;
+type LedgerRow = Selectable<CreditLedgerTable>;
 
 function limitsOf(row: Pick<AccountRow, "active_task_limit" | "rate_limit_create_task" | "rate_limit_other">): AccountLimits {
   return { activeTasks: row.active_task_limit, createTask: row.rate_limit_create_task, other: row.rate_limit_other };

@@ -1,26 +1,9 @@
+import type { Selectable } from "kysely";
 import type { FailCode, Task, TaskState } from "../domain/tasks/task.ts";
+import type { TasksTable } from "./schema.ts";
 
 /** A row of the tasks table as the database answers it. */
-export interface TaskRow {
-  id: string;
-  account_id: string;
-  api_key_id: string | null;
-  mode: "live" | "test";
-  model: string;
-  state: string;
-  param: string;
-  input: string;
-  callback_url: string | null;
-  result_json: string | null;
-  fail_code: string | null;
-  fail_msg: string | null;
-  create_time: number;
-  update_time: number;
-  complete_time: number | null;
-  deadline_time: number;
-  attempts: number;
-  credits_held: number;
-}
+export type TaskRow = Selectable<TasksTable>;
 
 export function toTask(row: TaskRow): Task {
   return {
