@@ -47,8 +47,23 @@ export async function runServe(env: Readonly<Record<string, string | undefined>>
     }
     throw error;
   }
+  let address: string;
+  try {
+    address = await server.start();
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "EADDRINUSE" || code === "EACCES") {
+      const { host, port } = server.config;
+      process.stderr.write(
+        `imagegate: cannot listen on ${host}:${port} (${code === "EADDRINUSE" ? "the port is in use" : "permission denied"}); set PORT (and HOST) to another address\n`,
+      );
+      await server.stop();
+      process.exit(2);
+    }
+    throw error;
+  }
+  // Only once listening: a key printed by a server that then failed to start would be lost.
   const demoKey = await bootstrapDemo(server);
-  const address = await server.start();
   process.stdout.write(`${banner(server, address, demoKey)}\n`);
 
   let stopping = false;
