@@ -1,0 +1,63 @@
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { ConfigError, loadConfig } from "../../src/config.ts";
+
+describe("loadConfig", () => {
+  it("has the embedded defaults", () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({
+      port: 8080,
+      host: "0.0.0.0",
+      dataDir: path.resolve("./data"),
+      publicBaseUrl: "http://localhost:8080",
+      imageProvider: "sandbox",
+      sandboxLatencyMs: 1500,
+      resultRetentionDays: 14,
+      logLevel: "info",
+      gemini: null,
+      rateLimitCreateTask: { limit: 20, windowSeconds: 10 },
+      rateLimitOther: { limit: 10, windowSeconds: 1 },
+      activeTaskLimit: 100,
+      prices: { "nano-banana-text-to-image": 4 },
+      demoCredits: 1000,
+      adminApiKey: null,
+    });
+  });
+
+  it("follows PORT in the default public URL and trims a trailing slash from PUBLIC_BASE_URL", () => {
+    expect(loadConfig({ PORT: "9000" }).publicBaseUrl).toBe("http://localhost:9000");
+    expect(loadConfig({ PUBLIC_BASE_URL: "https://images.example.com/gate/" }).publicBaseUrl).toBe(
+      "https://images.example.com/gate",
+    );
+  });
+
+  it("selects Gemini whenever a key is configured, with its defaults", () => {
+    const config = loadConfig({ GEMINI_API_KEYS: "one, two" });
+    expect(config.imageProvider).toBe("gemini");
+    expect(config.gemini).toMatchObject({
+      apiKeys: ["one", "two"],
+      model: "gemini-2.5-flash-image",
+      timeoutMs: 60_000,
+      maxAttempts: 4,
+      maxConcurrency: 16,
+      fallback: null,
+    });
+    expect(loadConfig({ GEMINI_API_KEY: "k", IMAGE_PROVIDER: "sandbox" }).imageProvider).toBe("sandbox");
+  });
+
+  it.each([
+    [{ PORT: "70000" }, "PORT must be a whole number from 0 to 65535, got 70000"],
+    [{ SANDBOX_LATENCY_MS: "-1" }, 'SANDBOX_LATENCY_MS must be a whole number from 0 to 600000, got "-1"'],
+    [{ WORKER_CONCURRENCY: "0" }, "WORKER_CONCURRENCY must be a whole number from 1 to 100000, got 0"],
+    [{ RESULT_RETENTION_DAYS: "two" }, 'RESULT_RETENTION_DAYS must be a whole number from 1 to 3650, got "two"'],
+    [{ IMAGE_PROVIDER: "dalle" }, 'IMAGE_PROVIDER must be one of sandbox, gemini, got "dalle"'],
+    [{ IMAGE_PROVIDER: "gemini" }, "IMAGE_PROVIDER=gemini needs GEMINI_API_KEY (or GEMINI_API_KEYS) to be set"],
+    [{ PUBLIC_BASE_URL: "localhost:8080" }, 'PUBLIC_BASE_URL must be an absolute http(s) URL, got "localhost:8080"'],
+    [{ LOG_LEVEL: "loud" }, 'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent, got "loud"'],
+    [{ RATE_LIMIT_CREATE_TASK: "20 per 10s" }, 'RATE_LIMIT_CREATE_TASK must be a count per window such as 20/10s, got "20 per 10s"'],
+    [{ ADMIN_API_KEY: "short" }, "ADMIN_API_KEY must be at least 24 characters long"],
+    [{ GEMINI_API_KEY: "k", GEMINI_BASE_URL: "ftp://x" }, 'GEMINI_BASE_URL must be an absolute http(s) URL, got "ftp://x"'],
+  ])("refuses %j, naming the variable", (environment, message) => {
+    expect(() => loadConfig(environment)).toThrow(new ConfigError(message));
+  });
+});
