@@ -2,7 +2,7 @@ import type { FastifyInstance } from "fastify";
 import type { ApiContext } from "../context.ts";
 import { fail, ok } from "../envelope.ts";
 import { accountParams, adminRoute, createdKeySchema, keyParams, keySchema } from "./admin-route.ts";
-import { queryText, readBody } from "./request-values.ts";
+import { accountIdFromQuery, readBody } from "./request-values.ts";
 import { keyView } from "./views.ts";
 
 export function registerKeysRoutes(admin: FastifyInstance, context: ApiContext): void {
@@ -39,15 +39,9 @@ export function registerKeysRoutes(admin: FastifyInstance, context: ApiContext):
       errors: [400, 404],
     }),
     async (request, reply) => {
-      const accountText = queryText(request.query, "account");
-      if (!accountText.ok) return fail(reply, accountText.code, accountText.message);
-      let accountId: string | undefined;
-      if (accountText.value !== undefined) {
-        const account = await context.accounts.requireAccount(accountText.value);
-        if (!account.ok) return fail(reply, account.code, account.message);
-        accountId = account.value.id;
-      }
-      return ok(reply, (await context.accounts.listKeys(accountId)).map(keyView));
+      const accountId = await accountIdFromQuery(request.query, context.accounts);
+      if (!accountId.ok) return fail(reply, accountId.code, accountId.message);
+      return ok(reply, (await context.accounts.listKeys(accountId.value)).map(keyView));
     },
   );
 

@@ -1,3 +1,4 @@
+import type { AccountService } from "../../domain/accounts/account-service.ts";
 import { failure, success, type Result } from "../../domain/errors.ts";
 import { INVALID_JSON } from "../app.ts";
 
@@ -59,4 +60,13 @@ export function readTimeRange(query: unknown): Result<{ since?: number; until?: 
     range[name] = time.value;
   }
   return success(range);
+}
+
+/** The `account` query parameter (a name or an id) as an account id; undefined when absent. */
+export async function accountIdFromQuery(query: unknown, accounts: AccountService): Promise<Result<string | undefined>> {
+  const text = queryText(query, "account");
+  if (!text.ok) return text;
+  if (text.value === undefined) return success(undefined);
+  const account = await accounts.requireAccount(text.value);
+  return account.ok ? success(account.value.id) : account;
 }

@@ -6,7 +6,7 @@ import type { ApiContext } from "../context.ts";
 import { fail, ok } from "../envelope.ts";
 import { taskRecordSchema } from "../routes/record-info.ts";
 import { adminRoute } from "./admin-route.ts";
-import { parseCount, queryText, readTimeRange } from "./request-values.ts";
+import { accountIdFromQuery, parseCount, queryText, readTimeRange } from "./request-values.ts";
 import { adminTaskView } from "./views.ts";
 
 const DEFAULT_LIMIT = 50;
@@ -31,13 +31,9 @@ const timeDescription = "ISO-8601 (2026-05-01T00:00:00Z) or epoch ms, of the tas
 
 async function readTaskFilter(query: unknown, context: ApiContext): Promise<Result<TaskFilter>> {
   const filter: TaskFilter = { limit: DEFAULT_LIMIT };
-  const account = queryText(query, "account");
+  const account = await accountIdFromQuery(query, context.accounts);
   if (!account.ok) return account;
-  if (account.value !== undefined) {
-    const found = await context.accounts.requireAccount(account.value);
-    if (!found.ok) return found;
-    filter.accountId = found.value.id;
-  }
+  if (account.value !== undefined) filter.accountId = account.value;
   const state = queryText(query, "state");
   if (!state.ok) return state;
   if (state.value !== undefined) {

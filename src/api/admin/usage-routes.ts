@@ -3,7 +3,7 @@ import { TASK_STATES } from "../../domain/tasks/task.ts";
 import type { ApiContext } from "../context.ts";
 import { fail, ok } from "../envelope.ts";
 import { adminRoute } from "./admin-route.ts";
-import { parseCount, queryText, readTimeRange } from "./request-values.ts";
+import { accountIdFromQuery, parseCount, queryText, readTimeRange } from "./request-values.ts";
 
 const DEFAULT_AUDIT_ENTRIES = 100;
 const MAX_AUDIT_ENTRIES = 1000;
@@ -51,14 +51,9 @@ export function registerUsageRoutes(admin: FastifyInstance, context: ApiContext)
       errors: [400, 404, 422],
     }),
     async (request, reply) => {
-      const accountText = queryText(request.query, "account");
-      if (!accountText.ok) return fail(reply, accountText.code, accountText.message);
-      let accountId: string | undefined;
-      if (accountText.value !== undefined) {
-        const account = await context.accounts.requireAccount(accountText.value);
-        if (!account.ok) return fail(reply, account.code, account.message);
-        accountId = account.value.id;
-      }
+      const account = await accountIdFromQuery(request.query, context.accounts);
+      if (!account.ok) return fail(reply, account.code, account.message);
+      const accountId = account.value;
       const range = readTimeRange(request.query);
       if (!range.ok) return fail(reply, range.code, range.message);
       return ok(reply, await context.reports.usage({ ...range.value, ...(accountId === undefined ? {} : { accountId }) }));
