@@ -18,7 +18,6 @@ function prepareStatements(database: SqliteDatabase.Database) {
     ),
     get: prepare("SELECT * FROM tasks WHERE id = ?"),
     getForAccount: prepare("SELECT * FROM tasks WHERE id = ? AND account_id = ?"),
-    countActive: prepare("SELECT active_tasks AS count FROM accounts WHERE id = ?"),
     countForAccount: prepare("SELECT count(*) AS count FROM tasks WHERE account_id = ?"),
     listActive: prepare(`SELECT * FROM tasks WHERE state IN ${ACTIVE} ORDER BY id`),
     listOverdue: prepare(
@@ -54,20 +53,16 @@ function prepareStatements(database: SqliteDatabase.Database) {
 }
 
 /**
- * Tasks on the embedded SQLite database. better-sqlite3 is synchronous, so each method's
- * statements run as one uninterrupted unit on the event loop: a transaction here cannot
- * interleave with another request's, and IMMEDIATE transactions keep other processes (the CLI)
- * from slipping in between a read and the write that depends on it.
+ * Tasks on the embedded SQLite database. Every write goes through the group commit: better-sqlite3
+ * is synchronous, so a write's statements run as one uninterrupted unit inside the group's
+ * IMMEDIATE transaction, which also keeps other processes (the CLI) from slipping in between a
+ * read and the write that depends on it.
  */
 export class SqliteTaskRepository implements TaskRepository {
   private readonly statements: ReturnType<typeof prepareStatements>;
-  private readonly createTransaction: SqliteDatabase.Transaction<(task: Task, admission: Admission) => CreateOutcome>;
-  private readonly transitionTransaction: SqliteDatabase.Transaction<
-    (taskId: string, from: readonly TaskState[], change: TaskChange) => Task | null
-  >;
-  private readonly claimTransaction: SqliteDatabase.Transaction<
-    (claim: Parameters<TaskRepository["claimIdempotencyKey"]>[0]) => IdempotencyClaim
-  >;
+  private readonly writeCreate: (task: Task, admission: Admission) => CreateOutcome;
+  private readonly writeTransition: (taskId: string, from: readonly TaskState[], change: TaskChange) => Task | null;
+  private readonly writeClaim: (claim: Parameters<TaskRepository["claimIdempotencyKey"]>[0]) => IdempotencyClaim;
   private readonly cache = new Map<string, SqliteDatabase.Statement>();
 
   constructor(
@@ -76,7 +71,9 @@ export class SqliteTaskRepository implements TaskRepository {
   ) {
     this.statements = prepareStatements(database);
 
-    this.createTransaction = database.transaction((task: Task, admission: Admission): CreateOutcome => {
+    // Each write below runs only through the group commit, whose transaction makes its statements
+    // one atomic unit; wrapping them in transactions of their own would only add savepoints.
+    this.writeCreate = (task: Task, admission: Admission): CreateOutcome => {
       // One guarded update admits the task: a slot under the active limit and the price's credits.
       const taken = this.statements.admit.get({
         amount: admission.price,
@@ -102,9 +99,9 @@ export class SqliteTaskRepository implements TaskRepository {
         this.statements.linkIdempotency.run(task.id, task.accountId, admission.idempotencyKey);
       }
       return "created";
-    });
+    };
 
-    this.claimTransaction = database.transaction((claim: Parameters<TaskRepository["claimIdempotencyKey"]>[0]) => {
+    this.writeClaim = (claim: Parameters<TaskRepository["claimIdempotencyKey"]>[0]): IdempotencyClaim => {
       const existing = this.statements.findIdempotency.get(claim.accountId, claim.key) as
         | { request_hash: string; task_id: string | null; created_at: number; expires_at: number }
         | undefined;
@@ -118,48 +115,46 @@ export class SqliteTaskRepository implements TaskRepository {
       }
       this.statements.upsertIdempotency.run(claim);
       return { kind: "claimed" };
-    });
+    };
 
-    this.transitionTransaction = database.transaction(
-      (taskId: string, from: readonly TaskState[], change: TaskChange): Task | null => {
-        if (from.some((state) => state === "success" || state === "fail")) {
-          throw new Error("a terminal task never changes state");
-        }
-        const assignments = ["state = @state", "update_time = @updateTime"];
-        if (change.resultJson !== undefined) assignments.push("result_json = @resultJson");
-        if (change.failCode !== undefined) assignments.push("fail_code = @failCode");
-        if (change.failMsg !== undefined) assignments.push("fail_msg = @failMsg");
-        if (change.completeTime !== undefined) assignments.push("complete_time = @completeTime");
-        if (change.countAttempt === true) assignments.push("attempts = attempts + 1");
-        const states = from.map((_, index) => `@from${index}`).join(", ");
-        const parameters: Record<string, unknown> = { taskId, ...change };
-        delete parameters.countAttempt;
-        delete parameters.credits;
-        delete parameters.callbackId;
-        from.forEach((state, index) => {
-          parameters[`from${index}`] = state;
+    this.writeTransition = (taskId: string, from: readonly TaskState[], change: TaskChange): Task | null => {
+      if (from.some((state) => state === "success" || state === "fail")) {
+        throw new Error("a terminal task never changes state");
+      }
+      const assignments = ["state = @state", "update_time = @updateTime"];
+      if (change.resultJson !== undefined) assignments.push("result_json = @resultJson");
+      if (change.failCode !== undefined) assignments.push("fail_code = @failCode");
+      if (change.failMsg !== undefined) assignments.push("fail_msg = @failMsg");
+      if (change.completeTime !== undefined) assignments.push("complete_time = @completeTime");
+      if (change.countAttempt === true) assignments.push("attempts = attempts + 1");
+      const states = from.map((_, index) => `@from${index}`).join(", ");
+      const parameters: Record<string, unknown> = { taskId, ...change };
+      delete parameters.countAttempt;
+      delete parameters.credits;
+      delete parameters.callbackId;
+      from.forEach((state, index) => {
+        parameters[`from${index}`] = state;
+      });
+      const row = this.prepared(
+        `UPDATE tasks SET ${assignments.join(", ")} WHERE id = @taskId AND state IN (${states}) RETURNING *`,
+      ).get(parameters) as TaskRow | undefined;
+      if (row === undefined) return null;
+      const task = toTask(row);
+      // Every `from` state is active, so a terminal state here leaves the active set exactly once.
+      if (task.state === "success" || task.state === "fail") this.statements.leaveActive.run(task.accountId);
+      if (change.credits !== undefined && task.creditsHeld > 0) this.settleCredits(task, change.credits, change.updateTime);
+      if (change.callbackId !== undefined && task.callbackUrl !== null) {
+        this.statements.insertDelivery.run({
+          id: change.callbackId,
+          taskId: task.id,
+          accountId: task.accountId,
+          url: task.callbackUrl,
+          payload: callbackPayload(task),
+          now: change.updateTime,
         });
-        const row = this.prepared(
-          `UPDATE tasks SET ${assignments.join(", ")} WHERE id = @taskId AND state IN (${states}) RETURNING *`,
-        ).get(parameters) as TaskRow | undefined;
-        if (row === undefined) return null;
-        const task = toTask(row);
-        // Every `from` state is active, so a terminal state here leaves the active set exactly once.
-        if (task.state === "success" || task.state === "fail") this.statements.leaveActive.run(task.accountId);
-        if (change.credits !== undefined && task.creditsHeld > 0) this.settleCredits(task, change.credits, change.updateTime);
-        if (change.callbackId !== undefined && task.callbackUrl !== null) {
-          this.statements.insertDelivery.run({
-            id: change.callbackId,
-            taskId: task.id,
-            accountId: task.accountId,
-            url: task.callbackUrl,
-            payload: callbackPayload(task),
-            now: change.updateTime,
-          });
-        }
-        return task;
-      },
-    );
+      }
+      return task;
+    };
   }
 
   /** Statements whose text varies with the change are prepared once per distinct text. */
@@ -191,7 +186,7 @@ export class SqliteTaskRepository implements TaskRepository {
   }
 
   async create(task: Task, admission: Admission): Promise<CreateOutcome> {
-    return this.groupCommit.submit(() => this.createTransaction(task, admission));
+    return this.groupCommit.submit(() => this.writeCreate(task, admission));
   }
 
   async get(taskId: string): Promise<Task | null> {
@@ -205,7 +200,7 @@ export class SqliteTaskRepository implements TaskRepository {
   }
 
   async transition(taskId: string, from: readonly TaskState[], change: TaskChange): Promise<Task | null> {
-    return this.groupCommit.submit(() => this.transitionTransaction(taskId, from, change));
+    return this.groupCommit.submit(() => this.writeTransition(taskId, from, change));
   }
 
   async listActive(): Promise<Task[]> {
@@ -216,20 +211,16 @@ export class SqliteTaskRepository implements TaskRepository {
     return (this.statements.listOverdue.all(now, limit) as TaskRow[]).map(toTask);
   }
 
-  async countActive(accountId: string): Promise<number> {
-    return (this.statements.countActive.get(accountId) as { count: number }).count;
-  }
-
   async countForAccount(accountId: string): Promise<number> {
     return (this.statements.countForAccount.get(accountId) as { count: number }).count;
   }
 
   async claimIdempotencyKey(claim: Parameters<TaskRepository["claimIdempotencyKey"]>[0]): Promise<IdempotencyClaim> {
-    return this.groupCommit.submit(() => this.claimTransaction(claim));
+    return this.groupCommit.submit(() => this.writeClaim(claim));
   }
 
   async releaseIdempotencyKey(accountId: string, key: string): Promise<void> {
-    this.statements.releaseIdempotency.run(accountId, key);
+    await this.groupCommit.submit(() => this.statements.releaseIdempotency.run(accountId, key));
   }
 
   async deleteExpiredIdempotencyKeys(now: number): Promise<number> {

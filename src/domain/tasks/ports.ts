@@ -55,7 +55,6 @@ export interface TaskRepository {
   listActive(): Promise<Task[]>;
   /** Non-terminal tasks whose deadline is before `now`. */
   listOverdue(now: number, limit: number): Promise<Task[]>;
-  countActive(accountId: string): Promise<number>;
   /** Every task of the account, whatever its state. */
   countForAccount(accountId: string): Promise<number>;
   /**
