@@ -214,21 +214,21 @@ export class TaskService {
   /** Fails every task whose deadline has passed; returns how many. */
   async failOverdue(limit = 500): Promise<number> {
     const overdue = await this.tasks.listOverdue(this.clock.now(), limit);
-    let count = 0;
-    for (const task of overdue) {
-      if ((await this.fail(task.id, "TIMEOUT", TIMEOUT_MESSAGE)) !== null) count += 1;
-    }
-    return count;
+    // Issued together, so a storage that groups concurrent writes commits them at once.
+    const failed = await Promise.all(overdue.map((task) => this.fail(task.id, "TIMEOUT", TIMEOUT_MESSAGE)));
+    return failed.filter((task) => task !== null).length;
   }
 
   /** After a restart: every task left non-terminal is failed if overdue, else handed over again. */
   async recover(): Promise<{ resumed: number; timedOut: number }> {
     const timedOut = await this.failOverdue(Number.MAX_SAFE_INTEGER);
     const active = await this.tasks.listActive();
-    for (const task of active) {
-      if (task.state === "waiting") await this.enqueue(task.id);
-      else this.dispatcher.enqueue(task.id);
-    }
+    await Promise.all(
+      active.map(async (task) => {
+        if (task.state === "waiting") await this.enqueue(task.id);
+        else this.dispatcher.enqueue(task.id);
+      }),
+    );
     return { resumed: active.length, timedOut };
   }
 
