@@ -1,5 +1,5 @@
 import type { FastifyInstance } from "fastify";
-import { isTerminal, toRecord, type Task } from "../../domain/tasks/task.ts";
+import { isTerminal, TASK_STATES, toRecord, type Task } from "../../domain/tasks/task.ts";
 import type { ApiContext } from "../context.ts";
 import { errorEnvelopeSchema, fail } from "../envelope.ts";
 import { callerOf, taskIdFromQuery } from "../request-fields.ts";
@@ -41,7 +41,9 @@ export function registerStreamInfo(api: FastifyInstance, context: ApiContext): v
         "X-Accel-Buffering": "no",
         "X-Request-Id": request.id,
       });
-      let lastSent = "";
+      // States only move forward, so a state at or before the last one sent is not news (a re-read
+      // that lags an event, or a recovered task starting to generate again).
+      let lastRank = -1;
       let closed = false;
       const timers: NodeJS.Timeout[] = [];
       let unsubscribe = (): void => {};
@@ -53,13 +55,10 @@ export function registerStreamInfo(api: FastifyInstance, context: ApiContext): v
         response.end();
       };
       const send = (task: Task): void => {
-        if (closed) return;
-        const record = toRecord(task);
-        // States only move forward: a re-read that lags an event already sent is not news.
-        const key = `${record.state}:${record.updateTime}`;
-        if (key === lastSent || (lastSent !== "" && isTerminal(lastSent.split(":")[0] as Task["state"]))) return;
-        lastSent = key;
-        response.write(`event: state\ndata: ${JSON.stringify(record)}\n\n`);
+        const rank = TASK_STATES.indexOf(task.state);
+        if (closed || rank <= lastRank) return;
+        lastRank = rank;
+        response.write(`event: state\ndata: ${JSON.stringify(toRecord(task))}\n\n`);
         if (isTerminal(task.state)) close();
       };
       unsubscribe = context.tasks.onChange((task) => {
@@ -74,7 +73,7 @@ export function registerStreamInfo(api: FastifyInstance, context: ApiContext): v
         setInterval(() => {
           context.tasks.get(caller.accountId, taskId).then(
             (latest) => {
-              if (latest.ok && latest.value.updateTime >= Number(lastSent.split(":")[1] ?? 0)) send(latest.value);
+              if (latest.ok) send(latest.value);
             },
             () => undefined,
           );
