@@ -4,7 +4,7 @@ import { failure, success, type Result } from "../../domain/errors.ts";
 import type { ApiContext } from "../context.ts";
 import { fail, ok } from "../envelope.ts";
 import { adminRoute } from "./admin-route.ts";
-import { deliveryDetailsView, deliveryView } from "./callback-views.ts";
+import { deliveryDetailsView, deliveryView } from "../../views/callback-views.ts";
 import { parseCount, queryText } from "./request-values.ts";
 
 const DEFAULT_LIMIT = 50;

@@ -3,7 +3,7 @@ import type { ApiContext } from "../context.ts";
 import { fail, ok } from "../envelope.ts";
 import { accountParams, adminRoute, createdKeySchema, keyParams, keySchema } from "./admin-route.ts";
 import { accountIdFromQuery, readBody } from "./request-values.ts";
-import { keyView } from "./views.ts";
+import { keyView } from "../../views/operator-views.ts";
 
 export function registerKeysRoutes(admin: FastifyInstance, context: ApiContext): void {
   admin.post<{ Params: { account: string } }>(

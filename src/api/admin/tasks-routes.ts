@@ -7,7 +7,7 @@ import { fail, ok } from "../envelope.ts";
 import { taskRecordSchema } from "../routes/record-info.ts";
 import { adminRoute } from "./admin-route.ts";
 import { accountIdFromQuery, parseCount, queryText, readTimeRange } from "./request-values.ts";
-import { adminTaskView } from "./views.ts";
+import { adminTaskView } from "../../views/operator-views.ts";
 
 const DEFAULT_LIMIT = 50;
 const MAX_LIMIT = 1000;

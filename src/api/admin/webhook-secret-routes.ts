@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply } from "fastify";
 import type { ApiContext } from "../context.ts";
 import { fail, ok } from "../envelope.ts";
 import { accountParams, adminRoute } from "./admin-route.ts";
-import type { WebhookSecretView } from "./callback-views.ts";
+import type { WebhookSecretView } from "../../views/callback-views.ts";
 
 const webhookSecretSchema = {
   type: "object",

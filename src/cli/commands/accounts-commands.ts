@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import type { AccountLimits } from "../../domain/accounts/account.ts";
-import { keyView, ledgerView } from "../../api/admin/views.ts";
+import { keyView, ledgerView } from "../../views/operator-views.ts";
 import { formatTime, unwrap, type CommandTools } from "./cli-support.ts";
 
 const RECENT_LEDGER_ENTRIES = 20;

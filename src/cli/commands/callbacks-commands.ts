@@ -1,5 +1,5 @@
 import { Option, type Command } from "commander";
-import { deliveryDetailsView, deliveryView, type DeliveryDetailsView } from "../../api/admin/callback-views.ts";
+import { deliveryDetailsView, deliveryView, type DeliveryDetailsView } from "../../views/callback-views.ts";
 import { DELIVERY_STATES } from "../../domain/callbacks/callback-service.ts";
 import type { DeliveryState } from "../../domain/callbacks/callback.ts";
 import { formatTable, formatTime, unwrap, wholeNumber, type CommandTools } from "./cli-support.ts";

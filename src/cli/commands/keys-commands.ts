@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { keyView } from "../../api/admin/views.ts";
+import { keyView } from "../../views/operator-views.ts";
 import { accountIdOf, formatTime, unwrap, type CommandTools } from "./cli-support.ts";
 
 export function registerKeysCommands(program: Command, { withAdmin, terminal }: CommandTools): void {

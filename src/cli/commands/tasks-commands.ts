@@ -1,5 +1,5 @@
 import { Option, type Command } from "commander";
-import { adminTaskView, type AdminTaskView } from "../../api/admin/views.ts";
+import { adminTaskView, type AdminTaskView } from "../../views/operator-views.ts";
 import type { TaskFilter } from "../../domain/tasks/reports.ts";
 import { TASK_STATES, type TaskState } from "../../domain/tasks/task.ts";
 import { accountIdOf, CliFailure, formatTable, formatTime, timeRange, wholeNumber, type CommandTools } from "./cli-support.ts";

@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import type { WebhookSecretView } from "../../api/admin/callback-views.ts";
+import type { WebhookSecretView } from "../../views/callback-views.ts";
 import { unwrap, type CommandTools } from "./cli-support.ts";
 
 /** `accounts webhook-secret`: registered after the accounts commands, into their group. */

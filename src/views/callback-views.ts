@@ -1,5 +1,5 @@
-import type { CallbackDelivery, DeliveryAttempt, DeliveryState } from "../../domain/callbacks/callback.ts";
-import type { DeliveryDetails } from "../../domain/callbacks/callback-service.ts";
+import type { CallbackDelivery, DeliveryAttempt, DeliveryState } from "../domain/callbacks/callback.ts";
+import type { DeliveryDetails } from "../domain/callbacks/callback-service.ts";
 
 /** A delivery as operators see it in a list: without its body. */
 export interface DeliveryView {

@@ -1,5 +1,6 @@
-import type { ApiKeyRecord, LedgerEntry } from "../../domain/accounts/account.ts";
-import { toRecord, type Task, type TaskRecord } from "../../domain/tasks/task.ts";
+/** How operators see records, as JSON: shared by the admin API and the CLI so both print the same. */
+import type { ApiKeyRecord, LedgerEntry } from "../domain/accounts/account.ts";
+import { toRecord, type Task, type TaskRecord } from "../domain/tasks/task.ts";
 
 export type KeyView = Omit<ApiKeyRecord, "hash">;
 
