@@ -1,8 +1,7 @@
-import { runClosedLoop } from "../closed-loop.ts";
 import { REPOSITORY_ROOT } from "../imagegate-process.ts";
 import { baseEnvironment, ManagedProcess } from "../processes.ts";
 import type { Scenario, ScenarioOutcome, ScenarioSettings } from "../scenario.ts";
-import { closedLoopFigures, describeFailures } from "./closed-loop-figures.ts";
+import { closedLoopFigures, describeFailures, warmUpThenMeasure } from "./closed-loop-figures.ts";
 
 export const baselineScenario: Scenario = {
   name: "baseline",
@@ -24,10 +23,7 @@ export const baselineScenario: Scenario = {
         nextRequest: () => ({ method: "GET" as const, path: "/api/v1/baseline" }),
         connections: settings.connections,
       };
-      settings.progress(`warming up for ${settings.warmupSeconds} s`);
-      await runClosedLoop({ ...load, durationSeconds: settings.warmupSeconds });
-      settings.progress(`measuring for ${settings.measureSeconds} s`);
-      const result = await runClosedLoop({ ...load, durationSeconds: settings.measureSeconds });
+      const { result } = await warmUpThenMeasure(load, settings);
       const failures = describeFailures(result);
       return {
         figures: closedLoopFigures("baseline", "", result),

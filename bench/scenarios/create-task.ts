@@ -1,9 +1,8 @@
-import { runClosedLoop } from "../closed-loop.ts";
 import { ImagegateProcess } from "../imagegate-process.ts";
 import { removeDirectory, temporaryDirectory } from "../processes.ts";
 import { authorizationHeaders, createTaskBody } from "../requests.ts";
 import type { Scenario, ScenarioOutcome, ScenarioSettings } from "../scenario.ts";
-import { closedLoopFigures, describeFailures } from "./closed-loop-figures.ts";
+import { closedLoopFigures, describeFailures, warmUpThenMeasure } from "./closed-loop-figures.ts";
 
 export const createTaskScenario: Scenario = {
   name: "createTask",
@@ -27,10 +26,7 @@ export const createTaskScenario: Scenario = {
         nextRequest: () => ({ method: "POST" as const, path: "/api/v1/jobs/createTask", body: createTaskBody() }),
         connections: settings.connections,
       };
-      settings.progress(`warming up for ${settings.warmupSeconds} s`);
-      const warmup = await runClosedLoop({ ...load, durationSeconds: settings.warmupSeconds });
-      settings.progress(`measuring for ${settings.measureSeconds} s`);
-      const result = await runClosedLoop({ ...load, durationSeconds: settings.measureSeconds });
+      const { warmup, result } = await warmUpThenMeasure(load, settings);
       const metrics = await server.metrics();
       const failures = describeFailures(result);
       return {

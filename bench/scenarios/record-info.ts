@@ -1,11 +1,10 @@
-import { runClosedLoop } from "../closed-loop.ts";
 import { FakeUpstreamProcess } from "../fake-upstream-process.ts";
 import { ImagegateProcess } from "../imagegate-process.ts";
 import { removeDirectory, temporaryDirectory } from "../processes.ts";
 import { ApiClient, authorizationHeaders, createTaskBody } from "../requests.ts";
 import type { Scenario, ScenarioOutcome, ScenarioSettings } from "../scenario.ts";
 import { waitUntilSettled } from "../settling.ts";
-import { closedLoopFigures, describeFailures } from "./closed-loop-figures.ts";
+import { closedLoopFigures, describeFailures, warmUpThenMeasure } from "./closed-loop-figures.ts";
 
 const SEEDED_TASKS = 1_000;
 
@@ -51,10 +50,7 @@ export const recordInfoScenario: Scenario = {
         }),
         connections: settings.connections,
       };
-      settings.progress(`warming up for ${settings.warmupSeconds} s`);
-      await runClosedLoop({ ...load, durationSeconds: settings.warmupSeconds });
-      settings.progress(`measuring for ${settings.measureSeconds} s`);
-      const result = await runClosedLoop({ ...load, durationSeconds: settings.measureSeconds });
+      const { result } = await warmUpThenMeasure(load, settings);
       const failures = describeFailures(result);
       return {
         figures: [
