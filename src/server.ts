@@ -196,7 +196,10 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
     async stop() {
       for (const timer of timers) clearInterval(timer);
       metrics.stop();
+      // A client that stops reading (a stalled image download) must not hold shutdown up forever.
+      const cutOff = setTimeout(() => app.server.closeAllConnections(), config.shutdownGraceMs);
       await app.close();
+      clearTimeout(cutOff);
       const stillRunning = await dispatcher.stop(config.shutdownGraceMs);
       if (stillRunning.length > 0) {
         runner.abortAll();

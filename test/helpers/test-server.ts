@@ -147,3 +147,10 @@ export async function waitForTerminal(
 }
 
 export const MODEL = "nano-banana-text-to-image";
+
+/** GETs a URL and reads its body to the end, so the connection is free again; answers the status. */
+export async function statusOf(url: string | URL): Promise<number> {
+  const response = await fetch(url);
+  await response.arrayBuffer();
+  return response.status;
+}

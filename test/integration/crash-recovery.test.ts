@@ -3,7 +3,7 @@ import path from "node:path";
 import SqliteDatabase from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
 import { startServerProcess, type ServerProcess } from "../helpers/server-process.ts";
-import { call, freePort, MODEL, temporaryDirectory, waitForTerminal, type TaskData } from "../helpers/test-server.ts";
+import { call, freePort, MODEL, statusOf, temporaryDirectory, waitForTerminal, type TaskData } from "../helpers/test-server.ts";
 
 const running: ServerProcess[] = [];
 const directories: string[] = [];
@@ -96,7 +96,7 @@ describe("crash recovery with a real process", () => {
     );
     for (const task of later) {
       const url = (JSON.parse(task.resultJson ?? "{}") as { resultUrls: string[] }).resultUrls[0] ?? "";
-      expect((await fetch(url)).status).toBe(200);
+      expect(await statusOf(url)).toBe(200);
     }
   }, 60_000);
 

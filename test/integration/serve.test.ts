@@ -1,10 +1,10 @@
 import { spawn } from "node:child_process";
-import { createServer } from "node:net";
+import { connect, createServer } from "node:net";
 import path from "node:path";
 import { rm } from "node:fs/promises";
 import { describe, expect, it } from "vitest";
 import { REPOSITORY_ROOT, startServerProcess } from "../helpers/server-process.ts";
-import { freePort, temporaryDirectory } from "../helpers/test-server.ts";
+import { freePort, startTestServer, temporaryDirectory } from "../helpers/test-server.ts";
 
 function runServe(env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -56,5 +56,19 @@ describe("imagegate serve", () => {
     const run = await runServe({ PORT: "eighty", DATA_DIR: "/tmp/imagegate-never-created" });
     expect(run.code).toBe(2);
     expect(run.stderr.trim()).toBe('imagegate: invalid configuration: PORT must be a whole number from 0 to 65535, got "eighty"');
+  });
+
+  it("finishes shutting down within the grace period even when a client never completes its request", async () => {
+    const harness = await startTestServer({ SHUTDOWN_GRACE_MS: "300" });
+    const url = new URL(harness.baseUrl);
+    const socket = connect(Number(url.port), url.hostname);
+    await new Promise<void>((resolve) => socket.once("connect", () => resolve()));
+    // Headers begun and never finished: the connection is busy, not idle, until the server cuts it.
+    socket.write("GET /healthz HTTP/1.1\r\nHost: imagegate\r\n");
+    socket.on("error", () => undefined);
+    const started = Date.now();
+    await harness.close();
+    expect(Date.now() - started).toBeLessThan(5_000);
+    socket.destroy();
   });
 });

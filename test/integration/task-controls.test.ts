@@ -2,7 +2,7 @@ import { createServer } from "node:http";
 import { afterEach, describe, expect, it } from "vitest";
 import type { ImageProvider, ImageRequest } from "../../src/providers/image-provider.ts";
 import { SandboxImageProvider } from "../../src/providers/sandbox/sandbox-image-provider.ts";
-import { call, MODEL, startTestServer, waitForTerminal, type TaskData, type TestServer } from "../helpers/test-server.ts";
+import { call, MODEL, startTestServer, statusOf, waitForTerminal, type TaskData, type TestServer } from "../helpers/test-server.ts";
 
 const harnesses: TestServer[] = [];
 afterEach(async () => {
@@ -285,7 +285,7 @@ describe("POST /api/v1/common/download-url", () => {
     const viaLink = Buffer.from(await (await fetch(link)).arrayBuffer());
     expect(viaLink.equals(original)).toBe(true);
     offsetMs = 21 * 60_000;
-    expect((await fetch(link)).status).toBe(404);
+    expect(await statusOf(link)).toBe(404);
     offsetMs = 0;
   });
 

@@ -3,7 +3,7 @@ import path from "node:path";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PIXEL_SIZES } from "../../src/domain/catalog/aspect-ratios.ts";
-import { call, MODEL, startTestServer, waitForTerminal, type TaskData, type TestServer } from "../helpers/test-server.ts";
+import { call, MODEL, startTestServer, statusOf, waitForTerminal, type TaskData, type TestServer } from "../helpers/test-server.ts";
 
 const DAY_MS = 86_400_000;
 let offsetMs = 0;
@@ -141,7 +141,7 @@ describe("result files", () => {
   it("are 404 after the retention period, and the sweep deletes the files", async () => {
     const taskId = await createTask({ prompt: "retention" });
     const url = resultUrl((await waitForTerminal(harness.baseUrl, harness.key, taskId)).record);
-    expect((await fetch(url)).status).toBe(200);
+    expect(await statusOf(url)).toBe(200);
     const day = path.basename(path.dirname(new URL(url).pathname));
     const dayDirectory = path.join(harness.dataDir, "results", day);
     expect((await readdir(dayDirectory)).some((name) => name.startsWith(taskId))).toBe(true);
