@@ -123,7 +123,7 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
     if (isTerminal(task.state) && task.callbackUrl !== null) callbacks.wake();
   });
 
-  const metrics = new RuntimeMetrics(dispatcher, tasks, store.groupCommit);
+  const metrics = new RuntimeMetrics(dispatcher, tasks, store.counters);
   const readiness: ReadinessCheck[] = [
     {
       name: "database",

@@ -1,4 +1,5 @@
 import type SqliteDatabase from "better-sqlite3";
+import type { WalSync } from "./wal-sync.ts";
 
 /** A write of the group threw: the group is run again, each write in its own savepoint. */
 class WriteFailed extends Error {
@@ -19,6 +20,12 @@ interface PendingWrite {
  * one each; every caller hears of its own write only after that commit is on disk. A write that
  * throws is undone alone and the rest of the group still commits (see the constructor). A lone
  * write waits for no one: the group closes at the end of the current turn (setImmediate).
+ *
+ * Given a WalSync, a group commits without SQLite's own fsync and the log is flushed by `walSync`
+ * in the thread pool instead: the callers still hear only after their writes are on disk, but the
+ * event loop serves requests (and commits the next group) while the disk works, and one flush
+ * serves every group committed while the previous one ran. Other writes on the connection keep
+ * the connection's own synchronous level.
  */
 export class SqliteGroupCommit {
   private pending: PendingWrite[] = [];
@@ -31,7 +38,14 @@ export class SqliteGroupCommit {
   /** Milliseconds spent running groups, fsync included: the event loop is blocked meanwhile. */
   busyMs = 0;
 
-  constructor(database: SqliteDatabase.Database) {
+  /** The connection's own synchronous level, restored after each group; null without a WalSync. */
+  private readonly level: number | null = null;
+
+  constructor(
+    private readonly database: SqliteDatabase.Database,
+    private readonly walSync: WalSync | null = null,
+  ) {
+    if (walSync !== null) this.level = Number(database.pragma("synchronous", { simple: true }));
     // Called inside the group's transaction, a transaction function opens a savepoint.
     const inSavepoint = database.transaction((work: () => unknown) => work());
     this.commitGroup = database.transaction((writes: PendingWrite[]) =>
@@ -78,6 +92,8 @@ export class SqliteGroupCommit {
     if (group.length === 0) return;
     let outcomes: unknown[];
     const started = performance.now();
+    // SQLite applies this pragma when it is compiled, so it cannot be a prepared statement.
+    if (this.level !== null) this.database.exec("PRAGMA synchronous = NORMAL");
     try {
       try {
         outcomes = this.commitGroupDirectly.immediate(group);
@@ -90,13 +106,29 @@ export class SqliteGroupCommit {
       // The commit itself failed (disk full, I/O error): nothing of the group was written.
       for (const write of group) write.reject(error);
       return;
+    } finally {
+      if (this.level !== null) this.database.exec(`PRAGMA synchronous = ${this.level}`);
     }
     this.commits += 1;
     this.writes += group.length;
-    group.forEach((write, index) => {
-      const outcome = outcomes[index] as { ok: true; value: unknown } | { ok: false; error: unknown };
-      if (outcome.ok) write.resolve(outcome.value);
-      else write.reject(outcome.error);
-    });
+    if (this.walSync === null) {
+      settle(group, outcomes);
+      return;
+    }
+    this.walSync.sync().then(
+      () => settle(group, outcomes),
+      // Committed but perhaps not durable: no caller is told its write is safe.
+      (error: unknown) => {
+        for (const write of group) write.reject(error);
+      },
+    );
   }
+}
+
+function settle(group: readonly PendingWrite[], outcomes: readonly unknown[]): void {
+  group.forEach((write, index) => {
+    const outcome = outcomes[index] as { ok: true; value: unknown } | { ok: false; error: unknown };
+    if (outcome.ok) write.resolve(outcome.value);
+    else write.reject(outcome.error);
+  });
 }

@@ -1,10 +1,12 @@
 import path from "node:path";
+import type { CommitCounters } from "../observability/runtime-metrics.ts";
 import { migrate, openSqlite, type SqliteHandle } from "./sqlite.ts";
 import { SqliteAccountRepository } from "./sqlite-account-repository.ts";
 import { SqliteCallbackOutbox } from "./sqlite-callback-outbox.ts";
 import { SqliteGroupCommit } from "./sqlite-group-commit.ts";
 import { SqliteReports } from "./sqlite-reports.ts";
 import { SqliteTaskRepository } from "./sqlite-task-repository.ts";
+import { WalFileSync } from "./wal-sync.ts";
 
 export interface SqliteStore {
   handle: SqliteHandle;
@@ -13,6 +15,8 @@ export interface SqliteStore {
   reports: SqliteReports;
   outbox: SqliteCallbackOutbox;
   groupCommit: SqliteGroupCommit;
+  walSync: WalFileSync;
+  counters(): CommitCounters;
   close(): Promise<void>;
 }
 
@@ -20,14 +24,26 @@ export interface SqliteStore {
 export async function openSqliteStore(dataDir: string): Promise<SqliteStore> {
   const handle = openSqlite(path.join(dataDir, "imagegate.db"));
   await migrate(handle.db);
-  const groupCommit = new SqliteGroupCommit(handle.raw);
+  const walSync = new WalFileSync(`${handle.file}-wal`);
+  const groupCommit = new SqliteGroupCommit(handle.raw, walSync);
   return {
     handle,
     accounts: new SqliteAccountRepository(handle.raw),
     tasks: new SqliteTaskRepository(handle.raw, groupCommit),
     groupCommit,
+    walSync,
+    counters: () => ({
+      commits: groupCommit.commits,
+      writes: groupCommit.writes,
+      busyMs: groupCommit.busyMs,
+      syncs: walSync.syncs,
+      syncMs: walSync.syncMs,
+    }),
     reports: new SqliteReports(handle.db),
     outbox: new SqliteCallbackOutbox(handle.raw),
-    close: () => handle.close(),
+    close: async () => {
+      await walSync.close();
+      await handle.close();
+    },
   };
 }

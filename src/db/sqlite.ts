@@ -6,6 +6,8 @@ import { migrationProvider } from "./migrations.ts";
 import type { Database } from "./schema.ts";
 
 export interface SqliteHandle {
+  /** The database file, or ":memory:". */
+  file: string;
   db: Kysely<Database>;
   raw: SqliteDatabase.Database;
   close(): Promise<void>;
@@ -24,6 +26,7 @@ export function openSqlite(file: string): SqliteHandle {
   raw.pragma("busy_timeout = 5000");
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: raw }) });
   return {
+    file,
     db,
     raw,
     close: async () => {

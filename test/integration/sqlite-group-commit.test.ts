@@ -3,6 +3,7 @@ import path from "node:path";
 import SqliteDatabase from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { SqliteGroupCommit } from "../../src/db/sqlite-group-commit.ts";
+import { WalFileSync, type WalSync } from "../../src/db/wal-sync.ts";
 import { temporaryDirectory } from "../helpers/test-server.ts";
 
 let directory: string;
@@ -67,5 +68,104 @@ describe("SqliteGroupCommit", () => {
     await groupCommit.submit(insert("one"));
     await groupCommit.submit(insert("two"));
     expect(groupCommit.commits).toBe(2);
+  });
+});
+
+/** A WalSync whose flushes finish only when the test says so. */
+class HeldSync implements WalSync {
+  calls = 0;
+  private releases: Array<(error?: Error) => void> = [];
+
+  sync(): Promise<void> {
+    this.calls += 1;
+    return new Promise((resolve, reject) => {
+      this.releases.push((error) => (error === undefined ? resolve() : reject(error)));
+    });
+  }
+
+  finish(error?: Error): void {
+    for (const release of this.releases.splice(0)) release(error);
+  }
+
+  async close(): Promise<void> {}
+}
+
+describe("SqliteGroupCommit with the log flushed off the event loop", () => {
+  const synchronous = () => database.pragma("synchronous", { simple: true });
+
+  it("answers a group only once its log flush is done", async () => {
+    const held = new HeldSync();
+    const durable = new SqliteGroupCommit(database, held);
+    let answered = false;
+    const pending = durable.submit(insert("waits for the disk")).then((id) => {
+      answered = true;
+      return id;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(held.calls).toBe(1);
+    expect(names()).toEqual(["waits for the disk"]);
+    expect(answered).toBe(false);
+    held.finish();
+    expect(await pending).toBe(1);
+  });
+
+  it("commits the next group while the previous one's flush is still running", async () => {
+    const held = new HeldSync();
+    const durable = new SqliteGroupCommit(database, held);
+    const first = durable.submit(insert("first"));
+    await new Promise((resolve) => setImmediate(resolve));
+    const second = durable.submit(insert("second"));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(durable.commits).toBe(2);
+    expect(names()).toEqual(["first", "second"]);
+    held.finish();
+    expect(await Promise.all([first, second])).toEqual([1, 2]);
+  });
+
+  it("tells no caller its write is safe when the flush fails", async () => {
+    const held = new HeldSync();
+    const durable = new SqliteGroupCommit(database, held);
+    const outcomes = Promise.allSettled([durable.submit(insert("a")), durable.submit(insert("b"))]);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    held.finish(new Error("EIO: i/o error, fdatasync"));
+    expect((await outcomes).map((outcome) => outcome.status)).toEqual(["rejected", "rejected"]);
+  });
+
+  it("leaves other writes on the connection at the connection's synchronous level", async () => {
+    const held = new HeldSync();
+    const durable = new SqliteGroupCommit(database, held);
+    expect(synchronous()).toBe(2);
+    const pending = durable.submit(() => synchronous());
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    held.finish();
+    // Inside the group SQLite leaves the flush to the WalSync (NORMAL); outside it syncs itself (FULL).
+    expect(await pending).toBe(1);
+    expect(synchronous()).toBe(2);
+  });
+});
+
+describe("WalFileSync", () => {
+  it("flushes the log file, sharing one flush among callers who arrive while one runs", async () => {
+    await groupCommit.submit(insert("makes the log exist"));
+    const walSync = new WalFileSync(path.join(directory, "test.db-wal"));
+    try {
+      await Promise.all(Array.from({ length: 10 }, () => walSync.sync()));
+      // The first call starts a flush; the nine arriving while it runs share the one after it.
+      expect(walSync.syncs).toBe(2);
+      await walSync.sync();
+      expect(walSync.syncs).toBe(3);
+    } finally {
+      await walSync.close();
+    }
+  });
+
+  it("fails the flush, and the next one opens the log afresh, when the log is missing", async () => {
+    const walSync = new WalFileSync(path.join(directory, "missing.db-wal"));
+    await expect(walSync.sync()).rejects.toThrow(/ENOENT/);
+    await groupCommit.submit(insert("makes the log exist"));
+    const present = new WalFileSync(path.join(directory, "test.db-wal"));
+    await present.sync();
+    expect(present.syncs).toBe(1);
+    await Promise.all([walSync.close(), present.close()]);
   });
 });

@@ -216,6 +216,9 @@ describe("service routes", () => {
     expect(text).toMatch(/^imagegate_process_resident_memory_bytes \d+$/m);
     expect(text).toMatch(/^imagegate_event_loop_delay_seconds\{quantile="0\.99"\} [\d.]+$/m);
     expect(text).toMatch(/^imagegate_tasks_running \d+$/m);
+    // Tasks were created, so groups were committed and the log was flushed at least once.
+    expect(text).toMatch(/^imagegate_database_commits_total [1-9]\d*$/m);
+    expect(text).toMatch(/^imagegate_database_syncs_total [1-9]\d*$/m);
     expect(text).toMatch(/^imagegate_tasks_settled_total\{state="success"\} [1-9]\d*$/m);
     expect(text).toMatch(/^imagegate_tasks_settled_total\{state="fail",fail_code="PROVIDER_ERROR"\} [1-9]\d*$/m);
   });
