@@ -1,8 +1,8 @@
 import type SqliteDatabase from "better-sqlite3";
 import { callbackPayload } from "../domain/callbacks/callback.ts";
 import type { Admission, CreateOutcome, IdempotencyClaim, TaskChange, TaskRepository } from "../domain/tasks/ports.ts";
-import type { Task, TaskState } from "../domain/tasks/task.ts";
-import { toTask, type TaskRow } from "./task-rows.ts";
+import type { Task, TaskRecord, TaskState } from "../domain/tasks/task.ts";
+import { toRecordFromRow, toTask, type RecordRow, type TaskRow } from "./task-rows.ts";
 import type { SqliteGroupCommit } from "./sqlite-group-commit.ts";
 
 const ACTIVE = "('waiting','queuing','generating')";
@@ -18,6 +18,11 @@ function prepareStatements(database: SqliteDatabase.Database) {
     ),
     get: prepare("SELECT * FROM tasks WHERE id = ?"),
     getForAccount: prepare("SELECT * FROM tasks WHERE id = ? AND account_id = ?"),
+    // Only the record's columns, as an array: a third of the row, and no object to build per row.
+    getRecordForAccount: prepare(
+      `SELECT id, model, state, param, result_json, fail_code, fail_msg, create_time, update_time, complete_time
+       FROM tasks WHERE id = ? AND account_id = ?`,
+    ).raw(),
     countForAccount: prepare("SELECT count(*) AS count FROM tasks WHERE account_id = ?"),
     listActive: prepare(`SELECT * FROM tasks WHERE state IN ${ACTIVE} ORDER BY id`),
     listOverdue: prepare(
@@ -197,6 +202,11 @@ export class SqliteTaskRepository implements TaskRepository {
   async getForAccount(taskId: string, accountId: string): Promise<Task | null> {
     const row = this.statements.getForAccount.get(taskId, accountId) as TaskRow | undefined;
     return row === undefined ? null : toTask(row);
+  }
+
+  async getRecordForAccount(taskId: string, accountId: string): Promise<TaskRecord | null> {
+    const row = this.statements.getRecordForAccount.get(taskId, accountId) as RecordRow | undefined;
+    return row === undefined ? null : toRecordFromRow(row);
   }
 
   async transition(taskId: string, from: readonly TaskState[], change: TaskChange): Promise<Task | null> {

@@ -1,5 +1,5 @@
 import type { Selectable } from "kysely";
-import type { FailCode, Task, TaskState } from "../domain/tasks/task.ts";
+import { costTimeOf, type FailCode, type Task, type TaskRecord, type TaskState } from "../domain/tasks/task.ts";
 import type { TasksTable } from "./schema.ts";
 
 /** A row of the tasks table as the database answers it. */
@@ -25,5 +25,38 @@ export function toTask(row: TaskRow): Task {
     deadlineTime: Number(row.deadline_time),
     attempts: Number(row.attempts),
     creditsHeld: Number(row.credits_held),
+  };
+}
+
+/** The columns of a task's record, in this order, as a raw statement answers them. */
+export type RecordRow = [
+  id: string,
+  model: string,
+  state: string,
+  param: string,
+  resultJson: string | null,
+  failCode: string | null,
+  failMsg: string | null,
+  createTime: number | bigint,
+  updateTime: number | bigint,
+  completeTime: number | bigint | null,
+];
+
+export function toRecordFromRow(row: RecordRow): TaskRecord {
+  const [taskId, model, state, param, resultJson, failCode, failMsg, created, updated, completed] = row;
+  const createTime = Number(created);
+  const completeTime = completed === null ? null : Number(completed);
+  return {
+    taskId,
+    model,
+    state: state as TaskState,
+    param,
+    resultJson,
+    failCode: failCode as FailCode | null,
+    failMsg,
+    costTime: costTimeOf(createTime, completeTime),
+    completeTime,
+    createTime,
+    updateTime: Number(updated),
   };
 }

@@ -1,5 +1,4 @@
 import type { FastifyInstance } from "fastify";
-import { toRecord } from "../../domain/tasks/task.ts";
 import type { ApiContext } from "../context.ts";
 import { envelopeSchema, errorEnvelopeSchema, fail, ok } from "../envelope.ts";
 import { callerOf, taskIdFromQuery } from "../request-fields.ts";
@@ -52,9 +51,9 @@ export function registerRecordInfo(api: FastifyInstance, context: ApiContext): v
     async (request, reply) => {
       const taskId = taskIdFromQuery(request);
       if (!taskId.ok) return fail(reply, taskId.code, taskId.message);
-      const found = await context.tasks.get(callerOf(request).accountId, taskId.value);
+      const found = await context.tasks.record(callerOf(request).accountId, taskId.value);
       if (!found.ok) return fail(reply, found.code, found.message);
-      return ok(reply, toRecord(found.value));
+      return ok(reply, found.value);
     },
   );
 }

@@ -1,4 +1,4 @@
-import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import { hash, randomBytes, timingSafeEqual } from "node:crypto";
 import type { KeyMode } from "./account.ts";
 
 const KEY_PATTERN = /^ig_(live|test)_[A-Za-z0-9_-]{32}$/;
@@ -8,8 +8,9 @@ export function generateApiKey(mode: KeyMode, random: (size: number) => Buffer =
   return `ig_${mode}_${random(24).toString("base64url")}`;
 }
 
+/** SHA-256 in hex, with the one-shot hash(): runs on every authenticated request. */
 export function hashApiKey(key: string): string {
-  return createHash("sha256").update(key).digest("hex");
+  return hash("sha256", key, "hex");
 }
 
 export function looksLikeApiKey(value: string): boolean {

@@ -1,4 +1,4 @@
-import type { FailCode, Task, TaskState } from "./task.ts";
+import type { FailCode, Task, TaskRecord, TaskState } from "./task.ts";
 
 /** The fields a state change may set besides `state` and `updateTime`. */
 export interface TaskChange {
@@ -46,6 +46,8 @@ export interface TaskRepository {
   get(taskId: string): Promise<Task | null>;
   /** The task only if it belongs to the account: another account's task looks missing. */
   getForAccount(taskId: string, accountId: string): Promise<Task | null>;
+  /** What recordInfo answers, read alone: the hottest read of the API. Null like getForAccount. */
+  getRecordForAccount(taskId: string, accountId: string): Promise<TaskRecord | null>;
   /**
    * Compare-and-set: applies `change` only while the task's state is one of `from`. Returns the
    * updated task, or null when the task was not in one of those states (someone else moved it).

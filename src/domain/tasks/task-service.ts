@@ -1,11 +1,11 @@
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import type { Caller } from "../accounts/account.ts";
 import type { Catalog } from "../catalog/catalog.ts";
 import type { Clock } from "../clock.ts";
 import { failure, success, type Result } from "../errors.ts";
 import { newId } from "../ids.ts";
 import type { Dispatcher, TaskRepository } from "./ports.ts";
-import { ACTIVE_STATES, type FailCode, type Task } from "./task.ts";
+import { ACTIVE_STATES, type FailCode, type Task, type TaskRecord } from "./task.ts";
 
 export interface CreateTaskCommand {
   caller: Caller;
@@ -105,7 +105,7 @@ export class TaskService {
     const idempotency =
       command.idempotencyKey === undefined
         ? undefined
-        : { key: command.idempotencyKey, requestHash: createHash("sha256").update(param).digest("hex") };
+        : { key: command.idempotencyKey, requestHash: hash("sha256", param, "hex") };
     if (idempotency !== undefined) {
       const claim = await this.tasks.claimIdempotencyKey({
         accountId: task.accountId,
@@ -156,6 +156,12 @@ export class TaskService {
   async get(accountId: string, taskId: string): Promise<Result<Task>> {
     const task = await this.tasks.getForAccount(taskId, accountId);
     return task === null ? failure("NOT_FOUND", `no task with taskId ${taskId}`) : success(task);
+  }
+
+  /** The task as recordInfo shows it. */
+  async record(accountId: string, taskId: string): Promise<Result<TaskRecord>> {
+    const record = await this.tasks.getRecordForAccount(taskId, accountId);
+    return record === null ? failure("NOT_FOUND", `no task with taskId ${taskId}`) : success(record);
   }
 
   /** Hands a stored task to the dispatcher and records that it is queuing. */

@@ -62,6 +62,11 @@ export interface TaskRecord {
   updateTime: number;
 }
 
+/** Milliseconds from creation to the end, once the task has ended. */
+export function costTimeOf(createTime: number, completeTime: number | null): number | null {
+  return completeTime === null ? null : completeTime - createTime;
+}
+
 export function toRecord(task: Task): TaskRecord {
   return {
     taskId: task.id,
@@ -71,7 +76,7 @@ export function toRecord(task: Task): TaskRecord {
     resultJson: task.resultJson,
     failCode: task.failCode,
     failMsg: task.failMsg,
-    costTime: task.completeTime === null ? null : task.completeTime - task.createTime,
+    costTime: costTimeOf(task.createTime, task.completeTime),
     completeTime: task.completeTime,
     createTime: task.createTime,
     updateTime: task.updateTime,
