@@ -168,6 +168,16 @@ const migrations: Record<string, Migration> = {
       await db.schema.dropIndex("tasks_account_state").execute();
     },
   },
+  "0006_tasks_listed_by_id": {
+    async up(db: Kysely<unknown>): Promise<void> {
+      // A task's id begins with its creation time (see newId), so the primary key already orders
+      // tasks by creation and bounds them by time; the index on create_time was one more b-tree
+      // written by every createTask. An account's tasks are listed through (account_id, id).
+      await db.schema.dropIndex("tasks_create").execute();
+      await db.schema.dropIndex("tasks_account_create").execute();
+      await db.schema.createIndex("tasks_account_id").on("tasks").columns(["account_id", "id"]).execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -1,6 +1,7 @@
 import { sql, type Kysely } from "kysely";
 import type { TaskFilter, TaskReports, UsageRow } from "../domain/tasks/reports.ts";
 import { TASK_STATES, type Task, type TaskState } from "../domain/tasks/task.ts";
+import { idTimeBound } from "../domain/ids.ts";
 import type { Database } from "./schema.ts";
 import { toTask } from "./task-rows.ts";
 
@@ -9,11 +10,12 @@ export class SqliteReports implements TaskReports {
   constructor(private readonly db: Kysely<Database>) {}
 
   async listTasks(filter: TaskFilter): Promise<Task[]> {
-    let query = this.db.selectFrom("tasks").selectAll().orderBy("create_time", "desc").orderBy("id", "desc").limit(filter.limit);
+    // Ids begin with the creation time, so id order is creation order and time bounds are id bounds.
+    let query = this.db.selectFrom("tasks").selectAll().orderBy("id", "desc").limit(filter.limit);
     if (filter.accountId !== undefined) query = query.where("account_id", "=", filter.accountId);
     if (filter.state !== undefined) query = query.where("state", "=", filter.state);
-    if (filter.since !== undefined) query = query.where("create_time", ">=", filter.since);
-    if (filter.until !== undefined) query = query.where("create_time", "<", filter.until);
+    if (filter.since !== undefined) query = query.where("id", ">=", idTimeBound("task", filter.since));
+    if (filter.until !== undefined) query = query.where("id", "<", idTimeBound("task", filter.until));
     const rows = await query.execute();
     return rows.map(toTask);
   }
@@ -35,8 +37,8 @@ export class SqliteReports implements TaskReports {
       .orderBy("day")
       .orderBy("accounts.name");
     if (filter.accountId !== undefined) query = query.where("tasks.account_id", "=", filter.accountId);
-    if (filter.since !== undefined) query = query.where("tasks.create_time", ">=", filter.since);
-    if (filter.until !== undefined) query = query.where("tasks.create_time", "<", filter.until);
+    if (filter.since !== undefined) query = query.where("tasks.id", ">=", idTimeBound("task", filter.since));
+    if (filter.until !== undefined) query = query.where("tasks.id", "<", idTimeBound("task", filter.until));
     const rows = await query.execute();
     const byDayAndAccount = new Map<string, UsageRow>();
     for (const row of rows) {

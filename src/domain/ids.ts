@@ -28,12 +28,7 @@ export function pooledRandomBytes(size: number): Buffer {
  * 16 base32 characters (80 bits) of randomness, the layout of a ULID, lower-cased.
  */
 export function newId(prefix: string, now: number, random: RandomSource = pooledRandomBytes): string {
-  let time = "";
-  let remaining = Math.floor(now);
-  for (let index = 0; index < 10; index += 1) {
-    time = CROCKFORD.charAt(remaining % 32) + time;
-    remaining = Math.floor(remaining / 32);
-  }
+  const time = encodeTime(now);
   const bytes = random(10);
   let suffix = "";
   // 80 bits -> 16 characters of 5 bits each.
@@ -49,4 +44,23 @@ export function newId(prefix: string, now: number, random: RandomSource = pooled
     buffer &= (1 << bits) - 1;
   }
   return `${prefix}_${time}${suffix}`;
+}
+
+/** 10 base32 characters of epoch milliseconds, which sort as the times do. */
+function encodeTime(epochMs: number): string {
+  let time = "";
+  let remaining = Math.floor(epochMs);
+  for (let index = 0; index < 10; index += 1) {
+    time = CROCKFORD.charAt(remaining % 32) + time;
+    remaining = Math.floor(remaining / 32);
+  }
+  return time;
+}
+
+/**
+ * The smallest id newId can make at `epochMs` or later: ids made before that time sort below it,
+ * so `id >= idTimeBound(prefix, t)` selects what was created at t or after.
+ */
+export function idTimeBound(prefix: string, epochMs: number): string {
+  return `${prefix}_${encodeTime(Math.max(0, Math.ceil(epochMs)))}`;
 }
