@@ -2,7 +2,7 @@ import Fastify from "fastify";
 
 /**
  * The yardstick: a bare Fastify route answering a constant envelope, with no authentication,
- * database or logging. Run as its own process by the baseline scenario; prints its URL.
+ * database or logging. Run as its own process (bench/baseline-process.ts); prints its URL.
  */
 const ENVELOPE = { code: 200, msg: "success", data: { taskId: "task_01jdw3q0c5m4v7w8x9y0z1a2b3" } };
 

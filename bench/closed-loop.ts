@@ -78,3 +78,35 @@ export async function runClosedLoop(options: ClosedLoopOptions): Promise<ClosedL
     statusCounts,
   };
 }
+
+/** Runs of one load taken in turns, as one run: answers and seconds add up, latencies are pooled. */
+export function mergeClosedLoopResults(runs: readonly ClosedLoopResult[]): ClosedLoopResult {
+  const latencies = new NumberSamples();
+  const statusCounts: Record<string, number> = {};
+  let okCount = 0;
+  let non2xxCount = 0;
+  let errorCount = 0;
+  let timeoutCount = 0;
+  let durationSeconds = 0;
+  for (const run of runs) {
+    for (const value of run.latencies) latencies.push(value);
+    for (const [status, count] of Object.entries(run.statusCounts)) statusCounts[status] = (statusCounts[status] ?? 0) + count;
+    okCount += run.okCount;
+    non2xxCount += run.non2xxCount;
+    errorCount += run.errorCount;
+    timeoutCount += run.timeoutCount;
+    durationSeconds += run.durationSeconds;
+  }
+  return {
+    requestsPerSecond: durationSeconds > 0 ? okCount / durationSeconds : Number.NaN,
+    latency: distribution(latencies.values()),
+    latencies: latencies.values(),
+    perSecond: runs.flatMap((run) => run.perSecond),
+    okCount,
+    non2xxCount,
+    errorCount,
+    timeoutCount,
+    durationSeconds,
+    statusCounts,
+  };
+}

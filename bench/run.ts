@@ -17,8 +17,8 @@ import { checkTargets } from "./targets.ts";
 const USAGE = `usage: npm run bench -- [--quick] [--only NAME[,NAME...]] [--output FILE] [--cpu-prof]
 
   --quick     every scenario briefly: 3 s measurements, slow upstream for 20 s, 100,000 rows for scale
-  --only      run these scenarios (baseline is added when a ratio needs it):
-              baseline, createTask, recordInfo, overhead, slowUpstream, scale
+  --only      run these scenarios: baseline, createTask, recordInfo, overhead, slowUpstream, scale
+              (createTask and recordInfo measure the baseline server alongside themselves)
   --output    where the results go (default bench/results/latest.json)
   --cpu-prof  the imagegate servers run with --cpu-prof; profiles go to bench/results/profiles/
 `;
@@ -34,8 +34,6 @@ const SCENARIOS: readonly Scenario[] = [
 
 /** Below this share of the CPU taken by other processes, the machine counts as quiet. */
 const QUIET_PERCENT = 10;
-
-const NEEDS_BASELINE = new Set(["createTask", "recordInfo"]);
 
 interface ScenarioRecord {
   title: string;
@@ -69,7 +67,6 @@ function parseOptions(): { quick: boolean; selected: Scenario[]; output: string;
       process.stderr.write(`bench: unknown scenario ${unknown.join(", ")}\n${USAGE}`);
       process.exit(2);
     }
-    if ([...names].some((name) => NEEDS_BASELINE.has(name))) names.add("baseline");
     selected = SCENARIOS.filter((scenario) => names.has(scenario.name));
   }
   return { quick: values.quick, selected, output: path.resolve(values.output), cpuProfile: values["cpu-prof"] };

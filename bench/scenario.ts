@@ -16,7 +16,7 @@ export interface ScenarioOutcome {
 
 export interface ScenarioSettings {
   quick: boolean;
-  /** Length of each measured closed-loop (autocannon) run. */
+  /** Length of each measured closed-loop (autocannon) run, or of one server's rounds together when it alternates with another. */
   measureSeconds: number;
   /** Discarded run before each measurement, so the JIT and caches are warm. */
   warmupSeconds: number;

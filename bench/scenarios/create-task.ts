@@ -2,7 +2,8 @@ import { ImagegateProcess } from "../imagegate-process.ts";
 import { removeDirectory, temporaryDirectory } from "../processes.ts";
 import { authorizationHeaders, createTaskBody } from "../requests.ts";
 import type { Scenario, ScenarioOutcome, ScenarioSettings } from "../scenario.ts";
-import { closedLoopFigures, describeFailures, warmUpThenMeasure } from "./closed-loop-figures.ts";
+import { alongsideBaselineFigures, alongsideBaselineNotes, measureAlongsideBaseline } from "./alongside-baseline.ts";
+import { closedLoopFigures, describeFailures } from "./closed-loop-figures.ts";
 
 export const createTaskScenario: Scenario = {
   name: "createTask",
@@ -26,20 +27,23 @@ export const createTaskScenario: Scenario = {
         nextRequest: () => ({ method: "POST" as const, path: "/api/v1/jobs/createTask", body: createTaskBody() }),
         connections: settings.connections,
       };
-      const { warmup, result } = await warmUpThenMeasure(load, settings);
+      const measured = await measureAlongsideBaseline("createTask", load, settings);
+      const result = measured.subject;
       const metrics = await server.metrics();
       const failures = describeFailures(result);
       return {
         figures: [
           ...closedLoopFigures("createTask", "", result),
-          { key: "createTask.firstSecond", label: "throughput in the first second", value: result.perSecond[0] ?? null, unit: "req/s" },
-          { key: "createTask.lastSecond", label: "throughput in the last second", value: result.perSecond.at(-1) ?? null, unit: "req/s" },
+          ...alongsideBaselineFigures("createTask", measured),
+          { key: "createTask.firstSecond", label: "throughput in the first second of the first round", value: result.perSecond[0] ?? null, unit: "req/s" },
+          { key: "createTask.lastSecond", label: "throughput in the last second of the last round", value: result.perSecond.at(-1) ?? null, unit: "req/s" },
           { key: "createTask.storedTasks", label: "tasks stored at the end (none finished)", value: metrics.tasksCreated, unit: "tasks" },
         ],
         notes: [
           "POST /api/v1/jobs/createTask, a random prompt of 6 to 30 words, a random image_size and output_format per request",
-          `tasks stay active (sandbox latency 10 min), so the account's active-task count grows: ${warmup.okCount} after the warm-up, ${metrics.tasksCreated} at the end`,
-          `answers per second: ${result.perSecond.join(", ")}`,
+          ...alongsideBaselineNotes("createTask", measured),
+          `tasks stay active (sandbox latency 10 min), so the account's active-task count grows: ${measured.warmup.okCount} after the warm-up, ${metrics.tasksCreated} at the end`,
+          `answers per second, round by round: ${measured.rounds.map((round) => round.perSecond.join(", ")).join(" | ")}`,
           ...(failures === null ? [] : [failures]),
         ],
       };

@@ -4,7 +4,8 @@ import { removeDirectory, temporaryDirectory } from "../processes.ts";
 import { ApiClient, authorizationHeaders, createTaskBody } from "../requests.ts";
 import type { Scenario, ScenarioOutcome, ScenarioSettings } from "../scenario.ts";
 import { waitUntilSettled } from "../settling.ts";
-import { closedLoopFigures, describeFailures, warmUpThenMeasure } from "./closed-loop-figures.ts";
+import { alongsideBaselineFigures, alongsideBaselineNotes, measureAlongsideBaseline } from "./alongside-baseline.ts";
+import { closedLoopFigures, describeFailures } from "./closed-loop-figures.ts";
 
 const SEEDED_TASKS = 1_000;
 
@@ -50,15 +51,17 @@ export const recordInfoScenario: Scenario = {
         }),
         connections: settings.connections,
       };
-      const { result } = await warmUpThenMeasure(load, settings);
-      const failures = describeFailures(result);
+      const measured = await measureAlongsideBaseline("recordInfo", load, settings);
+      const failures = describeFailures(measured.subject);
       return {
         figures: [
-          ...closedLoopFigures("recordInfo", "", result),
+          ...closedLoopFigures("recordInfo", "", measured.subject),
+          ...alongsideBaselineFigures("recordInfo", measured),
           { key: "recordInfo.storedTasks", label: "stored tasks (state success)", value: settled.metrics.tasksSucceeded, unit: "tasks" },
         ],
         notes: [
           `GET /api/v1/jobs/recordInfo?taskId=<random one of ${taskIds.length}>, tasks made through createTask and finished by the fake upstream (${seedSeconds.toFixed(1)} s to seed)`,
+          ...alongsideBaselineNotes("recordInfo", measured),
           ...(failures === null ? [] : [failures]),
         ],
       };
