@@ -1,8 +1,10 @@
+import type { RecordedAnswer } from "./baseline-server.ts";
 import type { ClosedLoopOptions } from "./closed-loop.ts";
 import { REPOSITORY_ROOT } from "./imagegate-process.ts";
 import { baseEnvironment, ManagedProcess } from "./processes.ts";
 
 export const BASELINE_PATH = "/api/v1/baseline";
+export const REPLAY_PATH = "/api/v1/replay";
 
 /** bench/baseline-server.ts in its own process, the yardstick the throughput targets divide by. */
 export class BaselineProcess {
@@ -11,13 +13,16 @@ export class BaselineProcess {
     readonly url: string,
   ) {}
 
-  static async start(): Promise<BaselineProcess> {
+  /** With `replay`, the server also answers that recorded answer at REPLAY_PATH. */
+  static async start(replay?: RecordedAnswer): Promise<BaselineProcess> {
+    const environment = baseEnvironment();
+    if (replay !== undefined) environment.BASELINE_REPLAY = JSON.stringify(replay);
     const child = new ManagedProcess({
       name: "baseline",
       command: process.execPath,
       arguments: ["--import", "tsx", "bench/baseline-server.ts"],
       cwd: REPOSITORY_ROOT,
-      environment: baseEnvironment(),
+      environment,
     });
     try {
       const listening = await child.waitForLine(/baseline listening on (http:\/\/\S+)/, 30_000);
@@ -29,11 +34,11 @@ export class BaselineProcess {
   }
 
   /** The same request over and over: the route answers a constant envelope. */
-  load(connections: number): Omit<ClosedLoopOptions, "durationSeconds"> {
+  load(connections: number, path: string = BASELINE_PATH): Omit<ClosedLoopOptions, "durationSeconds"> {
     return {
       origin: this.url,
       headers: {},
-      nextRequest: () => ({ method: "GET", path: BASELINE_PATH }),
+      nextRequest: () => ({ method: "GET", path }),
       connections,
     };
   }

@@ -6,8 +6,28 @@ import Fastify from "fastify";
  */
 const ENVELOPE = { code: 200, msg: "success", data: { taskId: "task_01jdw3q0c5m4v7w8x9y0z1a2b3" } };
 
+/** An answer to repeat verbatim: the headers and body imagegate gave to one real request. */
+export interface RecordedAnswer {
+  headers: Record<string, string>;
+  body: string;
+}
+
+/** Headers Node sets on every answer by itself; the rest are copied. */
+const SET_BY_NODE = new Set(["content-length", "date", "connection", "keep-alive", "transfer-encoding"]);
+
 const app = Fastify({ logger: false });
 app.get("/api/v1/baseline", async () => ENVELOPE);
+// With BASELINE_REPLAY, a second route answers a recorded imagegate answer, doing no work: the
+// most a server giving that answer could reach on this machine with this load generator.
+const replay = process.env.BASELINE_REPLAY;
+if (replay !== undefined) {
+  const recorded = JSON.parse(replay) as RecordedAnswer;
+  const headers = Object.entries(recorded.headers).filter(([name]) => !SET_BY_NODE.has(name.toLowerCase()));
+  app.get("/api/v1/replay", (_request, reply) => {
+    for (const [name, value] of headers) reply.header(name, value);
+    reply.send(recorded.body);
+  });
+}
 const address = await app.listen({ port: 0, host: "127.0.0.1" });
 process.stdout.write(`baseline listening on ${address}\n`);
 

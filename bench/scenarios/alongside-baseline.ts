@@ -1,4 +1,5 @@
-import { BASELINE_PATH, BaselineProcess } from "../baseline-process.ts";
+import { BASELINE_PATH, BaselineProcess, REPLAY_PATH } from "../baseline-process.ts";
+import type { RecordedAnswer } from "../baseline-server.ts";
 import { mergeClosedLoopResults, runClosedLoop, type ClosedLoopOptions, type ClosedLoopResult } from "../closed-loop.ts";
 import type { Figure, ScenarioSettings } from "../scenario.ts";
 import { describeFailures } from "./closed-loop-figures.ts";
@@ -26,6 +27,8 @@ export interface AlongsideBaseline {
   ratio: number;
   /** The same ratio round by round, to show how far it moves. */
   roundRatios: number[];
+  /** The recorded answer replayed by a route doing no work, measured in the same rounds, if asked. */
+  replay: { run: ClosedLoopResult; ratio: number } | null;
 }
 
 /**
@@ -34,24 +37,32 @@ export interface AlongsideBaseline {
  * server gets the usual measurement time, in short rounds whose order flips every round (baseline
  * first, then the server first), and a warm-up before its first round.
  */
-export async function measureAlongsideBaseline(name: string, load: Load, settings: ScenarioSettings): Promise<AlongsideBaseline> {
+export async function measureAlongsideBaseline(
+  name: string,
+  load: Load,
+  settings: ScenarioSettings,
+  replay?: RecordedAnswer,
+): Promise<AlongsideBaseline> {
   const roundCount = settings.quick ? 3 : 5;
   const roundSeconds = Math.max(1, Math.round(settings.measureSeconds / roundCount));
-  const baselineServer = await BaselineProcess.start();
+  const baselineServer = await BaselineProcess.start(replay);
   try {
     const baseline: Side = { load: baselineServer.load(settings.connections), runs: [] };
     const subject: Side = { load, runs: [] };
+    const replayed: Side | null = replay === undefined ? null : { load: baselineServer.load(settings.connections, REPLAY_PATH), runs: [] };
     settings.progress(`warming up the baseline for ${settings.warmupSeconds} s`);
     await runClosedLoop({ ...baseline.load, durationSeconds: settings.warmupSeconds });
     settings.progress(`warming up ${name} for ${settings.warmupSeconds} s`);
     const warmup = await runClosedLoop({ ...load, durationSeconds: settings.warmupSeconds });
-    settings.progress(`measuring: ${roundCount} rounds of ${roundSeconds} s on each of the baseline and ${name}, alternating`);
+    const sides = replayed === null ? [baseline, subject] : [baseline, subject, replayed];
+    settings.progress(`measuring: ${roundCount} rounds of ${roundSeconds} s on each of ${sides.length === 2 ? "the baseline and" : "the baseline, the replayed answer and"} ${name}, alternating`);
     for (let round = 0; round < roundCount; round += 1) {
-      const order = round % 2 === 0 ? [baseline, subject] : [subject, baseline];
+      const order = round % 2 === 0 ? sides : [...sides].reverse();
       for (const side of order) side.runs.push(await runClosedLoop({ ...side.load, durationSeconds: roundSeconds }));
     }
     const subjectMerged = mergeClosedLoopResults(subject.runs);
     const baselineMerged = mergeClosedLoopResults(baseline.runs);
+    const replayMerged = replayed === null ? null : mergeClosedLoopResults(replayed.runs);
     return {
       warmup,
       rounds: subject.runs,
@@ -60,6 +71,7 @@ export async function measureAlongsideBaseline(name: string, load: Load, setting
       baseline: baselineMerged,
       ratio: subjectMerged.requestsPerSecond / baselineMerged.requestsPerSecond,
       roundRatios: subject.runs.map((run, round) => run.requestsPerSecond / (baseline.runs[round]?.requestsPerSecond ?? Number.NaN)),
+      replay: replayMerged === null ? null : { run: replayMerged, ratio: replayMerged.requestsPerSecond / baselineMerged.requestsPerSecond },
     };
   } finally {
     await baselineServer.stop();
@@ -76,6 +88,17 @@ export function alongsideBaselineFigures(prefix: string, measured: AlongsideBase
       unit: "req/s",
     },
     { key: `${prefix}.baselineRatio`, label: "throughput / baseline's", value: measured.ratio, unit: "ratio" },
+    ...(measured.replay === null
+      ? []
+      : ([
+          {
+            key: `${prefix}.replay.requestsPerSecond`,
+            label: "its answer replayed with no work, alongside",
+            value: measured.replay.run.requestsPerSecond,
+            unit: "req/s",
+          },
+          { key: `${prefix}.replayRatio`, label: "replayed answer / baseline's", value: measured.replay.ratio, unit: "ratio" },
+        ] satisfies Figure[])),
   ];
 }
 
@@ -86,5 +109,11 @@ export function alongsideBaselineNotes(name: string, measured: AlongsideBaseline
     `${name} and the baseline server (GET ${BASELINE_PATH}) both stay up and are measured in ${measured.rounds.length} alternating rounds of ${measured.roundSeconds} s each; ` +
       `the ratio divides ${name}'s 2xx answers over its seconds in all rounds by the baseline's (round by round: ${measured.roundRatios.map((ratio) => ratio.toFixed(2)).join(", ")})`,
     ...(failures === null ? [] : [`baseline measured alongside: ${failures}`]),
+    ...(measured.replay === null
+      ? []
+      : [
+          `the baseline server also replays one of ${name}'s real answers verbatim (GET ${REPLAY_PATH}: the same headers and body, no work), in the same rounds: ` +
+            `${measured.replay.ratio.toFixed(2)} x the baseline, the most any server giving that answer reaches here`,
+        ]),
   ];
 }

@@ -1,3 +1,4 @@
+import type { RecordedAnswer } from "../baseline-server.ts";
 import { FakeUpstreamProcess } from "../fake-upstream-process.ts";
 import { ImagegateProcess } from "../imagegate-process.ts";
 import { removeDirectory, temporaryDirectory } from "../processes.ts";
@@ -8,6 +9,13 @@ import { alongsideBaselineFigures, alongsideBaselineNotes, measureAlongsideBasel
 import { closedLoopFigures, describeFailures } from "./closed-loop-figures.ts";
 
 const SEEDED_TASKS = 1_000;
+
+/** One real recordInfo answer, headers and body, for the baseline server to replay. */
+async function recordAnswer(origin: string, headers: Record<string, string>, taskId: string): Promise<RecordedAnswer> {
+  const response = await fetch(`${origin}/api/v1/jobs/recordInfo?taskId=${taskId}`, { headers });
+  if (response.status !== 200) throw new Error(`recordInfo answered ${response.status} to the answer to replay`);
+  return { headers: Object.fromEntries(response.headers.entries()), body: await response.text() };
+}
 
 export const recordInfoScenario: Scenario = {
   name: "recordInfo",
@@ -51,7 +59,7 @@ export const recordInfoScenario: Scenario = {
         }),
         connections: settings.connections,
       };
-      const measured = await measureAlongsideBaseline("recordInfo", load, settings);
+      const measured = await measureAlongsideBaseline("recordInfo", load, settings, await recordAnswer(server.url, load.headers, taskIds[0] ?? ""));
       const failures = describeFailures(measured.subject);
       return {
         figures: [
