@@ -9,6 +9,7 @@ import type {
   LedgerEntry,
   LedgerKind,
 } from "../domain/accounts/account.ts";
+import { ExternalWrites } from "./external-writes.ts";
 import type { AccountsTable, ApiKeysTable, CreditLedgerTable } from "./schema.ts";
 
 type AccountRow = Selectable<AccountsTable>;
@@ -86,7 +87,6 @@ function prepareStatements(database: SqliteDatabase.Database) {
       "INSERT INTO audit_log (at, actor, action, target, details) VALUES (@at, @actor, @action, @target, @details)",
     ),
     listAudit: prepare("SELECT * FROM audit_log ORDER BY id DESC LIMIT ?"),
-    dataVersion: prepare("PRAGMA data_version").pluck(),
     webhookSecret: prepare("SELECT webhook_secret AS secret FROM accounts WHERE id = ?"),
     setWebhookSecret: prepare("UPDATE accounts SET webhook_secret = ? WHERE id = ?"),
     setWebhookSecretIfNone: prepare("UPDATE accounts SET webhook_secret = ? WHERE id = ? AND webhook_secret IS NULL"),
@@ -101,10 +101,12 @@ export class SqliteAccountRepository implements AccountRepository {
   >;
 
   private readonly callers = new Map<string, { key: ApiKeyRecord; limits: AccountLimits }>();
-  private callerCacheVersion = -1;
-  private versionCheckedThisTurn = false;
+  private callerCacheGeneration = -1;
 
-  constructor(private readonly database: SqliteDatabase.Database) {
+  constructor(
+    private readonly database: SqliteDatabase.Database,
+    private readonly externalWrites: ExternalWrites = new ExternalWrites(database),
+  ) {
     this.statements = prepareStatements(database);
     this.adjustTransaction = database.transaction((change: Parameters<AccountRepository["adjustCredits"]>[0]) => {
       const row = this.statements.adjust.get({ amount: change.amount, accountId: change.accountId }) as
@@ -162,18 +164,10 @@ export class SqliteAccountRepository implements AccountRepository {
    * Unknown hashes are never cached, so guessed keys cannot fill memory.
    */
   async findCallerByKeyHash(hash: string): Promise<{ key: ApiKeyRecord; limits: AccountLimits } | null> {
-    // Once per turn of the event loop is enough: a request that arrives after another process
-    // committed is always handled in a later turn than that commit.
-    if (!this.versionCheckedThisTurn) {
-      this.versionCheckedThisTurn = true;
-      setImmediate(() => {
-        this.versionCheckedThisTurn = false;
-      });
-      const version = this.statements.dataVersion.get() as number;
-      if (version !== this.callerCacheVersion) {
-        this.callers.clear();
-        this.callerCacheVersion = version;
-      }
+    const generation = this.externalWrites.generation();
+    if (generation !== this.callerCacheGeneration) {
+      this.callers.clear();
+      this.callerCacheGeneration = generation;
     }
     const cached = this.callers.get(hash);
     if (cached !== undefined) return cached;

@@ -1,6 +1,7 @@
 import path from "node:path";
 import type { CommitCounters } from "../observability/runtime-metrics.ts";
 import { migrate, openSqlite, type SqliteHandle } from "./sqlite.ts";
+import { ExternalWrites } from "./external-writes.ts";
 import { SqliteAccountRepository } from "./sqlite-account-repository.ts";
 import { SqliteCallbackOutbox } from "./sqlite-callback-outbox.ts";
 import { SqliteGroupCommit } from "./sqlite-group-commit.ts";
@@ -26,10 +27,11 @@ export async function openSqliteStore(dataDir: string): Promise<SqliteStore> {
   await migrate(handle.db);
   const walSync = new WalFileSync(`${handle.file}-wal`);
   const groupCommit = new SqliteGroupCommit(handle.raw, walSync);
+  const externalWrites = new ExternalWrites(handle.raw);
   return {
     handle,
-    accounts: new SqliteAccountRepository(handle.raw),
-    tasks: new SqliteTaskRepository(handle.raw, groupCommit),
+    accounts: new SqliteAccountRepository(handle.raw, externalWrites),
+    tasks: new SqliteTaskRepository(handle.raw, groupCommit, externalWrites),
     groupCommit,
     walSync,
     counters: () => ({

@@ -1,11 +1,15 @@
 import type SqliteDatabase from "better-sqlite3";
 import { callbackPayload } from "../domain/callbacks/callback.ts";
 import type { Admission, CreateOutcome, IdempotencyClaim, TaskChange, TaskRepository } from "../domain/tasks/ports.ts";
-import type { Task, TaskRecord, TaskState } from "../domain/tasks/task.ts";
+import { toRecord, type Task, type TaskRecord, type TaskState } from "../domain/tasks/task.ts";
 import { toRecordFromRow, toTask, type RecordRow, type TaskRow } from "./task-rows.ts";
+import { ExternalWrites } from "./external-writes.ts";
 import type { SqliteGroupCommit } from "./sqlite-group-commit.ts";
 
 const ACTIVE = "('waiting','queuing','generating')";
+
+/** Records of the tasks written last, kept for recordInfo: about 20 MB at most. */
+const RECENT_RECORDS = 20_000;
 
 function prepareStatements(database: SqliteDatabase.Database) {
   const prepare = (sql: string) => database.prepare(sql);
@@ -69,12 +73,22 @@ export class SqliteTaskRepository implements TaskRepository {
   private readonly writeTransition: (taskId: string, from: readonly TaskState[], change: TaskChange) => Task | null;
   private readonly writeClaim: (claim: Parameters<TaskRepository["claimIdempotencyKey"]>[0]) => IdempotencyClaim;
   private readonly cache = new Map<string, SqliteDatabase.Statement>();
+  /**
+   * What clients poll is what was just created or changed, so the records of the tasks this
+   * process wrote last are kept, as each write became durable; recordInfo answers those without a
+   * read, and any other task with one read by primary key. Another process's commit (the CLI)
+   * empties it, since that may have changed a kept task.
+   */
+  private readonly recent = new Map<string, { accountId: string; record: TaskRecord }>();
+  private recentGeneration: number;
 
   constructor(
     private readonly database: SqliteDatabase.Database,
     private readonly groupCommit: SqliteGroupCommit,
+    private readonly externalWrites: ExternalWrites = new ExternalWrites(database),
   ) {
     this.statements = prepareStatements(database);
+    this.recentGeneration = externalWrites.generation();
 
     // Each write below runs only through the group commit, whose transaction makes its statements
     // one atomic unit; wrapping them in transactions of their own would only add savepoints.
@@ -191,7 +205,18 @@ export class SqliteTaskRepository implements TaskRepository {
   }
 
   async create(task: Task, admission: Admission): Promise<CreateOutcome> {
-    return this.groupCommit.submit(() => this.writeCreate(task, admission));
+    const outcome = await this.groupCommit.submit(() => this.writeCreate(task, admission));
+    if (outcome === "created") this.remember(task);
+    return outcome;
+  }
+
+  private remember(task: Task): void {
+    this.recent.delete(task.id);
+    this.recent.set(task.id, { accountId: task.accountId, record: toRecord(task) });
+    if (this.recent.size > RECENT_RECORDS) {
+      const oldest = this.recent.keys().next();
+      if (oldest.done !== true) this.recent.delete(oldest.value);
+    }
   }
 
   async get(taskId: string): Promise<Task | null> {
@@ -205,12 +230,28 @@ export class SqliteTaskRepository implements TaskRepository {
   }
 
   async getRecordForAccount(taskId: string, accountId: string): Promise<TaskRecord | null> {
+    const generation = this.externalWrites.generation();
+    if (generation !== this.recentGeneration) {
+      this.recent.clear();
+      this.recentGeneration = generation;
+    }
+    const kept = this.recent.get(taskId);
+    if (kept !== undefined) return kept.accountId === accountId ? kept.record : null;
     const row = this.statements.getRecordForAccount.get(taskId, accountId) as RecordRow | undefined;
     return row === undefined ? null : toRecordFromRow(row);
   }
 
   async transition(taskId: string, from: readonly TaskState[], change: TaskChange): Promise<Task | null> {
-    return this.groupCommit.submit(() => this.writeTransition(taskId, from, change));
+    let changed: Task | null;
+    try {
+      changed = await this.groupCommit.submit(() => this.writeTransition(taskId, from, change));
+    } catch (error) {
+      // The change may be committed without being known durable: keep no record of it either way.
+      this.recent.delete(taskId);
+      throw error;
+    }
+    if (changed !== null) this.remember(changed);
+    return changed;
   }
 
   async listActive(): Promise<Task[]> {

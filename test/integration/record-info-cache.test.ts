@@ -1,0 +1,115 @@
+import path from "node:path";
+import SqliteDatabase from "better-sqlite3";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { openSqliteStore } from "../../src/db/sqlite-store.ts";
+import { newId } from "../../src/domain/ids.ts";
+import type { Task } from "../../src/domain/tasks/task.ts";
+import { call, MODEL, startTestServer, temporaryDirectory, waitForTerminal, type TaskData, type TestServer } from "../helpers/test-server.ts";
+
+// recordInfo answers the tasks this process wrote last from memory; these pin down that it never
+// answers anything the database would not.
+
+let harness: TestServer;
+beforeEach(async () => {
+  harness = await startTestServer({ SANDBOX_LATENCY_MS: "50" });
+});
+afterEach(async () => {
+  await harness.close();
+});
+
+async function createTask(prompt: string, key = harness.key): Promise<string> {
+  const answer = await call<{ taskId: string }>(harness.baseUrl, "POST", "/api/v1/jobs/createTask", {
+    key,
+    body: { model: MODEL, input: { prompt } },
+  });
+  expect(answer.status).toBe(200);
+  return answer.body.data.taskId;
+}
+
+function recordInfo(taskId: string, key = harness.key) {
+  return call<TaskData | null>(harness.baseUrl, "GET", `/api/v1/jobs/recordInfo?taskId=${taskId}`, { key });
+}
+
+describe("recordInfo of recently written tasks", () => {
+  it("follows every state the task goes through, up to the one the database holds", async () => {
+    const taskId = await createTask("a lighthouse at dusk");
+    const { states } = await waitForTerminal(harness.baseUrl, harness.key, taskId);
+    expect(states.at(-1)).toBe("success");
+    expect(states.every((state, index) => index === 0 || ["generating", "success"].includes(state))).toBe(true);
+    const last = await recordInfo(taskId);
+    const database = new SqliteDatabase(path.join(harness.dataDir, "imagegate.db"), { readonly: true });
+    try {
+      const row = database.prepare("SELECT state, result_json, update_time FROM tasks WHERE id = ?").get(taskId) as {
+        state: string;
+        result_json: string;
+        update_time: number;
+      };
+      expect(last.body.data).toMatchObject({ state: row.state, resultJson: row.result_json, updateTime: row.update_time });
+    } finally {
+      database.close();
+    }
+  });
+
+  it("shows a change that another process committed to a task it holds", async () => {
+    const taskId = await createTask("a fox in the snow");
+    await waitForTerminal(harness.baseUrl, harness.key, taskId);
+    expect((await recordInfo(taskId)).body.data?.failMsg).toBeNull();
+    const other = new SqliteDatabase(path.join(harness.dataDir, "imagegate.db"));
+    try {
+      other.prepare("UPDATE tasks SET fail_msg = 'set by another process' WHERE id = ?").run(taskId);
+    } finally {
+      other.close();
+    }
+    expect((await recordInfo(taskId)).body.data?.failMsg).toBe("set by another process");
+  });
+
+  it("answers 404 to another account for a task it holds", async () => {
+    const strangerKey = await harness.newAccountKey("stranger");
+    // That key was written by another connection; a first read lets the server notice, so that the
+    // task below is still held in memory when the stranger asks for it.
+    expect((await recordInfo("task_none", strangerKey)).status).toBe(404);
+    const taskId = await createTask("a private sketch");
+    expect((await recordInfo(taskId)).status).toBe(200);
+    const answer = await recordInfo(taskId, strangerKey);
+    expect(answer.status).toBe(404);
+    expect(answer.body.data).toBeNull();
+  });
+});
+
+describe("SqliteTaskRepository's recent records", () => {
+  it("answers a task written before the first read from memory, with no read", async () => {
+    const store = await openSqliteStore(await temporaryDirectory());
+    try {
+      store.handle.raw.prepare("INSERT INTO accounts (id, name, created_at, credits) VALUES ('acct_1', 'one', 0, 100)").run();
+      const now = Date.now();
+      const task: Task = {
+        id: newId("task", now),
+        accountId: "acct_1",
+        apiKeyId: null,
+        mode: "live",
+        model: MODEL,
+        state: "queuing",
+        param: "{}",
+        input: "{}",
+        callbackUrl: null,
+        resultJson: null,
+        failCode: null,
+        failMsg: null,
+        createTime: now,
+        updateTime: now,
+        completeTime: null,
+        deadlineTime: now + 60_000,
+        attempts: 0,
+        creditsHeld: 0,
+      };
+      expect(await store.tasks.create(task, { activeLimit: 10, price: 1 })).toBe("created");
+      // Changed behind the repository's back on its own connection, which data_version does not
+      // report: only an answer from memory still says queuing.
+      store.handle.raw.prepare("UPDATE tasks SET state = 'generating' WHERE id = ?").run(task.id);
+      expect((await store.tasks.getRecordForAccount(task.id, "acct_1"))?.state).toBe("queuing");
+      expect((await store.tasks.getForAccount(task.id, "acct_1"))?.state).toBe("generating");
+    } finally {
+      await store.close();
+    }
+  });
+});
