@@ -1,4 +1,4 @@
-import { open, type FileHandle } from "node:fs/promises";
+import { Worker } from "node:worker_threads";
 
 /** Makes every frame written to the write-ahead log so far durable. */
 export interface WalSync {
@@ -7,16 +7,53 @@ export interface WalSync {
 }
 
 /**
- * fdatasync of the SQLite write-ahead log in libuv's thread pool, so the event loop goes on while
- * the disk flushes. Syncs never overlap: a caller arriving while one runs waits for the next, which
- * starts when the running one ends (the running one may have begun before the caller's commit was
- * written). Every caller arriving meanwhile shares that next sync, so the flushes coalesce.
+ * The flushing thread: opens the log on first use (it exists once a write has committed, and
+ * SQLite keeps the same file while any connection is open), fdatasyncs it on each message, and
+ * closes it when told to stop.
+ */
+const SYNC_THREAD = `
+const { parentPort } = require("node:worker_threads");
+const { openSync, fdatasyncSync, closeSync } = require("node:fs");
+let fd = null;
+const forget = () => {
+  if (fd !== null) {
+    try { closeSync(fd); } catch {}
+    fd = null;
+  }
+};
+parentPort.on("message", (file) => {
+  if (file === null) {
+    forget();
+    parentPort.close();
+    return;
+  }
+  const started = performance.now();
+  try {
+    if (fd === null) fd = openSync(file, "r+");
+    fdatasyncSync(fd);
+    parentPort.postMessage({ ok: true, ms: performance.now() - started });
+  } catch (error) {
+    forget();
+    parentPort.postMessage({ ok: false, message: String(error?.message ?? error), code: error?.code });
+  }
+});
+`;
+
+type SyncAnswer = { ok: true; ms: number } | { ok: false; message: string; code?: string };
+
+/**
+ * fdatasync of the SQLite write-ahead log on a thread of its own, so the event loop goes on while
+ * the disk flushes, and no flush waits behind image work in libuv's thread pool. Syncs never
+ * overlap: a caller arriving while one runs waits for the next, which starts when the running one
+ * ends (the running one may have begun before the caller's commit was written). Every caller
+ * arriving meanwhile shares that next sync, so the flushes coalesce.
  */
 export class WalFileSync implements WalSync {
-  private handle: Promise<FileHandle> | null = null;
+  private thread: Worker | null = null;
+  private waiting: { resolve: () => void; reject: (error: Error) => void } | null = null;
   private running: Promise<void> | null = null;
   private queued: Promise<void> | null = null;
-  /** Syncs made, and milliseconds spent in them (in the thread pool, not on the event loop). */
+  /** Syncs made, and milliseconds spent in them (on the flushing thread, not the event loop). */
   syncs = 0;
   syncMs = 0;
 
@@ -35,9 +72,12 @@ export class WalFileSync implements WalSync {
 
   async close(): Promise<void> {
     await Promise.allSettled([this.running, this.queued]);
-    const handle = this.handle;
-    this.handle = null;
-    if (handle !== null) await (await handle).close();
+    const thread = this.thread;
+    this.thread = null;
+    if (thread === null) return;
+    const exited = new Promise((resolve) => thread.once("exit", resolve));
+    thread.postMessage(null);
+    await exited;
   }
 
   private begin(): Promise<void> {
@@ -50,21 +90,40 @@ export class WalFileSync implements WalSync {
     return run;
   }
 
-  private async datasync(): Promise<void> {
-    // Opened on first use: the log exists once a write has committed. SQLite keeps the same file
-    // while any connection is open, so one descriptor serves for the life of the store.
-    this.handle ??= open(this.walFile, "r+");
-    const handle = this.handle;
-    const started = performance.now();
-    try {
-      await (await handle).datasync();
-    } catch (error) {
-      // The next sync opens the log afresh.
-      if (this.handle === handle) this.handle = null;
-      handle.then((handle) => handle.close()).catch(() => undefined);
-      throw error;
-    }
-    this.syncs += 1;
-    this.syncMs += performance.now() - started;
+  private datasync(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const thread = this.startThread();
+      this.waiting = { resolve, reject };
+      // Held while a flush is pending, so the process cannot end with writes unacknowledged.
+      thread.ref();
+      thread.postMessage(this.walFile);
+    });
+  }
+
+  private startThread(): Worker {
+    if (this.thread !== null) return this.thread;
+    const thread = new Worker(SYNC_THREAD, { eval: true });
+    thread.on("message", (answer: SyncAnswer) => {
+      thread.unref();
+      const waiting = this.waiting;
+      this.waiting = null;
+      if (answer.ok) {
+        this.syncs += 1;
+        this.syncMs += answer.ms;
+        waiting?.resolve();
+      } else {
+        waiting?.reject(Object.assign(new Error(`flushing ${this.walFile}: ${answer.message}`), { code: answer.code }));
+      }
+    });
+    const lost = (error: Error): void => {
+      if (this.thread === thread) this.thread = null;
+      this.waiting?.reject(error);
+      this.waiting = null;
+    };
+    thread.on("error", lost);
+    thread.on("exit", () => lost(new Error("the write-ahead log's flushing thread stopped")));
+    thread.unref();
+    this.thread = thread;
+    return thread;
   }
 }
