@@ -1,4 +1,5 @@
 import type SqliteDatabase from "better-sqlite3";
+import type { Durability } from "../domain/tasks/ports.ts";
 import type { WalSync } from "./wal-sync.ts";
 
 /** A write of the group threw: the group is run again, each write in its own savepoint. */
@@ -10,6 +11,7 @@ class WriteFailed extends Error {
 
 interface PendingWrite {
   work: () => unknown;
+  wait: Durability;
   resolve: (value: unknown) => void;
   reject: (error: unknown) => void;
 }
@@ -73,11 +75,12 @@ export class SqliteGroupCommit {
 
   /**
    * Runs `work` (synchronous statements, usually a better-sqlite3 transaction function) inside the
-   * next group's transaction; resolves with its result once the group is committed.
+   * next group's transaction; resolves with its result once the group is on disk, or, with
+   * "committed", as soon as it is committed.
    */
-  submit<T>(work: () => T): Promise<T> {
+  submit<T>(work: () => T, wait: Durability = "on-disk"): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.pending.push({ work, resolve: resolve as (value: unknown) => void, reject });
+      this.pending.push({ work, wait, resolve: resolve as (value: unknown) => void, reject });
       if (!this.scheduled) {
         this.scheduled = true;
         setImmediate(() => this.flush());
@@ -112,21 +115,24 @@ export class SqliteGroupCommit {
     this.commits += 1;
     this.writes += group.length;
     if (this.walSync === null) {
-      settle(group, outcomes);
+      settle(group, outcomes, () => true);
       return;
     }
+    settle(group, outcomes, (write) => write.wait === "committed");
     this.walSync.sync().then(
-      () => settle(group, outcomes),
-      // Committed but perhaps not durable: no caller is told its write is safe.
+      () => settle(group, outcomes, (write) => write.wait === "on-disk"),
+      // Committed but perhaps not durable: no caller waiting for the disk is told its write is safe.
       (error: unknown) => {
-        for (const write of group) write.reject(error);
+        for (const write of group) if (write.wait === "on-disk") write.reject(error);
       },
     );
   }
 }
 
-function settle(group: readonly PendingWrite[], outcomes: readonly unknown[]): void {
+/** Answers the writes of the group that `now` picks, each with its own outcome. */
+function settle(group: readonly PendingWrite[], outcomes: readonly unknown[], now: (write: PendingWrite) => boolean): void {
   group.forEach((write, index) => {
+    if (!now(write)) return;
     const outcome = outcomes[index] as { ok: true; value: unknown } | { ok: false; error: unknown };
     if (outcome.ok) write.resolve(outcome.value);
     else write.reject(outcome.error);

@@ -1,6 +1,6 @@
 import type SqliteDatabase from "better-sqlite3";
 import { callbackPayload } from "../domain/callbacks/callback.ts";
-import type { Admission, CreateOutcome, IdempotencyClaim, TaskChange, TaskRepository } from "../domain/tasks/ports.ts";
+import type { Admission, CreateOutcome, Durability, IdempotencyClaim, TaskChange, TaskRepository } from "../domain/tasks/ports.ts";
 import { toRecord, type Task, type TaskRecord, type TaskState } from "../domain/tasks/task.ts";
 import { toRecordFromRow, toTask, type RecordRow, type TaskRow } from "./task-rows.ts";
 import { ExternalWrites } from "./external-writes.ts";
@@ -241,10 +241,10 @@ export class SqliteTaskRepository implements TaskRepository {
     return row === undefined ? null : toRecordFromRow(row);
   }
 
-  async transition(taskId: string, from: readonly TaskState[], change: TaskChange): Promise<Task | null> {
+  async transition(taskId: string, from: readonly TaskState[], change: TaskChange, wait: Durability = "on-disk"): Promise<Task | null> {
     let changed: Task | null;
     try {
-      changed = await this.groupCommit.submit(() => this.writeTransition(taskId, from, change));
+      changed = await this.groupCommit.submit(() => this.writeTransition(taskId, from, change), wait);
     } catch (error) {
       // The change may be committed without being known durable: keep no record of it either way.
       this.recent.delete(taskId);

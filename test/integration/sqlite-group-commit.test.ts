@@ -109,6 +109,20 @@ describe("SqliteGroupCommit with the log flushed off the event loop", () => {
     expect(await pending).toBe(1);
   });
 
+  it("answers a write that asked only for the commit without waiting for the flush", async () => {
+    const held = new HeldSync();
+    const durable = new SqliteGroupCommit(database, held);
+    const order: string[] = [];
+    const onDisk = durable.submit(insert("on disk")).then(() => order.push("on disk"));
+    const committed = durable.submit(insert("committed"), "committed").then(() => order.push("committed"));
+    await committed;
+    expect(order).toEqual(["committed"]);
+    expect(names()).toEqual(["on disk", "committed"]);
+    held.finish();
+    await onDisk;
+    expect(order).toEqual(["committed", "on disk"]);
+  });
+
   it("commits the next group while the previous one's flush is still running", async () => {
     const held = new HeldSync();
     const durable = new SqliteGroupCommit(database, held);

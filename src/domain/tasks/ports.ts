@@ -37,6 +37,9 @@ export interface Admission {
 
 export type CreateOutcome = "created" | "ACTIVE_LIMIT" | "INSUFFICIENT_CREDITS";
 
+/** When a write's caller hears of it: once it is on disk, or once it is committed. */
+export type Durability = "on-disk" | "committed";
+
 export interface TaskRepository {
   /**
    * In one transaction: checks the active limit, holds `price` credits (never below zero) and
@@ -51,8 +54,10 @@ export interface TaskRepository {
   /**
    * Compare-and-set: applies `change` only while the task's state is one of `from`. Returns the
    * updated task, or null when the task was not in one of those states (someone else moved it).
+   * It answers once the change is on disk, or with "committed" as soon as it is committed: for a
+   * change that a crash may undo harmlessly, because recovery redoes what it stood for.
    */
-  transition(taskId: string, from: readonly TaskState[], change: TaskChange): Promise<Task | null>;
+  transition(taskId: string, from: readonly TaskState[], change: TaskChange, wait?: Durability): Promise<Task | null>;
   /** Every non-terminal task, oldest first: what a restart must resume. */
   listActive(): Promise<Task[]>;
   /** Non-terminal tasks whose deadline is before `now`. */

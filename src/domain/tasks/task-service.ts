@@ -4,7 +4,7 @@ import type { Catalog } from "../catalog/catalog.ts";
 import type { Clock } from "../clock.ts";
 import { failure, success, type Result } from "../errors.ts";
 import { newId } from "../ids.ts";
-import type { Dispatcher, TaskRepository } from "./ports.ts";
+import type { Dispatcher, Durability, TaskRepository } from "./ports.ts";
 import { ACTIVE_STATES, type FailCode, type Task, type TaskRecord } from "./task.ts";
 
 export interface CreateTaskCommand {
@@ -173,7 +173,9 @@ export class TaskService {
 
   /** A worker is about to call the upstream model. A recovered `generating` task may start again. */
   start(taskId: string): Promise<Task | null> {
-    return this.transition(taskId, ACTIVE_STATES, { state: "generating", countAttempt: true });
+    // The worker need not wait for the disk: if a crash undoes this change, recovery finds the
+    // task queuing (or generating) and starts it again, which is what this change stood for.
+    return this.transition(taskId, ACTIVE_STATES, { state: "generating", countAttempt: true }, "committed");
   }
 
   succeed(taskId: string, resultUrls: readonly string[]): Promise<Task | null> {
@@ -250,10 +252,11 @@ export class TaskService {
     taskId: string,
     from: Parameters<TaskRepository["transition"]>[1],
     change: Omit<Parameters<TaskRepository["transition"]>[2], "updateTime">,
+    wait: Durability = "on-disk",
   ): Promise<Task | null> {
     // A terminal change happens at its completeTime: both timestamps are the same instant.
     const updateTime = change.completeTime ?? this.clock.now();
-    const updated = await this.tasks.transition(taskId, from, { ...change, updateTime });
+    const updated = await this.tasks.transition(taskId, from, { ...change, updateTime }, wait);
     if (updated !== null) this.notify(updated);
     return updated;
   }
