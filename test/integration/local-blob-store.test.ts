@@ -98,6 +98,14 @@ describe("LocalBlobStore put and open", () => {
     expect((await readAll(opened.stream)).toString()).toBe("second version");
   });
 
+  it("records in the metadata the inode and size of the file it describes", async () => {
+    await store.put("2026-11-24/inode.png", Buffer.from("pixels"), "image/png");
+    const file = path.join(root, "2026-11-24", "inode.png");
+    const metadata = JSON.parse(await readFile(`${file}.meta.json`, "utf8")) as { inode: string; size: number };
+    const fileStat = await stat(file, { bigint: true });
+    expect(metadata).toMatchObject({ inode: fileStat.ino.toString(), size: 6 });
+  });
+
   it("leaves only the blob and its metadata behind, no temporary files", async () => {
     await store.put("2026-11-24/a.png", Buffer.from("one"), "image/png");
     await store.put("2026-11-24/a.png", Buffer.from("two"), "image/png");
