@@ -1,4 +1,5 @@
 import { Worker } from "node:worker_threads";
+import { CoalescedFlush } from "../storage/coalesced-flush.ts";
 
 /** Makes every frame written to the write-ahead log so far durable. */
 export interface WalSync {
@@ -43,16 +44,13 @@ type SyncAnswer = { ok: true; ms: number } | { ok: false; message: string; code?
 
 /**
  * fdatasync of the SQLite write-ahead log on a thread of its own, so the event loop goes on while
- * the disk flushes, and no flush waits behind image work in libuv's thread pool. Syncs never
- * overlap: a caller arriving while one runs waits for the next, which starts when the running one
- * ends (the running one may have begun before the caller's commit was written). Every caller
- * arriving meanwhile shares that next sync, so the flushes coalesce.
+ * the disk flushes, and no flush waits behind image work in libuv's thread pool. Callers arriving
+ * while a sync runs share the next one (CoalescedFlush).
  */
 export class WalFileSync implements WalSync {
   private thread: Worker | null = null;
   private waiting: { resolve: () => void; reject: (error: Error) => void } | null = null;
-  private running: Promise<void> | null = null;
-  private queued: Promise<void> | null = null;
+  private readonly flushes = new CoalescedFlush(() => this.datasync());
   /** Syncs made, and milliseconds spent in them (on the flushing thread, not the event loop). */
   syncs = 0;
   syncMs = 0;
@@ -60,34 +58,17 @@ export class WalFileSync implements WalSync {
   constructor(private readonly walFile: string) {}
 
   sync(): Promise<void> {
-    if (this.running === null) return this.begin();
-    this.queued ??= this.running
-      .catch(() => undefined)
-      .then(() => {
-        this.queued = null;
-        return this.begin();
-      });
-    return this.queued;
+    return this.flushes.run();
   }
 
   async close(): Promise<void> {
-    await Promise.allSettled([this.running, this.queued]);
+    await this.flushes.idle();
     const thread = this.thread;
     this.thread = null;
     if (thread === null) return;
     const exited = new Promise((resolve) => thread.once("exit", resolve));
     thread.postMessage(null);
     await exited;
-  }
-
-  private begin(): Promise<void> {
-    const run = this.datasync();
-    this.running = run;
-    const clear = (): void => {
-      if (this.running === run) this.running = null;
-    };
-    run.then(clear, clear);
-    return run;
   }
 
   private datasync(): Promise<void> {

@@ -6,6 +6,7 @@ import type { Readable } from "node:stream";
 import { systemClock } from "../domain/clock.ts";
 import type { Clock } from "../domain/clock.ts";
 import type { BlobStore, StoredBlob } from "./blob-store.ts";
+import { CoalescedFlush } from "./coalesced-flush.ts";
 import { isErrorCode, syncDirectory } from "./durable-files.ts";
 
 /**
@@ -33,6 +34,9 @@ export class LocalBlobStore implements BlobStore {
   private readonly root: string;
   private readonly clock: Clock;
 
+  /** Directory flushes in progress, by directory, shared by the puts that need them. */
+  private readonly directoryFlushes = new Map<string, CoalescedFlush>();
+
   constructor(options: { root: string; clock?: Clock }) {
     this.root = path.resolve(options.root);
     this.clock = options.clock ?? systemClock;
@@ -55,7 +59,7 @@ export class LocalBlobStore implements BlobStore {
       // Sidecar first: a fresh key never has a file under its final name without metadata.
       await rename(temporarySidecar, filePath + SIDECAR_SUFFIX);
       await rename(temporaryFile, filePath);
-      await syncDirectory(directory);
+      await this.syncDirectoryShared(directory);
       await syncCreatedDirectories(directory, firstCreatedDirectory);
     } catch (error) {
       // Best effort: the error worth reporting is the one that stopped the put.
@@ -168,6 +172,25 @@ export class LocalBlobStore implements BlobStore {
     }
     await removeIfPresent(filePath + SIDECAR_SUFFIX);
     return true;
+  }
+
+  /**
+   * Makes the directory's entries durable. Results of one day share a directory, so puts finishing
+   * together share its flush (each waits for one that started after its renames).
+   */
+  private syncDirectoryShared(directory: string): Promise<void> {
+    let flush = this.directoryFlushes.get(directory);
+    if (flush === undefined) {
+      flush = new CoalescedFlush(() => syncDirectory(directory));
+      this.directoryFlushes.set(directory, flush);
+    }
+    const shared = flush;
+    const done = shared.run();
+    const forget = (): void => {
+      if (!shared.busy && this.directoryFlushes.get(directory) === shared) this.directoryFlushes.delete(directory);
+    };
+    done.then(forget, forget);
+    return done;
   }
 
   /**
