@@ -55,41 +55,36 @@ export class RuntimeMetrics {
     const seconds = (nanoseconds: number): string => (nanoseconds / 1e9).toFixed(6);
     const database = this.database();
     const lines = [
-      "# HELP imagegate_process_resident_memory_bytes Resident set size of this process.",
-      "# TYPE imagegate_process_resident_memory_bytes gauge",
-      `imagegate_process_resident_memory_bytes ${memory.rss}`,
+      ...metric("imagegate_process_resident_memory_bytes", "gauge", "Resident set size of this process.", memory.rss),
       "# HELP imagegate_event_loop_delay_seconds Event-loop delay since the server started.",
       "# TYPE imagegate_event_loop_delay_seconds summary",
       `imagegate_event_loop_delay_seconds{quantile="0.5"} ${seconds(this.eventLoopDelay.percentile(50))}`,
       `imagegate_event_loop_delay_seconds{quantile="0.99"} ${seconds(this.eventLoopDelay.percentile(99))}`,
       `imagegate_event_loop_delay_seconds{quantile="1"} ${seconds(this.eventLoopDelay.max)}`,
-      "# HELP imagegate_tasks_running Tasks a worker of this process is running now.",
-      "# TYPE imagegate_tasks_running gauge",
-      `imagegate_tasks_running ${this.queue.runningCount}`,
-      "# HELP imagegate_tasks_running_peak Most tasks running at once since the server started.",
-      "# TYPE imagegate_tasks_running_peak gauge",
-      `imagegate_tasks_running_peak ${this.peakInFlight}`,
-      "# HELP imagegate_tasks_waiting Tasks queued in this process for a free worker.",
-      "# TYPE imagegate_tasks_waiting gauge",
-      `imagegate_tasks_waiting ${this.queue.waitingCount}`,
-      "# HELP imagegate_database_commits_total Write groups committed, each in one transaction.",
-      "# TYPE imagegate_database_commits_total counter",
-      `imagegate_database_commits_total ${database.commits}`,
-      "# HELP imagegate_database_writes_total Writes carried by those commits (group commit shares one among many).",
-      "# TYPE imagegate_database_writes_total counter",
-      `imagegate_database_writes_total ${database.writes}`,
-      "# HELP imagegate_database_commit_seconds_total Time the event loop spent running write groups.",
-      "# TYPE imagegate_database_commit_seconds_total counter",
-      `imagegate_database_commit_seconds_total ${(database.busyMs / 1000).toFixed(3)}`,
-      "# HELP imagegate_database_syncs_total Flushes of the write-ahead log to disk, off the event loop; one serves every group committed while the previous one ran.",
-      "# TYPE imagegate_database_syncs_total counter",
-      `imagegate_database_syncs_total ${database.syncs}`,
-      "# HELP imagegate_database_sync_seconds_total Time spent in those flushes.",
-      "# TYPE imagegate_database_sync_seconds_total counter",
-      `imagegate_database_sync_seconds_total ${(database.syncMs / 1000).toFixed(3)}`,
-      "# HELP imagegate_tasks_created_total Tasks accepted by this process.",
-      "# TYPE imagegate_tasks_created_total counter",
-      `imagegate_tasks_created_total ${this.created}`,
+      ...metric("imagegate_tasks_running", "gauge", "Tasks a worker of this process is running now.", this.queue.runningCount),
+      ...metric("imagegate_tasks_running_peak", "gauge", "Most tasks running at once since the server started.", this.peakInFlight),
+      ...metric("imagegate_tasks_waiting", "gauge", "Tasks queued in this process for a free worker.", this.queue.waitingCount),
+      ...metric("imagegate_database_commits_total", "counter", "Write groups committed, each in one transaction.", database.commits),
+      ...metric(
+        "imagegate_database_writes_total",
+        "counter",
+        "Writes carried by those commits (group commit shares one among many).",
+        database.writes,
+      ),
+      ...metric(
+        "imagegate_database_commit_seconds_total",
+        "counter",
+        "Time the event loop spent running write groups.",
+        (database.busyMs / 1000).toFixed(3),
+      ),
+      ...metric(
+        "imagegate_database_syncs_total",
+        "counter",
+        "Flushes of the write-ahead log to disk, off the event loop; one serves every group committed while the previous one ran.",
+        database.syncs,
+      ),
+      ...metric("imagegate_database_sync_seconds_total", "counter", "Time spent in those flushes.", (database.syncMs / 1000).toFixed(3)),
+      ...metric("imagegate_tasks_created_total", "counter", "Tasks accepted by this process.", this.created),
       "# HELP imagegate_tasks_settled_total Tasks this process settled, by outcome.",
       "# TYPE imagegate_tasks_settled_total counter",
     ];
@@ -100,4 +95,9 @@ export class RuntimeMetrics {
     }
     return `${lines.join("\n")}\n`;
   }
+}
+
+/** One unlabelled metric in the Prometheus text format: its help, its type and its value. */
+function metric(name: string, type: "gauge" | "counter", help: string, value: number | string): string[] {
+  return [`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, `${name} ${value}`];
 }
