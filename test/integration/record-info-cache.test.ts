@@ -1,7 +1,7 @@
 import path from "node:path";
 import SqliteDatabase from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { openSqliteStore } from "../../src/db/sqlite-store.ts";
+import { openSqliteStore, type SqliteStore } from "../../src/db/sqlite-store.ts";
 import { newId } from "../../src/domain/ids.ts";
 import type { Task } from "../../src/domain/tasks/task.ts";
 import { call, MODEL, startTestServer, temporaryDirectory, waitForTerminal, type TaskData, type TestServer } from "../helpers/test-server.ts";
@@ -76,40 +76,64 @@ describe("recordInfo of recently written tasks", () => {
   });
 });
 
+/** A queuing task of account acct_1, made at `now`. */
+function queuingTask(now: number): Task {
+  return {
+    id: newId("task", now),
+    accountId: "acct_1",
+    apiKeyId: null,
+    mode: "live",
+    model: MODEL,
+    state: "queuing",
+    param: "{}",
+    input: "{}",
+    callbackUrl: null,
+    resultJson: null,
+    failCode: null,
+    failMsg: null,
+    createTime: now,
+    updateTime: now,
+    completeTime: null,
+    deadlineTime: now + 60_000,
+    attempts: 0,
+    creditsHeld: 0,
+  };
+}
+
 describe("SqliteTaskRepository's recent records", () => {
+  let store: SqliteStore;
+  beforeEach(async () => {
+    store = await openSqliteStore(await temporaryDirectory());
+    store.handle.raw.prepare("INSERT INTO accounts (id, name, created_at, credits) VALUES ('acct_1', 'one', 0, 1000000)").run();
+  });
+  afterEach(async () => {
+    await store.close();
+  });
+
+  // Changed behind the repository's back on its own connection, which data_version does not
+  // report: only an answer from memory still says queuing.
+  const changeBehindItsBack = (taskId: string) =>
+    store.handle.raw.prepare("UPDATE tasks SET state = 'generating' WHERE id = ?").run(taskId);
+
   it("answers a task written before the first read from memory, with no read", async () => {
-    const store = await openSqliteStore(await temporaryDirectory());
-    try {
-      store.handle.raw.prepare("INSERT INTO accounts (id, name, created_at, credits) VALUES ('acct_1', 'one', 0, 100)").run();
-      const now = Date.now();
-      const task: Task = {
-        id: newId("task", now),
-        accountId: "acct_1",
-        apiKeyId: null,
-        mode: "live",
-        model: MODEL,
-        state: "queuing",
-        param: "{}",
-        input: "{}",
-        callbackUrl: null,
-        resultJson: null,
-        failCode: null,
-        failMsg: null,
-        createTime: now,
-        updateTime: now,
-        completeTime: null,
-        deadlineTime: now + 60_000,
-        attempts: 0,
-        creditsHeld: 0,
-      };
-      expect(await store.tasks.create(task, { activeLimit: 10, price: 1 })).toBe("created");
-      // Changed behind the repository's back on its own connection, which data_version does not
-      // report: only an answer from memory still says queuing.
-      store.handle.raw.prepare("UPDATE tasks SET state = 'generating' WHERE id = ?").run(task.id);
-      expect((await store.tasks.getRecordForAccount(task.id, "acct_1"))?.state).toBe("queuing");
-      expect((await store.tasks.getForAccount(task.id, "acct_1"))?.state).toBe("generating");
-    } finally {
-      await store.close();
+    const task = queuingTask(Date.now());
+    expect(await store.tasks.create(task, { activeLimit: 10, price: 1 })).toBe("created");
+    changeBehindItsBack(task.id);
+    expect((await store.tasks.getRecordForAccount(task.id, "acct_1"))?.state).toBe("queuing");
+    expect((await store.tasks.getForAccount(task.id, "acct_1"))?.state).toBe("generating");
+  });
+
+  it("keeps the last 20,000 tasks written and reads older ones from the database", async () => {
+    const now = Date.now();
+    const tasks = Array.from({ length: 20_001 }, (_, index) => queuingTask(now + index));
+    for (let start = 0; start < tasks.length; start += 1_000) {
+      await Promise.all(tasks.slice(start, start + 1_000).map((task) => store.tasks.create(task, { activeLimit: 1_000_000, price: 1 })));
     }
+    const [oldest, second] = tasks;
+    if (oldest === undefined || second === undefined) throw new Error("no tasks");
+    changeBehindItsBack(oldest.id);
+    changeBehindItsBack(second.id);
+    expect((await store.tasks.getRecordForAccount(oldest.id, "acct_1"))?.state).toBe("generating");
+    expect((await store.tasks.getRecordForAccount(second.id, "acct_1"))?.state).toBe("queuing");
   });
 });
