@@ -71,14 +71,18 @@ export async function buildApp(context: ApiContext): Promise<FastifyInstance> {
   // Route schemas document the API; validation is the catalog's, whose messages name the field.
   app.setValidatorCompiler(() => () => true);
 
-  app.addHook("onRequest", async (request, reply) => {
+  // Callback hooks, not async ones: every request passes through both, and neither waits for
+  // anything, so neither needs a promise.
+  app.addHook("onRequest", (request, reply, done) => {
     reply.header("X-Request-Id", request.id);
+    done();
   });
-  app.addHook("onResponse", async (request, reply) => {
+  app.addHook("onResponse", (request, reply, done) => {
     request.log.info(
       { method: request.method, url: request.routeOptions.url ?? request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) },
       "request",
     );
+    done();
   });
 
   app.setErrorHandler((error: FastifyError | DomainError, request, reply) => {
