@@ -50,11 +50,11 @@ export class LocalBlobStore implements BlobStore {
     const temporaryFile = temporaryPathFor(filePath);
     const temporarySidecar = temporaryPathFor(filePath + SIDECAR_SUFFIX);
     try {
-      // The sidecar is written and flushed while the file's own flush runs: one wait for the disk
-      // instead of two, before the renames.
+      // The sidecar is written while the file's flush runs, and is not flushed itself: one lost to
+      // a crash reads as damaged, and open() rebuilds what it held from the file, which is flushed.
       const firstCreatedDirectory = await this.writeNewFile(temporaryFile, bytes, async (inode) => {
         const metadata: SidecarMetadata = { contentType, etag, size: bytes.length, createdAt, inode };
-        await writeDurably(temporarySidecar, Buffer.from(JSON.stringify(metadata)));
+        await writeExclusive(temporarySidecar, Buffer.from(JSON.stringify(metadata)));
       });
       // Sidecar first: a fresh key never has a file under its final name without metadata.
       await rename(temporarySidecar, filePath + SIDECAR_SUFFIX);
@@ -278,15 +278,21 @@ function temporaryPathFor(finalPath: string): string {
   return path.join(path.dirname(finalPath), name);
 }
 
-/** Creates `filePath` with `bytes` and flushes it; `alongside` runs during the flush, given the inode. */
-async function writeDurably(filePath: string, bytes: Buffer, alongside?: (inode: string) => Promise<void>): Promise<void> {
+/** Creates `filePath` with `bytes`, without waiting for the disk. */
+async function writeExclusive(filePath: string, bytes: Buffer): Promise<void> {
   const handle = await open(filePath, "wx", 0o644);
   try {
     await handle.writeFile(bytes);
-    if (alongside === undefined) {
-      await handle.sync();
-      return;
-    }
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Creates `filePath` with `bytes` and flushes it; `alongside` runs during the flush, given the inode. */
+async function writeDurably(filePath: string, bytes: Buffer, alongside: (inode: string) => Promise<void>): Promise<void> {
+  const handle = await open(filePath, "wx", 0o644);
+  try {
+    await handle.writeFile(bytes);
     const inode = (await handle.stat({ bigint: true })).ino.toString();
     // Both settle before the handle closes; the first failure is the one reported.
     const [flushed, other] = await Promise.allSettled([handle.sync(), alongside(inode)]);
