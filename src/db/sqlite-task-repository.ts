@@ -1,7 +1,7 @@
 import type SqliteDatabase from "better-sqlite3";
 import { callbackPayload } from "../domain/callbacks/callback.ts";
 import type { Admission, CreateOutcome, Durability, IdempotencyClaim, TaskChange, TaskRepository } from "../domain/tasks/ports.ts";
-import { toRecord, type Task, type TaskRecord, type TaskState } from "../domain/tasks/task.ts";
+import { stateRank, toRecord, type Task, type TaskRecord, type TaskState } from "../domain/tasks/task.ts";
 import { toRecordFromRow, toTask, type RecordRow, type TaskRow } from "./task-rows.ts";
 import { ExternalWrites } from "./external-writes.ts";
 import type { SqliteGroupCommit } from "./sqlite-group-commit.ts";
@@ -211,6 +211,11 @@ export class SqliteTaskRepository implements TaskRepository {
   }
 
   private remember(task: Task): void {
+    // Answers can arrive out of commit order (a change that waits only for its commit answers
+    // before an earlier one waiting for the disk); a state only moves forward, so the older
+    // answer never replaces the newer.
+    const kept = this.recent.get(task.id);
+    if (kept !== undefined && stateRank(kept.record.state) > stateRank(task.state)) return;
     this.recent.delete(task.id);
     this.recent.set(task.id, { accountId: task.accountId, record: toRecord(task) });
     if (this.recent.size > RECENT_RECORDS) {

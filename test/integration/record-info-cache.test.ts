@@ -1,7 +1,10 @@
 import path from "node:path";
 import SqliteDatabase from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { SqliteGroupCommit } from "../../src/db/sqlite-group-commit.ts";
 import { openSqliteStore, type SqliteStore } from "../../src/db/sqlite-store.ts";
+import { SqliteTaskRepository } from "../../src/db/sqlite-task-repository.ts";
+import type { WalSync } from "../../src/db/wal-sync.ts";
 import { newId } from "../../src/domain/ids.ts";
 import type { Task } from "../../src/domain/tasks/task.ts";
 import { call, MODEL, startTestServer, temporaryDirectory, waitForTerminal, type TaskData, type TestServer } from "../helpers/test-server.ts";
@@ -135,5 +138,34 @@ describe("SqliteTaskRepository's recent records", () => {
     changeBehindItsBack(second.id);
     expect((await store.tasks.getRecordForAccount(oldest.id, "acct_1"))?.state).toBe("generating");
     expect((await store.tasks.getRecordForAccount(second.id, "acct_1"))?.state).toBe("queuing");
+  });
+
+  it("never lets an answer that arrives late replace a newer state", async () => {
+    // A group commit whose log flush the test releases by hand, on the same connection.
+    const releases: Array<() => void> = [];
+    const held: WalSync = {
+      sync: () => new Promise<void>((resolve) => releases.push(resolve)),
+      close: async () => undefined,
+    };
+    const tasks = new SqliteTaskRepository(store.handle.raw, new SqliteGroupCommit(store.handle.raw, held));
+    const task = queuingTask(Date.now());
+    const created = tasks.create(task, { activeLimit: 10, price: 1 });
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    for (const release of releases.splice(0)) release();
+    expect(await created).toBe("created");
+
+    // Started, waiting for the disk; then finished in a later group that waits only for its commit.
+    const started = tasks.transition(task.id, ["queuing"], { state: "generating", updateTime: Date.now() });
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const finished = await tasks.transition(
+      task.id,
+      ["generating"],
+      { state: "success", resultJson: '{"resultUrls":[]}', completeTime: Date.now(), updateTime: Date.now() },
+      "committed",
+    );
+    expect(finished?.state).toBe("success");
+    for (const release of releases.splice(0)) release();
+    expect((await started)?.state).toBe("generating");
+    expect((await tasks.getRecordForAccount(task.id, "acct_1"))?.state).toBe("success");
   });
 });

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from "fastify";
-import { isTerminal, TASK_STATES, toRecord, type Task } from "../../domain/tasks/task.ts";
+import { isTerminal, stateRank, toRecord, type Task } from "../../domain/tasks/task.ts";
 import type { ApiContext } from "../context.ts";
 import { errorEnvelopeSchema, fail } from "../envelope.ts";
 import { callerOf, taskIdFromQuery } from "../request-fields.ts";
@@ -55,7 +55,7 @@ export function registerStreamInfo(api: FastifyInstance, context: ApiContext): v
         response.end();
       };
       const send = (task: Task): void => {
-        const rank = TASK_STATES.indexOf(task.state);
+        const rank = stateRank(task.state);
         if (closed || rank <= lastRank) return;
         lastRank = rank;
         response.write(`event: state\ndata: ${JSON.stringify(toRecord(task))}\n\n`);

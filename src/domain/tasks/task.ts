@@ -1,6 +1,11 @@
 export const TASK_STATES = ["waiting", "queuing", "generating", "success", "fail"] as const;
 export type TaskState = (typeof TASK_STATES)[number];
 
+/** A task's state only moves forward through TASK_STATES; this is its place on that way. */
+export function stateRank(state: TaskState): number {
+  return TASK_STATES.indexOf(state);
+}
+
 export const ACTIVE_STATES: readonly TaskState[] = ["waiting", "queuing", "generating"];
 export const TERMINAL_STATES: readonly TaskState[] = ["success", "fail"];
 
