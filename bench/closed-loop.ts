@@ -110,3 +110,30 @@ export function mergeClosedLoopResults(runs: readonly ClosedLoopResult[]): Close
     statusCounts,
   };
 }
+
+/** How a closed-loop measurement is split into rounds: 5 (3 with --quick) sharing the measured time. */
+export function alternatingRoundPlan(settings: { quick: boolean; measureSeconds: number }): { rounds: number; roundSeconds: number } {
+  const rounds = settings.quick ? 3 : 5;
+  return { rounds, roundSeconds: Math.max(1, Math.round(settings.measureSeconds / rounds)) };
+}
+
+/**
+ * Measures several loads in turns, one short run each per round, the order reversed every other
+ * round: a machine whose speed drifts (other work on a shared host) slows them all alike, so their
+ * ratios keep only what the servers cost. Returns each load's runs, in the order of `loads`.
+ */
+export async function measureInAlternatingRounds(
+  loads: readonly Omit<ClosedLoopOptions, "durationSeconds">[],
+  plan: { rounds: number; roundSeconds: number },
+): Promise<ClosedLoopResult[][]> {
+  const runs = loads.map((): ClosedLoopResult[] => []);
+  const forward = loads.map((_, index) => index);
+  for (let round = 0; round < plan.rounds; round += 1) {
+    const order = round % 2 === 0 ? forward : [...forward].reverse();
+    for (const index of order) {
+      const load = loads[index];
+      if (load !== undefined) runs[index]?.push(await runClosedLoop({ ...load, durationSeconds: plan.roundSeconds }));
+    }
+  }
+  return runs;
+}

@@ -1,16 +1,17 @@
 import { BASELINE_PATH, BaselineProcess, REPLAY_PATH } from "../baseline-process.ts";
 import type { RecordedAnswer } from "../baseline-server.ts";
-import { mergeClosedLoopResults, runClosedLoop, type ClosedLoopOptions, type ClosedLoopResult } from "../closed-loop.ts";
+import {
+  alternatingRoundPlan,
+  measureInAlternatingRounds,
+  mergeClosedLoopResults,
+  runClosedLoop,
+  type ClosedLoopOptions,
+  type ClosedLoopResult,
+} from "../closed-loop.ts";
 import type { Figure, ScenarioSettings } from "../scenario.ts";
 import { describeFailures } from "./closed-loop-figures.ts";
 
 type Load = Omit<ClosedLoopOptions, "durationSeconds">;
-
-/** One of the two servers measured in turns, with its runs so far. */
-interface Side {
-  load: Load;
-  runs: ClosedLoopResult[];
-}
 
 /** A server measured in rounds that alternate with the baseline server's. */
 export interface AlongsideBaseline {
@@ -43,34 +44,29 @@ export async function measureAlongsideBaseline(
   settings: ScenarioSettings,
   replay?: RecordedAnswer,
 ): Promise<AlongsideBaseline> {
-  const roundCount = settings.quick ? 3 : 5;
-  const roundSeconds = Math.max(1, Math.round(settings.measureSeconds / roundCount));
+  const { rounds, roundSeconds } = alternatingRoundPlan(settings);
   const baselineServer = await BaselineProcess.start(replay);
   try {
-    const baseline: Side = { load: baselineServer.load(settings.connections), runs: [] };
-    const subject: Side = { load, runs: [] };
-    const replayed: Side | null = replay === undefined ? null : { load: baselineServer.load(settings.connections, REPLAY_PATH), runs: [] };
+    const baselineLoad = baselineServer.load(settings.connections);
     settings.progress(`warming up the baseline for ${settings.warmupSeconds} s`);
-    await runClosedLoop({ ...baseline.load, durationSeconds: settings.warmupSeconds });
+    await runClosedLoop({ ...baselineLoad, durationSeconds: settings.warmupSeconds });
     settings.progress(`warming up ${name} for ${settings.warmupSeconds} s`);
     const warmup = await runClosedLoop({ ...load, durationSeconds: settings.warmupSeconds });
-    const sides = replayed === null ? [baseline, subject] : [baseline, subject, replayed];
-    settings.progress(`measuring: ${roundCount} rounds of ${roundSeconds} s on each of ${sides.length === 2 ? "the baseline and" : "the baseline, the replayed answer and"} ${name}, alternating`);
-    for (let round = 0; round < roundCount; round += 1) {
-      const order = round % 2 === 0 ? sides : [...sides].reverse();
-      for (const side of order) side.runs.push(await runClosedLoop({ ...side.load, durationSeconds: roundSeconds }));
-    }
-    const subjectMerged = mergeClosedLoopResults(subject.runs);
-    const baselineMerged = mergeClosedLoopResults(baseline.runs);
-    const replayMerged = replayed === null ? null : mergeClosedLoopResults(replayed.runs);
+    const loads = [baselineLoad, load];
+    if (replay !== undefined) loads.push(baselineServer.load(settings.connections, REPLAY_PATH));
+    settings.progress(`measuring: ${rounds} rounds of ${roundSeconds} s on each of ${replay === undefined ? "the baseline and" : "the baseline, the replayed answer and"} ${name}, alternating`);
+    const [baselineRuns = [], subjectRuns = [], replayRuns] = await measureInAlternatingRounds(loads, { rounds, roundSeconds });
+    const subjectMerged = mergeClosedLoopResults(subjectRuns);
+    const baselineMerged = mergeClosedLoopResults(baselineRuns);
+    const replayMerged = replayRuns === undefined ? null : mergeClosedLoopResults(replayRuns);
     return {
       warmup,
-      rounds: subject.runs,
+      rounds: subjectRuns,
       roundSeconds,
       subject: subjectMerged,
       baseline: baselineMerged,
       ratio: subjectMerged.requestsPerSecond / baselineMerged.requestsPerSecond,
-      roundRatios: subject.runs.map((run, round) => run.requestsPerSecond / (baseline.runs[round]?.requestsPerSecond ?? Number.NaN)),
+      roundRatios: subjectRuns.map((run, round) => run.requestsPerSecond / (baselineRuns[round]?.requestsPerSecond ?? Number.NaN)),
       replay: replayMerged === null ? null : { run: replayMerged, ratio: replayMerged.requestsPerSecond / baselineMerged.requestsPerSecond },
     };
   } finally {

@@ -1,10 +1,9 @@
-import { runClosedLoop, type ClosedLoopResult } from "../closed-loop.ts";
+import { alternatingRoundPlan, measureInAlternatingRounds, mergeClosedLoopResults, runClosedLoop, type ClosedLoopOptions, type ClosedLoopResult } from "../closed-loop.ts";
 import { ImagegateProcess } from "../imagegate-process.ts";
 import { removeDirectory, temporaryDirectory } from "../processes.ts";
 import { authorizationHeaders } from "../requests.ts";
 import { MEBIBYTE, type Figure, type Scenario, type ScenarioOutcome, type ScenarioSettings } from "../scenario.ts";
 import { seedSucceededTasks, type SeededTasks } from "../seed-tasks.ts";
-import { distribution, NumberSamples, type Distribution } from "../statistics.ts";
 import { describeFailures } from "./closed-loop-figures.ts";
 
 const SMALL = 1_000;
@@ -18,12 +17,6 @@ interface Store {
   seeded: SeededTasks | null;
   server: ImagegateProcess | null;
   apiKey: string;
-}
-
-interface Measured {
-  latency: Distribution;
-  requestsPerSecond: number;
-  failures: string[];
 }
 
 async function prepareStore(store: Store, settings: ScenarioSettings): Promise<void> {
@@ -48,7 +41,7 @@ async function prepareStore(store: Store, settings: ScenarioSettings): Promise<v
   });
 }
 
-function recordInfoLoad(store: Store, settings: ScenarioSettings, durationSeconds: number) {
+function recordInfoLoad(store: Store, settings: ScenarioSettings): Omit<ClosedLoopOptions, "durationSeconds"> {
   const taskIds = store.seeded?.taskIds ?? [];
   if (store.server === null || taskIds.length === 0) throw new Error(`the store of ${store.count} tasks is not ready`);
   return {
@@ -59,27 +52,10 @@ function recordInfoLoad(store: Store, settings: ScenarioSettings, durationSecond
       path: `/api/v1/jobs/recordInfo?taskId=${taskIds[Math.floor(Math.random() * taskIds.length)] ?? ""}`,
     }),
     connections: settings.connections,
-    durationSeconds,
   };
 }
 
-function merge(runs: readonly ClosedLoopResult[]): Measured {
-  const latencies = new NumberSamples();
-  let ok = 0;
-  let seconds = 0;
-  for (const run of runs) {
-    for (const value of run.latencies) latencies.push(value);
-    ok += run.okCount;
-    seconds += run.durationSeconds;
-  }
-  return {
-    latency: distribution(latencies.values()),
-    requestsPerSecond: seconds > 0 ? ok / seconds : Number.NaN,
-    failures: runs.map(describeFailures).filter((line) => line !== null),
-  };
-}
-
-function sizeFigures(prefix: string, store: Store, measured: Measured): Figure[] {
+function sizeFigures(prefix: string, store: Store, measured: ClosedLoopResult): Figure[] {
   const label = `${store.count.toLocaleString("en-US")} tasks`;
   return [
     { key: `${prefix}.latencyP50`, label: `${label}: recordInfo latency p50`, value: measured.latency.p50, unit: "ms" },
@@ -99,8 +75,7 @@ export const scaleScenario: Scenario = {
   name: "scale",
   title: "scale: recordInfo with few and with many stored tasks",
   async run(settings: ScenarioSettings): Promise<ScenarioOutcome> {
-    const rounds = settings.quick ? 3 : 5;
-    const roundSeconds = Math.max(1, Math.round(settings.measureSeconds / rounds));
+    const { rounds, roundSeconds } = alternatingRoundPlan(settings);
     const stores: Store[] = [];
     try {
       for (const count of [SMALL, settings.quick ? QUICK_LARGE : LARGE]) {
@@ -112,17 +87,16 @@ export const scaleScenario: Scenario = {
       if (small === undefined || large === undefined) throw new Error("two stores were not prepared");
       for (const store of stores) {
         settings.progress(`warming up ${store.count.toLocaleString("en-US")} tasks for ${settings.warmupSeconds} s`);
-        await runClosedLoop(recordInfoLoad(store, settings, settings.warmupSeconds));
+        await runClosedLoop({ ...recordInfoLoad(store, settings), durationSeconds: settings.warmupSeconds });
       }
-      // Alternating short runs cancel out a machine whose speed drifts (other work on a shared host).
       settings.progress(`measuring recordInfo: ${rounds} rounds of ${roundSeconds} s on each, alternating`);
-      const runs = new Map<Store, ClosedLoopResult[]>(stores.map((store) => [store, []]));
-      for (let round = 0; round < rounds; round += 1) {
-        const order = round % 2 === 0 ? [small, large] : [large, small];
-        for (const store of order) runs.get(store)?.push(await runClosedLoop(recordInfoLoad(store, settings, roundSeconds)));
-      }
-      const few = merge(runs.get(small) ?? []);
-      const many = merge(runs.get(large) ?? []);
+      const [smallRuns = [], largeRuns = []] = await measureInAlternatingRounds(
+        [small, large].map((store) => recordInfoLoad(store, settings)),
+        { rounds, roundSeconds },
+      );
+      const few = mergeClosedLoopResults(smallRuns);
+      const many = mergeClosedLoopResults(largeRuns);
+      const failures = [describeFailures(few), describeFailures(many)].filter((line) => line !== null);
       return {
         figures: [
           ...sizeFigures("scale.small", small, few),
@@ -144,8 +118,7 @@ export const scaleScenario: Scenario = {
           "rows inserted with better-sqlite3 in one transaction while the server is stopped: state success, a result URL, the demo account and key; no ledger rows or result files",
           `recordInfo over random ids of all stored tasks, ${settings.connections} connections; both servers stay up and are measured in alternating ${roundSeconds} s rounds`,
           ...(settings.quick ? [`quick run: ${QUICK_LARGE.toLocaleString("en-US")} rows instead of ${LARGE.toLocaleString("en-US")}`] : []),
-          ...few.failures,
-          ...many.failures,
+          ...failures,
         ],
       };
     } finally {
