@@ -23,8 +23,8 @@ interface PendingWrite {
  * throws is undone alone and the rest of the group still commits (see the constructor). A lone
  * write waits for no one: the group closes at the end of the current turn (setImmediate).
  *
- * Given a WalSync, a group commits without SQLite's own fsync and the log is flushed by `walSync`
- * in the thread pool instead: the callers still hear only after their writes are on disk, but the
+ * Given a WalSync, a group commits without SQLite's own fsync and `walSync` flushes the log off
+ * the event loop instead: the callers still hear only after their writes are on disk, but the
  * event loop serves requests (and commits the next group) while the disk works, and one flush
  * serves every group committed while the previous one ran. Other writes on the connection keep
  * the connection's own synchronous level.
@@ -37,7 +37,7 @@ export class SqliteGroupCommit {
   /** Commits made and writes carried, for the metrics of the fast path. */
   commits = 0;
   writes = 0;
-  /** Milliseconds spent running groups, fsync included: the event loop is blocked meanwhile. */
+  /** Milliseconds spent running groups (SQLite's fsync included when there is no WalSync): the event loop is blocked meanwhile. */
   busyMs = 0;
 
   /** The connection's own synchronous level, restored after each group; null without a WalSync. */

@@ -15,8 +15,7 @@ export interface SqliteStore {
   tasks: SqliteTaskRepository;
   reports: SqliteReports;
   outbox: SqliteCallbackOutbox;
-  groupCommit: SqliteGroupCommit;
-  walSync: WalFileSync;
+  /** The group commit's and the log flush's counters, for /metrics. */
   counters(): CommitCounters;
   close(): Promise<void>;
 }
@@ -32,8 +31,6 @@ export async function openSqliteStore(dataDir: string): Promise<SqliteStore> {
     handle,
     accounts: new SqliteAccountRepository(handle.raw, externalWrites),
     tasks: new SqliteTaskRepository(handle.raw, groupCommit, externalWrites),
-    groupCommit,
-    walSync,
     counters: () => ({
       commits: groupCommit.commits,
       writes: groupCommit.writes,
