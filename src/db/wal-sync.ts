@@ -4,7 +4,6 @@ import { CoalescedFlush } from "../storage/coalesced-flush.ts";
 /** Makes every frame written to the write-ahead log so far durable. */
 export interface WalSync {
   sync(): Promise<void>;
-  close(): Promise<void>;
 }
 
 /**

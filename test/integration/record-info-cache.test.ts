@@ -143,10 +143,7 @@ describe("SqliteTaskRepository's recent records", () => {
   it("never lets an answer that arrives late replace a newer state", async () => {
     // A group commit whose log flush the test releases by hand, on the same connection.
     const releases: Array<() => void> = [];
-    const held: WalSync = {
-      sync: () => new Promise<void>((resolve) => releases.push(resolve)),
-      close: async () => undefined,
-    };
+    const held: WalSync = { sync: () => new Promise<void>((resolve) => releases.push(resolve)) };
     const tasks = new SqliteTaskRepository(store.handle.raw, new SqliteGroupCommit(store.handle.raw, held));
     const task = queuingTask(Date.now());
     const created = tasks.create(task, { activeLimit: 10, price: 1 });

@@ -86,8 +86,6 @@ class HeldSync implements WalSync {
   finish(error?: Error): void {
     for (const release of this.releases.splice(0)) release(error);
   }
-
-  async close(): Promise<void> {}
 }
 
 describe("SqliteGroupCommit with the log flushed off the event loop", () => {
