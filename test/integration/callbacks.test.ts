@@ -14,10 +14,10 @@ import { SqliteCallbackOutbox } from "../../src/db/sqlite-callback-outbox.ts";
 import { AccountService } from "../../src/domain/accounts/account-service.ts";
 import type { CallbackDelivery } from "../../src/domain/callbacks/callback.ts";
 import { newId } from "../../src/domain/ids.ts";
-import type { Task } from "../../src/domain/tasks/task.ts";
 import { createGuardedFetch } from "../../src/net/guarded-fetch.ts";
 import { CallbackSender, type CallbackSenderOptions } from "../../src/worker/callback-sender.ts";
 import { startServerProcess, type ServerProcess } from "../helpers/server-process.ts";
+import { storedTask } from "../helpers/tasks.ts";
 import { call, freePort, MODEL, startTestServer, temporaryDirectory, type TestServer } from "../helpers/test-server.ts";
 
 const HOUR_MS = 3_600_000;
@@ -322,26 +322,16 @@ async function rig(options: Partial<CallbackSenderOptions> = {}): Promise<Rig> {
     logs,
     async settle(url, outcome = "success") {
       const at = clock.now();
-      const task: Task = {
-        id: newId("task", at),
-        accountId,
-        apiKeyId: null,
-        mode: "live",
-        model: MODEL,
+      const task = storedTask(accountId, at, {
         state: "waiting",
         param: JSON.stringify({ model: MODEL, input: { prompt: "a schedule test" }, callBackUrl: url }),
         input: JSON.stringify({ prompt: "a schedule test" }),
         callbackUrl: url,
-        resultJson: null,
-        failCode: null,
-        failMsg: null,
         createTime: at - 1_500,
         updateTime: at - 1_500,
-        completeTime: null,
         deadlineTime: at + HOUR_MS,
         attempts: 1,
-        creditsHeld: 0,
-      };
+      });
       expect(await store.tasks.create(task, { activeLimit: 1_000, price: 0 })).toBe("created");
       const deliveryId = newId("msg", at);
       const change =

@@ -5,8 +5,8 @@ import { SqliteGroupCommit } from "../../src/db/sqlite-group-commit.ts";
 import { openSqliteStore, type SqliteStore } from "../../src/db/sqlite-store.ts";
 import { SqliteTaskRepository } from "../../src/db/sqlite-task-repository.ts";
 import type { WalSync } from "../../src/db/wal-sync.ts";
-import { newId } from "../../src/domain/ids.ts";
 import type { Task } from "../../src/domain/tasks/task.ts";
+import { storedTask } from "../helpers/tasks.ts";
 import { call, MODEL, startTestServer, temporaryDirectory, waitForTerminal, type TaskData, type TestServer } from "../helpers/test-server.ts";
 
 // recordInfo answers the tasks this process wrote last from memory; these pin down that it never
@@ -81,26 +81,7 @@ describe("recordInfo of recently written tasks", () => {
 
 /** A queuing task of account acct_1, made at `now`. */
 function queuingTask(now: number): Task {
-  return {
-    id: newId("task", now),
-    accountId: "acct_1",
-    apiKeyId: null,
-    mode: "live",
-    model: MODEL,
-    state: "queuing",
-    param: "{}",
-    input: "{}",
-    callbackUrl: null,
-    resultJson: null,
-    failCode: null,
-    failMsg: null,
-    createTime: now,
-    updateTime: now,
-    completeTime: null,
-    deadlineTime: now + 60_000,
-    attempts: 0,
-    creditsHeld: 0,
-  };
+  return storedTask("acct_1", now, { deadlineTime: now + 60_000 });
 }
 
 describe("SqliteTaskRepository's recent records", () => {
