@@ -13,6 +13,16 @@ export interface ServerProcess {
   exited: Promise<number | string>;
 }
 
+/**
+ * The demo account's key, which the first start of an empty data directory prints. No `\b` after
+ * it: a key may end in `-`, and then there is no word boundary before the line break.
+ */
+export function demoKeyOf(output: string): string {
+  const match = /(?<![A-Za-z0-9_-])(ig_live_[A-Za-z0-9_-]{32})(?![A-Za-z0-9_-])/.exec(output);
+  if (match?.[1] === undefined) throw new Error(`no demo key printed:\n${output}`);
+  return match[1];
+}
+
 /** Runs `imagegate serve` as a real process and resolves once it listens. */
 export async function startServerProcess(env: Record<string, string>, port: number): Promise<ServerProcess> {
   const child = spawn(process.execPath, [path.join(REPOSITORY_ROOT, "bin/imagegate.js"), "serve"], {

@@ -16,7 +16,7 @@ import type { CallbackDelivery } from "../../src/domain/callbacks/callback.ts";
 import { newId } from "../../src/domain/ids.ts";
 import { createGuardedFetch } from "../../src/net/guarded-fetch.ts";
 import { CallbackSender, type CallbackSenderOptions } from "../../src/worker/callback-sender.ts";
-import { startServerProcess, type ServerProcess } from "../helpers/server-process.ts";
+import { demoKeyOf, startServerProcess, type ServerProcess } from "../helpers/server-process.ts";
 import { storedTask } from "../helpers/tasks.ts";
 import { call, freePort, MODEL, startTestServer, temporaryDirectory, type TestServer } from "../helpers/test-server.ts";
 
@@ -651,7 +651,7 @@ describe("callbacks survive a restart", () => {
 
     const first = await startServerProcess(env, serverPort);
     servers.push(first);
-    const key = /\b(ig_live_[A-Za-z0-9_-]{32})\b/.exec(first.output())?.[1] ?? "";
+    const key = demoKeyOf(first.output());
     const taskId = await createTask({ baseUrl: first.baseUrl, key }, "a restart test", callBackUrl);
     const outbox = outboxOf(dataDir);
     const failed = await eventually(async () => {

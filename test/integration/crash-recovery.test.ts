@@ -2,7 +2,7 @@ import { readdir, rm } from "node:fs/promises";
 import path from "node:path";
 import SqliteDatabase from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
-import { startServerProcess, type ServerProcess } from "../helpers/server-process.ts";
+import { demoKeyOf, startServerProcess, type ServerProcess } from "../helpers/server-process.ts";
 import { call, freePort, MODEL, statusOf, temporaryDirectory, waitForTerminal, type TaskData } from "../helpers/test-server.ts";
 
 const running: ServerProcess[] = [];
@@ -24,11 +24,6 @@ async function start(dataDir: string, port: number, env: Record<string, string> 
   return server;
 }
 
-function demoKey(output: string): string {
-  const match = /\b(ig_live_[A-Za-z0-9_-]{32})\b/.exec(output);
-  if (match?.[1] === undefined) throw new Error(`no demo key printed:\n${output}`);
-  return match[1];
-}
 
 async function createTasks(baseUrl: string, key: string, count: number): Promise<string[]> {
   const ids: string[] = [];
@@ -65,7 +60,7 @@ describe("crash recovery with a real process", () => {
     directories.push(dataDir);
     const port = await freePort();
     const first = await start(dataDir, port, { SANDBOX_LATENCY_MS: "1500", WORKER_CONCURRENCY: "4" });
-    const key = demoKey(first.output());
+    const key = demoKeyOf(first.output());
     const ids = await createTasks(first.baseUrl, key, 10);
     // Wait until workers are inside the upstream call, then kill without warning.
     const until = Date.now() + 10_000;
@@ -105,7 +100,7 @@ describe("crash recovery with a real process", () => {
     directories.push(dataDir);
     const port = await freePort();
     const first = await start(dataDir, port, { SANDBOX_LATENCY_MS: "60000", TASK_TIMEOUT_MS: "1500" });
-    const key = demoKey(first.output());
+    const key = demoKeyOf(first.output());
     const [taskId = ""] = await createTasks(first.baseUrl, key, 1);
     first.child.kill("SIGKILL");
     await first.exited;
@@ -120,7 +115,7 @@ describe("crash recovery with a real process", () => {
     directories.push(dataDir);
     const port = await freePort();
     const first = await start(dataDir, port, { SANDBOX_LATENCY_MS: "800", SHUTDOWN_GRACE_MS: "10000" });
-    const key = demoKey(first.output());
+    const key = demoKeyOf(first.output());
     const ids = await createTasks(first.baseUrl, key, 3);
     while (!(await states(first.baseUrl, key, ids)).every((task) => task.state === "generating")) {
       await new Promise((resolve) => setTimeout(resolve, 20));
@@ -137,7 +132,7 @@ describe("crash recovery with a real process", () => {
     directories.push(dataDir);
     const port = await freePort();
     const first = await start(dataDir, port, { SANDBOX_LATENCY_MS: "60000", SHUTDOWN_GRACE_MS: "200" });
-    const key = demoKey(first.output());
+    const key = demoKeyOf(first.output());
     const [taskId = ""] = await createTasks(first.baseUrl, key, 1);
     while ((await states(first.baseUrl, key, [taskId]))[0]?.state !== "generating") {
       await new Promise((resolve) => setTimeout(resolve, 20));
@@ -155,7 +150,7 @@ describe("crash recovery with a real process", () => {
     const port = await freePort();
     const env = { SANDBOX_LATENCY_MS: "40", WORKER_CONCURRENCY: "8", DEMO_CREDITS: "1000" };
     let server = await start(dataDir, port, env);
-    const key = demoKey(server.output());
+    const key = demoKeyOf(server.output());
     const ids: string[] = [];
     for (let round = 0; round < 5; round += 1) {
       const created = await Promise.all(
