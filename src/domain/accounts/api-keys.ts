@@ -1,4 +1,4 @@
-import { hash, randomBytes, timingSafeEqual } from "node:crypto";
+import { hash, randomBytes } from "node:crypto";
 import type { KeyMode } from "./account.ts";
 
 const KEY_PATTERN = /^ig_(live|test)_[A-Za-z0-9_-]{32}$/;
@@ -19,11 +19,4 @@ export function looksLikeApiKey(value: string): boolean {
 
 export function keyHint(key: string): string {
   return `${key.slice(0, 12)}…`;
-}
-
-/** Constant-time comparison of two hex digests. */
-export function sameHash(left: string, right: string): boolean {
-  const a = Buffer.from(left, "hex");
-  const b = Buffer.from(right, "hex");
-  return a.length === b.length && timingSafeEqual(a, b);
 }
