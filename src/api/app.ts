@@ -2,11 +2,12 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type
 import { adminApi } from "./admin/index.ts";
 import { DomainError } from "../domain/errors.ts";
 import { pooledRandomBytes } from "../domain/ids.ts";
-import { registerAuthentication } from "./authentication.ts";
+import { authenticate } from "./authentication.ts";
 import type { ApiContext } from "./context.ts";
 import { fail } from "./envelope.ts";
 import { registerOpenApi } from "./openapi.ts";
-import { registerRateLimiting } from "./rate-limiting.ts";
+import { rateLimitCheck } from "./rate-limiting.ts";
+import { lazyRequestLogger } from "./request-logger.ts";
 import { registerCancelTask } from "./routes/cancel-task.ts";
 import { registerCreateTask } from "./routes/create-task.ts";
 import { registerCredit } from "./routes/credit.ts";
@@ -15,6 +16,7 @@ import { registerStreamInfo } from "./routes/stream-info.ts";
 import { registerFiles } from "./routes/files.ts";
 import { registerHealth } from "./routes/health.ts";
 import { registerRecordInfo } from "./routes/record-info.ts";
+import { callerOf } from "./request-fields.ts";
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
 
@@ -48,6 +50,7 @@ export async function buildApp(context: ApiContext): Promise<FastifyInstance> {
       const given = request.headers["x-request-id"];
       return typeof given === "string" && REQUEST_ID.test(given) ? given : nextRequestId();
     },
+    childLoggerFactory: lazyRequestLogger,
     return503OnClosing: true,
     forceCloseConnections: "idle",
   });
@@ -78,8 +81,10 @@ export async function buildApp(context: ApiContext): Promise<FastifyInstance> {
     done();
   });
   app.addHook("onResponse", (request, reply, done) => {
-    request.log.info(
-      { method: request.method, url: request.routeOptions.url ?? request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) },
+    // Through the server's logger with the id, so that requests which log nothing else never
+    // make a child logger.
+    context.logger.info(
+      { reqId: request.id, method: request.method, url: request.routeOptions.url ?? request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) },
       "request",
     );
     done();
@@ -105,8 +110,12 @@ export async function buildApp(context: ApiContext): Promise<FastifyInstance> {
   registerFiles(app, context);
   await app.register(
     async (api) => {
-      registerAuthentication(api, context);
-      registerRateLimiting(api, context.rateLimiter, context.rateLimits);
+      // One hook runs first on every /api/v1 route: the key (401), then its rate budget (429).
+      const withinRateLimit = rateLimitCheck(context.rateLimiter, context.rateLimits);
+      api.addHook("onRequest", async (request, reply) => {
+        if (!(await authenticate(request, reply, context.accounts))) return;
+        await withinRateLimit(request, reply, callerOf(request));
+      });
       registerCreateTask(api, context);
       registerRecordInfo(api, context);
       registerCredit(api, context);

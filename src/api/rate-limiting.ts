@@ -1,4 +1,5 @@
-import type { FastifyInstance } from "fastify";
+import type { FastifyReply, FastifyRequest } from "fastify";
+import type { Caller } from "../domain/accounts/account.ts";
 import type { RateLimiter } from "../domain/limits/rate-limiter.ts";
 import { parseRatePolicy, type RatePolicy } from "../domain/limits/rate-policy.ts";
 import { fail } from "./envelope.ts";
@@ -10,28 +11,42 @@ export interface RateLimitDefaults {
 
 const CREATE_TASK_ROUTE = "/api/v1/jobs/createTask";
 
+type RateLimitCheck = (request: FastifyRequest, reply: FastifyReply, caller: Caller) => Promise<boolean>;
+
 /**
- * Runs right after authentication on every /api/v1 route: each key has one budget for createTask
- * and one for everything else. Headers follow the IETF httpapi ratelimit-headers draft.
+ * Each key has one budget for createTask and one for everything else; the check sets the
+ * headers of the IETF httpapi ratelimit-headers draft, or answers 429, and answers whether the
+ * request may go on.
  */
-export function registerRateLimiting(api: FastifyInstance, limiter: RateLimiter, defaults: RateLimitDefaults): void {
-  api.addHook("onRequest", async (request, reply) => {
-    const caller = request.caller;
-    if (caller === null) return;
+export function rateLimitCheck(limiter: RateLimiter, defaults: RateLimitDefaults): RateLimitCheck {
+  // An account's own policy is text in its row; each distinct text is parsed once.
+  const parsed = new Map<string, RatePolicy | null>();
+  const policyOf = (override: string | null, fallback: RatePolicy): RatePolicy => {
+    if (override === null) return fallback;
+    let policy = parsed.get(override);
+    if (policy === undefined) {
+      policy = parseRatePolicy(override);
+      if (parsed.size >= 1_000) parsed.clear();
+      parsed.set(override, policy);
+    }
+    return policy ?? fallback;
+  };
+  return async (request, reply, caller) => {
     const isCreate = request.routeOptions.url === CREATE_TASK_ROUTE;
     const name = isCreate ? "createTask" : "other";
-    const override = isCreate ? caller.limits.createTask : caller.limits.other;
-    const policy = (override === null ? null : parseRatePolicy(override)) ?? (isCreate ? defaults.createTask : defaults.other);
+    const policy = isCreate
+      ? policyOf(caller.limits.createTask, defaults.createTask)
+      : policyOf(caller.limits.other, defaults.other);
     const decision = await limiter.consume(`${caller.keyId}:${name}`, policy);
     reply.header("RateLimit-Policy", `"${name}";q=${policy.limit};w=${policy.windowSeconds}`);
     reply.header("RateLimit", `"${name}";r=${decision.remaining};t=${decision.resetSeconds}`);
-    if (!decision.allowed) {
-      reply.header("Retry-After", String(decision.resetSeconds));
-      return fail(
-        reply,
-        "RATE_LIMITED",
-        `Rate limit exceeded: this key may make ${policy.limit} ${isCreate ? "createTask" : "API"} requests per ${policy.windowSeconds} s; retry after ${decision.resetSeconds} s.`,
-      );
-    }
-  });
+    if (decision.allowed) return true;
+    reply.header("Retry-After", String(decision.resetSeconds));
+    fail(
+      reply,
+      "RATE_LIMITED",
+      `Rate limit exceeded: this key may make ${policy.limit} ${isCreate ? "createTask" : "API"} requests per ${policy.windowSeconds} s; retry after ${decision.resetSeconds} s.`,
+    );
+    return false;
+  };
 }
