@@ -34,11 +34,11 @@ export class BaselineProcess {
   }
 
   /** The same request over and over: the route answers a constant envelope. */
-  load(connections: number, path: string = BASELINE_PATH): Omit<ClosedLoopOptions, "durationSeconds"> {
+  load(connections: number): Omit<ClosedLoopOptions, "durationSeconds"> {
     return {
       origin: this.url,
       headers: {},
-      nextRequest: () => ({ method: "GET", path }),
+      nextRequest: () => ({ method: "GET", path: BASELINE_PATH }),
       connections,
     };
   }

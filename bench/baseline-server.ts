@@ -17,15 +17,20 @@ const SET_BY_NODE = new Set(["content-length", "date", "connection", "keep-alive
 
 const app = Fastify({ logger: false });
 app.get("/api/v1/baseline", async () => ENVELOPE);
-// With BASELINE_REPLAY, a second route answers a recorded imagegate answer, doing no work: the
-// most a server giving that answer could reach on this machine with this load generator.
+// With BASELINE_REPLAY, a second route answers a recorded imagegate answer, doing no other work:
+// the most a server giving that answer to the same requests could reach on this machine with
+// this load generator. A POST's JSON body is read and parsed first, as any server of it must.
 const replay = process.env.BASELINE_REPLAY;
 if (replay !== undefined) {
   const recorded = JSON.parse(replay) as RecordedAnswer;
   const headers = Object.entries(recorded.headers).filter(([name]) => !SET_BY_NODE.has(name.toLowerCase()));
-  app.get("/api/v1/replay", (_request, reply) => {
-    for (const [name, value] of headers) reply.header(name, value);
-    reply.send(recorded.body);
+  app.route({
+    method: ["GET", "POST"],
+    url: "/api/v1/replay",
+    handler: (_request, reply) => {
+      for (const [name, value] of headers) reply.header(name, value);
+      reply.send(recorded.body);
+    },
   });
 }
 const address = await app.listen({ port: 0, host: "127.0.0.1" });

@@ -53,7 +53,7 @@ export async function measureAlongsideBaseline(
     settings.progress(`warming up ${name} for ${settings.warmupSeconds} s`);
     const warmup = await runClosedLoop({ ...load, durationSeconds: settings.warmupSeconds });
     const loads = [baselineLoad, load];
-    if (replay !== undefined) loads.push(baselineServer.load(settings.connections, REPLAY_PATH));
+    if (replay !== undefined) loads.push(aimedAtReplay(load, baselineServer.url));
     settings.progress(`measuring: ${rounds} rounds of ${roundSeconds} s on each of ${replay === undefined ? "the baseline and" : "the baseline, the replayed answer and"} ${name}, alternating`);
     const [baselineRuns = [], subjectRuns = [], replayRuns] = await measureInAlternatingRounds(loads, { rounds, roundSeconds });
     const subjectMerged = mergeClosedLoopResults(subjectRuns);
@@ -72,6 +72,31 @@ export async function measureAlongsideBaseline(
   } finally {
     await baselineServer.stop();
   }
+}
+
+/** One real answer of the server to the load's next request, headers and body, for the baseline server to replay. */
+export async function recordAnswer(load: Load): Promise<RecordedAnswer> {
+  const request = load.nextRequest();
+  const response = await fetch(`${load.origin}${request.path}`, {
+    method: request.method,
+    headers: load.headers,
+    ...(request.body === undefined ? {} : { body: request.body }),
+  });
+  if (response.status !== 200) throw new Error(`${request.method} ${request.path} answered ${response.status} to the answer to replay`);
+  return { headers: Object.fromEntries(response.headers.entries()), body: await response.text() };
+}
+
+/** The load's own requests (method, headers, query and body) sent to the baseline server's replay route. */
+function aimedAtReplay(load: Load, baselineOrigin: string): Load {
+  return {
+    ...load,
+    origin: baselineOrigin,
+    nextRequest: () => {
+      const request = load.nextRequest();
+      const query = request.path.indexOf("?");
+      return { ...request, path: query === -1 ? REPLAY_PATH : `${REPLAY_PATH}${request.path.slice(query)}` };
+    },
+  };
 }
 
 /** The baseline's throughput beside the server's, and the ratio the targets are set on, keyed `prefix.name`. */
@@ -108,8 +133,8 @@ export function alongsideBaselineNotes(name: string, measured: AlongsideBaseline
     ...(measured.replay === null
       ? []
       : [
-          `the baseline server also replays one of ${name}'s real answers verbatim (GET ${REPLAY_PATH}: the same headers and body, no work), in the same rounds: ` +
-            `${measured.replay.ratio.toFixed(2)} x the baseline, the most any server giving that answer reaches here`,
+          `the baseline server also answers ${name}'s own requests (the same method, headers, query and body, at ${REPLAY_PATH}) with one of its real answers verbatim, ` +
+            `doing no other work, in the same rounds: ${measured.replay.ratio.toFixed(2)} x the baseline, the most any server giving that answer to those requests reaches here`,
         ]),
   ];
 }

@@ -2,7 +2,7 @@ import { ImagegateProcess } from "../imagegate-process.ts";
 import { removeDirectory, temporaryDirectory } from "../processes.ts";
 import { authorizationHeaders, createTaskBody } from "../requests.ts";
 import type { Scenario, ScenarioOutcome, ScenarioSettings } from "../scenario.ts";
-import { alongsideBaselineFigures, alongsideBaselineNotes, measureAlongsideBaseline } from "./alongside-baseline.ts";
+import { alongsideBaselineFigures, alongsideBaselineNotes, measureAlongsideBaseline, recordAnswer } from "./alongside-baseline.ts";
 import { closedLoopFigures, describeFailures } from "./closed-loop-figures.ts";
 
 export const createTaskScenario: Scenario = {
@@ -27,7 +27,7 @@ export const createTaskScenario: Scenario = {
         nextRequest: () => ({ method: "POST" as const, path: "/api/v1/jobs/createTask", body: createTaskBody() }),
         connections: settings.connections,
       };
-      const measured = await measureAlongsideBaseline("createTask", load, settings);
+      const measured = await measureAlongsideBaseline("createTask", load, settings, await recordAnswer(load));
       const result = measured.subject;
       const metrics = await server.metrics();
       const failures = describeFailures(result);

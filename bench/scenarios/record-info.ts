@@ -1,21 +1,13 @@
-import type { RecordedAnswer } from "../baseline-server.ts";
 import { FakeUpstreamProcess } from "../fake-upstream-process.ts";
 import { ImagegateProcess } from "../imagegate-process.ts";
 import { removeDirectory, temporaryDirectory } from "../processes.ts";
 import { ApiClient, authorizationHeaders, createTaskBody } from "../requests.ts";
 import type { Scenario, ScenarioOutcome, ScenarioSettings } from "../scenario.ts";
 import { waitUntilSettled } from "../settling.ts";
-import { alongsideBaselineFigures, alongsideBaselineNotes, measureAlongsideBaseline } from "./alongside-baseline.ts";
+import { alongsideBaselineFigures, alongsideBaselineNotes, measureAlongsideBaseline, recordAnswer } from "./alongside-baseline.ts";
 import { closedLoopFigures, describeFailures } from "./closed-loop-figures.ts";
 
 const SEEDED_TASKS = 1_000;
-
-/** One real recordInfo answer, headers and body, for the baseline server to replay. */
-async function recordAnswer(origin: string, headers: Record<string, string>, taskId: string): Promise<RecordedAnswer> {
-  const response = await fetch(`${origin}/api/v1/jobs/recordInfo?taskId=${taskId}`, { headers });
-  if (response.status !== 200) throw new Error(`recordInfo answered ${response.status} to the answer to replay`);
-  return { headers: Object.fromEntries(response.headers.entries()), body: await response.text() };
-}
 
 export const recordInfoScenario: Scenario = {
   name: "recordInfo",
@@ -59,7 +51,7 @@ export const recordInfoScenario: Scenario = {
         }),
         connections: settings.connections,
       };
-      const measured = await measureAlongsideBaseline("recordInfo", load, settings, await recordAnswer(server.url, load.headers, taskIds[0] ?? ""));
+      const measured = await measureAlongsideBaseline("recordInfo", load, settings, await recordAnswer(load));
       const failures = describeFailures(measured.subject);
       return {
         figures: [
