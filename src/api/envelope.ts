@@ -21,6 +21,9 @@ export interface Envelope<T> {
   data: T | null;
 }
 
+/** The content type Fastify gives the JSON it serializes, for answers serialized ahead. */
+export const JSON_CONTENT_TYPE = "application/json; charset=utf-8";
+
 export function ok<T>(reply: FastifyReply, data: T): FastifyReply {
   return reply.code(200).send({ code: 200, msg: "success", data } satisfies Envelope<T>);
 }

@@ -217,7 +217,7 @@ export class SqliteTaskRepository implements TaskRepository {
     const kept = this.recent.get(task.id);
     if (kept !== undefined && stateRank(kept.record.state) > stateRank(task.state)) return;
     this.recent.delete(task.id);
-    this.recent.set(task.id, { accountId: task.accountId, record: toRecord(task) });
+    this.recent.set(task.id, { accountId: task.accountId, record: Object.freeze(toRecord(task)) });
     if (this.recent.size > RECENT_RECORDS) {
       const oldest = this.recent.keys().next();
       if (oldest.done !== true) this.recent.delete(oldest.value);
@@ -243,7 +243,7 @@ export class SqliteTaskRepository implements TaskRepository {
     const kept = this.recent.get(taskId);
     if (kept !== undefined) return kept.accountId === accountId ? kept.record : null;
     const row = this.statements.getRecordForAccount.get(taskId, accountId) as RecordRow | undefined;
-    return row === undefined ? null : toRecordFromRow(row);
+    return row === undefined ? null : Object.freeze(toRecordFromRow(row));
   }
 
   async transition(taskId: string, from: readonly TaskState[], change: TaskChange, wait: Durability = "on-disk"): Promise<Task | null> {

@@ -66,6 +66,34 @@ describe("recordInfo of recently written tasks", () => {
     expect((await recordInfo(taskId)).body.data?.failMsg).toBe("set by another process");
   });
 
+  it("answers a record's same text while the task is unchanged, and a new one once it changes", async () => {
+    const taskId = await createTask("a kite over the dunes");
+    const ask = async () => {
+      const response = await fetch(`${harness.baseUrl}/api/v1/jobs/recordInfo?taskId=${taskId}`, {
+        headers: { Authorization: `Bearer ${harness.key}` },
+      });
+      expect(response.status).toBe(200);
+      expect(response.headers.get("content-type")).toBe("application/json; charset=utf-8");
+      return response.text();
+    };
+    const dataOf = (text: string) => (JSON.parse(text) as { data: TaskData }).data;
+    const early = await ask();
+    expect(dataOf(early).state).not.toBe("success");
+    await waitForTerminal(harness.baseUrl, harness.key, taskId);
+    const done = await ask();
+    expect(dataOf(done)).toMatchObject({ taskId, state: "success" });
+    expect(await ask()).toBe(done);
+
+    // A change from another process also makes a new answer.
+    const other = new SqliteDatabase(path.join(harness.dataDir, "imagegate.db"));
+    try {
+      other.prepare("UPDATE tasks SET update_time = update_time + 1 WHERE id = ?").run(taskId);
+    } finally {
+      other.close();
+    }
+    expect(dataOf(await ask()).updateTime).toBe(dataOf(done).updateTime + 1);
+  });
+
   it("answers 404 to another account for a task it holds", async () => {
     const strangerKey = await harness.newAccountKey("stranger");
     // That key was written by another connection; a first read lets the server notice, so that the

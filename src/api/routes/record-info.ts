@@ -1,6 +1,7 @@
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, FastifyReply } from "fastify";
 import type { ApiContext } from "../context.ts";
-import { envelopeSchema, errorEnvelopeSchema, fail, ok } from "../envelope.ts";
+import type { TaskRecord } from "../../domain/tasks/task.ts";
+import { envelopeSchema, errorEnvelopeSchema, fail, JSON_CONTENT_TYPE, type Envelope } from "../envelope.ts";
 import { callerOf, taskIdFromQuery } from "../request-fields.ts";
 
 const nullableString = { type: ["string", "null"] };
@@ -31,6 +32,10 @@ export const taskRecordSchema = {
 };
 
 export function registerRecordInfo(api: FastifyInstance, context: ApiContext): void {
+  // Clients poll: the same record is asked for again and again until its task changes, and a
+  // change makes a new record object (see getRecordForAccount), so each record's answer is
+  // serialized once, by the route's own serializer, and kept as long as the record is.
+  const answers = new WeakMap<TaskRecord, ReturnType<FastifyReply["serialize"]>>();
   api.get(
     "/jobs/recordInfo",
     {
@@ -53,7 +58,13 @@ export function registerRecordInfo(api: FastifyInstance, context: ApiContext): v
       if (!taskId.ok) return fail(reply, taskId.code, taskId.message);
       const found = await context.tasks.record(callerOf(request).accountId, taskId.value);
       if (!found.ok) return fail(reply, found.code, found.message);
-      return ok(reply, found.value);
+      reply.code(200);
+      let answer = answers.get(found.value);
+      if (answer === undefined) {
+        answer = reply.serialize({ code: 200, msg: "success", data: found.value } satisfies Envelope<TaskRecord>);
+        answers.set(found.value, answer);
+      }
+      return reply.type(JSON_CONTENT_TYPE).send(answer);
     },
   );
 }

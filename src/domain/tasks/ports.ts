@@ -49,7 +49,11 @@ export interface TaskRepository {
   get(taskId: string): Promise<Task | null>;
   /** The task only if it belongs to the account: another account's task looks missing. */
   getForAccount(taskId: string, accountId: string): Promise<Task | null>;
-  /** What recordInfo answers, read alone: the hottest read of the API. Null like getForAccount. */
+  /**
+   * What recordInfo answers, read alone: the hottest read of the API. Null like getForAccount.
+   * Records are frozen, and an adapter that keeps them may answer the same object again while
+   * the task is unchanged (a change makes a new one), so callers may cache by identity.
+   */
   getRecordForAccount(taskId: string, accountId: string): Promise<TaskRecord | null>;
   /**
    * Compare-and-set: applies `change` only while the task's state is one of `from`. Returns the
