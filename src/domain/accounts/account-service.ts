@@ -13,7 +13,7 @@ import type {
   KeyMode,
   LedgerEntry,
 } from "./account.ts";
-import { generateApiKey, hashApiKey, keyHint, looksLikeApiKey } from "./api-keys.ts";
+import { digestApiKey, generateApiKey, hashApiKey, keyHint, looksLikeApiKey, sameDigest } from "./api-keys.ts";
 
 const ACCOUNT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const MAX_CREDIT_CHANGE = 1_000_000_000;
@@ -131,10 +131,11 @@ export class AccountService {
   /** The caller behind a bearer token, or null for a missing, malformed, unknown or revoked key. */
   async authenticate(token: string): Promise<Caller | null> {
     if (!looksLikeApiKey(token)) return null;
-    // Keys are found by the SHA-256 of the token, so a match already means equal digests; timing
-    // can tell an attacker at most how a digest of their own guess compares, which reveals no key.
-    const found = await this.accounts.findCallerByKeyHash(hashApiKey(token));
-    if (found === null || found.key.revokedAt !== null) return null;
+    // Found by the digest's hex, then compared in constant time all the same: whatever the lookup
+    // does, the last word on a secret is a comparison whose time says nothing.
+    const digest = digestApiKey(token);
+    const found = await this.accounts.findCallerByKeyHash(digest.toString("hex"));
+    if (found === null || found.key.revokedAt !== null || !sameDigest(found.key.hash, digest)) return null;
     return { accountId: found.key.accountId, keyId: found.key.id, mode: found.key.mode, limits: found.limits };
   }
 
