@@ -5,7 +5,7 @@ import { ApiClient } from "../requests.ts";
 import type { Scenario, ScenarioOutcome, ScenarioSettings } from "../scenario.ts";
 import { waitUntilSettled } from "../settling.ts";
 import { distribution } from "../statistics.ts";
-import { TaskLog } from "../task-log.ts";
+import { overheadPartFigures, TaskLog } from "../task-log.ts";
 import { offerTasks } from "./steady-load.ts";
 
 const RATE_PER_SECOND = 100;
@@ -43,7 +43,7 @@ export const overheadScenario: Scenario = {
       const settled = await waitUntilSettled(server, before.tasksSucceeded + before.tasksFailed + offered.result.accepted, 60_000);
       const failedTasks = settled.metrics.tasksFailed - before.tasksFailed;
 
-      const { overheads, upstream: upstreamTimes, costTimes } = taskLog.overheads(offered.taskIds);
+      const { overheads, upstream: upstreamTimes, costTimes, parts } = taskLog.overheads(offered.taskIds);
       const overhead = distribution(overheads);
       const upstreamDistribution = distribution(upstreamTimes);
       const cost = distribution(costTimes);
@@ -59,6 +59,7 @@ export const overheadScenario: Scenario = {
           { key: "overhead.p90", label: "overhead p90", value: overhead.p90, unit: "ms" },
           { key: "overhead.p99", label: "overhead p99", value: overhead.p99, unit: "ms" },
           { key: "overhead.max", label: "overhead max", value: overhead.max, unit: "ms" },
+          ...overheadPartFigures("overhead", parts),
           { key: "overhead.upstreamP50", label: "upstream call p50 (upstreamMs)", value: upstreamDistribution.p50, unit: "ms" },
           { key: "overhead.costTimeP99", label: "costTime p99", value: cost.p99, unit: "ms" },
           { key: "overhead.createLatencyP50", label: "createTask latency p50 (client)", value: create.p50, unit: "ms" },

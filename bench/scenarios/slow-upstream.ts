@@ -6,7 +6,7 @@ import { ApiClient } from "../requests.ts";
 import { MEBIBYTE, type Scenario, type ScenarioOutcome, type ScenarioSettings } from "../scenario.ts";
 import { waitUntilSettled } from "../settling.ts";
 import { distribution } from "../statistics.ts";
-import { TaskLog } from "../task-log.ts";
+import { overheadPartFigures, TaskLog } from "../task-log.ts";
 import { offerTasks } from "./steady-load.ts";
 
 const UPSTREAM_LATENCY_MS = 10_000;
@@ -83,7 +83,7 @@ export const slowUpstreamScenario: Scenario = {
       const succeeded = final.tasksSucceeded;
       const unfinished = Math.max(0, offered.result.accepted - succeeded - final.tasksFailed);
       const failures = offered.result.failed + final.tasksFailed + unfinished;
-      const { overheads } = taskLog.overheads(offered.taskIds);
+      const { overheads, parts } = taskLog.overheads(offered.taskIds);
       const overhead = distribution(overheads);
       const eventLoopDelayP99Ms = final.eventLoopDelayP99Seconds * 1000;
       return {
@@ -99,6 +99,7 @@ export const slowUpstreamScenario: Scenario = {
           { key: "slowUpstream.peakRunning", label: "peak tasks running (imagegate_tasks_running_peak)", value: final.tasksRunningPeak, unit: "tasks" },
           { key: "slowUpstream.overheadP50", label: "overhead p50", value: overhead.p50, unit: "ms" },
           { key: "slowUpstream.overheadP99", label: "overhead p99", value: overhead.p99, unit: "ms" },
+          ...overheadPartFigures("slowUpstream", parts),
           { key: "slowUpstream.createLatencyP50", label: "createTask latency p50 (client)", value: offered.result.latency.p50, unit: "ms" },
           { key: "slowUpstream.createLatencyP99", label: "createTask latency p99 (client)", value: offered.result.latency.p99, unit: "ms" },
           {

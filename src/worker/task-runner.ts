@@ -71,6 +71,7 @@ export class TaskRunner {
 
   run = async (taskId: string): Promise<void> => {
     const { tasks, logger } = this.parts;
+    const pickedUpAt = this.parts.clock.now();
     const task = await tasks.getById(taskId);
     if (task === null || isTerminal(task.state)) return;
     const log = logger.child({ taskId });
@@ -85,7 +86,7 @@ export class TaskRunner {
       Math.max(0, task.deadlineTime - this.parts.clock.now()),
     );
     try {
-      await this.generate(task, controller.signal, log);
+      await this.generate(task, controller.signal, log, pickedUpAt);
     } catch (error) {
       // An abort wins over whatever the provider made of it: its reason says how to settle.
       await this.settleFailure(task, controller.signal.aborted ? controller.signal.reason : error, log);
@@ -95,7 +96,8 @@ export class TaskRunner {
     }
   };
 
-  private async generate(task: Task, signal: AbortSignal, log: Logger): Promise<void> {
+  /** `pickedUpAt`: when this runner took the task, for the log's account of where the time went. */
+  private async generate(task: Task, signal: AbortSignal, log: Logger, pickedUpAt: number): Promise<void> {
     const { tasks, router, catalog, blobs, signer, clock } = this.parts;
     const model = catalog.find(task.model);
     const provider = router.providerFor(task);
@@ -119,6 +121,7 @@ export class TaskRunner {
     });
     if (signal.aborted) throw signal.reason;
     const expected = model.expectedSize(input);
+    const processingFrom = clock.now();
     const image = await processImage(output.bytes, input.outputFormat, expected);
     if (!image.sizeMatches) {
       log.warn(
@@ -129,6 +132,7 @@ export class TaskRunner {
     const now = clock.now();
     const key = `${dayOf(now)}/${task.id}.${image.format === "jpeg" ? "jpg" : "png"}`;
     await blobs.put(key, image.bytes, image.contentType);
+    const storeMs = clock.now() - now;
     const expiresAt = Math.floor((now + this.options.retentionMs) / 1000);
     const url = signer.sign(`/files/${key}`, expiresAt);
     const settled = await tasks.succeed(task.id, [url]);
@@ -137,8 +141,17 @@ export class TaskRunner {
       await blobs.delete(key);
       log.info("task was settled elsewhere; discarded its image");
     } else {
+      // Where the time went: waiting to be picked up, the upstream call, checking and converting
+      // the image, and storing it durably (the rest is the provider's own handling and the writes).
       log.info(
-        { provider: provider.name, upstreamMs: output.upstreamMs, costTime: (settled.completeTime ?? now) - task.createTime },
+        {
+          provider: provider.name,
+          costTime: (settled.completeTime ?? now) - task.createTime,
+          pickupMs: pickedUpAt - task.createTime,
+          upstreamMs: output.upstreamMs,
+          processMs: now - processingFrom,
+          storeMs,
+        },
         "task succeeded",
       );
     }
