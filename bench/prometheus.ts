@@ -34,6 +34,9 @@ export interface ServerMetrics {
   tasksCreated: number;
   tasksSucceeded: number;
   tasksFailed: number;
+  /** The database log's flushes (fdatasync of the WAL) and the seconds they took, since start. */
+  databaseSyncs: number;
+  databaseSyncSeconds: number;
 }
 
 export function readServerMetrics(text: string): ServerMetrics {
@@ -47,6 +50,8 @@ export function readServerMetrics(text: string): ServerMetrics {
   const settled = samples.filter((sample) => sample.name === "imagegate_tasks_settled_total");
   return {
     residentMemoryBytes: first("imagegate_process_resident_memory_bytes"),
+    databaseSyncs: first("imagegate_database_syncs_total"),
+    databaseSyncSeconds: first("imagegate_database_sync_seconds_total"),
     eventLoopDelayP99Seconds: first("imagegate_event_loop_delay_seconds", { quantile: "0.99" }),
     eventLoopDelayMaxSeconds: first("imagegate_event_loop_delay_seconds", { quantile: "1" }),
     tasksRunning: first("imagegate_tasks_running"),

@@ -42,6 +42,9 @@ export const overheadScenario: Scenario = {
       const offered = await offerTasks(client, RATE_PER_SECOND, settings.measureSeconds);
       const settled = await waitUntilSettled(server, before.tasksSucceeded + before.tasksFailed + offered.result.accepted, 60_000);
       const failedTasks = settled.metrics.tasksFailed - before.tasksFailed;
+      // The disk's flush time under this load, from the database's own log flushes.
+      const syncs = settled.metrics.databaseSyncs - before.databaseSyncs;
+      const syncMeanMs = syncs > 0 ? ((settled.metrics.databaseSyncSeconds - before.databaseSyncSeconds) * 1000) / syncs : null;
 
       const { overheads, upstream: upstreamTimes, costTimes, parts } = taskLog.overheads(offered.taskIds);
       const overhead = distribution(overheads);
@@ -61,6 +64,8 @@ export const overheadScenario: Scenario = {
           { key: "overhead.max", label: "overhead max", value: overhead.max, unit: "ms" },
           ...overheadPartFigures("overhead", parts),
           { key: "overhead.upstreamP50", label: "upstream call p50 (upstreamMs)", value: upstreamDistribution.p50, unit: "ms" },
+          { key: "overhead.databaseSyncMean", label: "database log flush, mean (the disk under this load)", value: syncMeanMs, unit: "ms" },
+          { key: "overhead.databaseSyncs", label: "database log flushes", value: syncs, unit: "count" },
           { key: "overhead.costTimeP99", label: "costTime p99", value: cost.p99, unit: "ms" },
           { key: "overhead.createLatencyP50", label: "createTask latency p50 (client)", value: create.p50, unit: "ms" },
           { key: "overhead.createLatencyP99", label: "createTask latency p99 (client)", value: create.p99, unit: "ms" },
