@@ -208,6 +208,7 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
       }
       // Before the store closes, so attempts in flight are recorded; unsent ones wait in the outbox.
       await callbacks.stop(Math.min(config.shutdownGraceMs, 5_000));
+      await blobs.close();
       if (store !== null) {
         await store.close();
         store = null;

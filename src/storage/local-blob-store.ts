@@ -1,13 +1,13 @@
 import { randomBytes, subtle } from "node:crypto";
-import { mkdir, open, readFile, readdir, rename, rmdir, stat, unlink } from "node:fs/promises";
+import { open, readFile, readdir, rmdir, stat, unlink } from "node:fs/promises";
 import type { FileHandle } from "node:fs/promises";
 import path from "node:path";
 import type { Readable } from "node:stream";
 import { systemClock } from "../domain/clock.ts";
 import type { Clock } from "../domain/clock.ts";
 import type { BlobStore, StoredBlob } from "./blob-store.ts";
-import { CoalescedFlush } from "./coalesced-flush.ts";
-import { isErrorCode, syncDirectory } from "./durable-files.ts";
+import { FileWriterThread } from "./file-writer-thread.ts";
+import { isErrorCode } from "./durable-files.ts";
 
 /**
  * Each blob `<name>` has a sidecar `<name>.meta.json` holding what `open` must answer without
@@ -19,8 +19,6 @@ const SIDECAR_SUFFIX = ".meta.json";
 const TEMPORARY_SUFFIX = ".tmp";
 const ONE_DAY_MS = 86_400_000;
 const DATE_DIRECTORY = /^(\d{4})-(\d{2})-(\d{2})$/;
-/** A concurrent retention sweep may remove an empty directory between our mkdir and open. */
-const MAXIMUM_CREATE_ATTEMPTS = 3;
 
 interface SidecarMetadata {
   contentType: string;
@@ -34,8 +32,8 @@ export class LocalBlobStore implements BlobStore {
   private readonly root: string;
   private readonly clock: Clock;
 
-  /** Directory flushes in progress, by directory, shared by the puts that need them. */
-  private readonly directoryFlushes = new Map<string, CoalescedFlush>();
+  /** Writes new files durably off the event loop (see FileWriterThread). */
+  private readonly writer = new FileWriterThread();
 
   constructor(options: { root: string; clock?: Clock }) {
     this.root = path.resolve(options.root);
@@ -44,30 +42,26 @@ export class LocalBlobStore implements BlobStore {
 
   async put(key: string, bytes: Buffer, contentType: string): Promise<StoredBlob> {
     const filePath = this.resolveKey(key);
-    const directory = path.dirname(filePath);
     const createdAt = this.clock.now();
-    const etag = await computeEtag(bytes);
-    const temporaryFile = temporaryPathFor(filePath);
-    const temporarySidecar = temporaryPathFor(filePath + SIDECAR_SUFFIX);
-    try {
-      // The sidecar is written while the file's flush runs, and is not flushed itself: one lost to
-      // a crash reads as damaged, and open() rebuilds what it held from the file, which is flushed.
-      const firstCreatedDirectory = await this.writeNewFile(temporaryFile, bytes, async (inode) => {
-        const metadata: SidecarMetadata = { contentType, etag, size: bytes.length, createdAt, inode };
-        await writeExclusive(temporarySidecar, Buffer.from(JSON.stringify(metadata)));
-      });
-      // Sidecar first: a fresh key never has a file under its final name without metadata.
-      await rename(temporarySidecar, filePath + SIDECAR_SUFFIX);
-      await rename(temporaryFile, filePath);
-      await this.syncDirectoryShared(directory);
-      await syncCreatedDirectories(directory, firstCreatedDirectory);
-    } catch (error) {
-      // Best effort: the error worth reporting is the one that stopped the put.
-      await unlink(temporaryFile).catch(() => undefined);
-      await unlink(temporarySidecar).catch(() => undefined);
-      throw error;
-    }
+    const sidecar = filePath + SIDECAR_SUFFIX;
+    // Sidecar first: a fresh key never has a file under its final name without metadata. The
+    // sidecar is not flushed: one lost to a crash reads as damaged, and open() rebuilds what it
+    // held from the file, which is.
+    const etag = await this.writer.write({
+      file: filePath,
+      sidecar,
+      temporaryFile: temporaryPathFor(filePath),
+      temporarySidecar: temporaryPathFor(sidecar),
+      bytes,
+      contentType,
+      createdAt,
+    });
     return { key, contentType, size: bytes.length, etag, createdAt };
+  }
+
+  /** Stops the writing thread once no write is pending; a later put starts it again. */
+  close(): Promise<void> {
+    return this.writer.close();
   }
 
   async open(key: string): Promise<{ blob: StoredBlob; stream: Readable } | null> {
@@ -178,39 +172,6 @@ export class LocalBlobStore implements BlobStore {
    * Makes the directory's entries durable. Results of one day share a directory, so puts finishing
    * together share its flush (each waits for one that started after its renames).
    */
-  private syncDirectoryShared(directory: string): Promise<void> {
-    let flush = this.directoryFlushes.get(directory);
-    if (flush === undefined) {
-      flush = new CoalescedFlush(() => syncDirectory(directory));
-      this.directoryFlushes.set(directory, flush);
-    }
-    const shared = flush;
-    const done = shared.run();
-    const forget = (): void => {
-      if (!shared.busy && this.directoryFlushes.get(directory) === shared) this.directoryFlushes.delete(directory);
-    };
-    done.then(forget, forget);
-    return done;
-  }
-
-  /**
-   * Writes a new temporary file durably, running `alongside` (given the file's inode) during its
-   * flush; returns the first directory mkdir had to create.
-   */
-  private async writeNewFile(filePath: string, bytes: Buffer, alongside: (inode: string) => Promise<void>): Promise<string | undefined> {
-    let firstCreated: string | undefined;
-    for (let attempt = 1; ; attempt += 1) {
-      const created = await mkdir(path.dirname(filePath), { recursive: true });
-      firstCreated ??= created;
-      try {
-        await writeDurably(filePath, bytes, alongside);
-        return firstCreated;
-      } catch (error) {
-        if (!isErrorCode(error, "ENOENT") || attempt >= MAXIMUM_CREATE_ATTEMPTS) throw error;
-      }
-    }
-  }
-
   private resolveKey(key: string): string {
     validateKey(key);
     const resolved = path.resolve(this.root, ...key.split("/"));
@@ -279,40 +240,9 @@ function temporaryPathFor(finalPath: string): string {
 }
 
 /** Creates `filePath` with `bytes`, without waiting for the disk. */
-async function writeExclusive(filePath: string, bytes: Buffer): Promise<void> {
-  const handle = await open(filePath, "wx", 0o644);
-  try {
-    await handle.writeFile(bytes);
-  } finally {
-    await handle.close();
-  }
-}
-
-/** Creates `filePath` with `bytes` and flushes it; `alongside` runs during the flush, given the inode. */
-async function writeDurably(filePath: string, bytes: Buffer, alongside: (inode: string) => Promise<void>): Promise<void> {
-  const handle = await open(filePath, "wx", 0o644);
-  try {
-    await handle.writeFile(bytes);
-    const inode = (await handle.stat({ bigint: true })).ino.toString();
-    // Both settle before the handle closes; the first failure is the one reported.
-    const [flushed, other] = await Promise.allSettled([handle.sync(), alongside(inode)]);
-    if (flushed.status === "rejected") throw flushed.reason;
-    if (other.status === "rejected") throw other.reason;
-  } finally {
-    await handle.close();
-  }
-}
 
 
-/** A new directory's entry is durable only once its parent is synced, for each level mkdir made. */
-async function syncCreatedDirectories(directory: string, firstCreated: string | undefined): Promise<void> {
-  if (firstCreated === undefined) return;
-  let current = directory;
-  while (current.startsWith(firstCreated) && path.dirname(current) !== current) {
-    await syncDirectory(path.dirname(current));
-    current = path.dirname(current);
-  }
-}
+
 
 async function readSidecar(filePath: string): Promise<SidecarMetadata | null> {
   let text: string;

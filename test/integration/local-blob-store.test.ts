@@ -1,7 +1,7 @@
 import { mkdir, mkdtemp, readFile, readdir, rm, stat, unlink, utimes, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import type { Readable } from "node:stream";
+import { Readable } from "node:stream";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Clock } from "../../src/domain/clock.ts";
 import { LocalBlobStore } from "../../src/storage/local-blob-store.ts";
@@ -52,6 +52,7 @@ beforeEach(async () => {
 });
 
 afterEach(async () => {
+  await store.close();
   await rm(temporaryDirectory, { recursive: true, force: true });
 });
 
@@ -124,6 +125,43 @@ describe("LocalBlobStore put and open", () => {
     await writeFile(path.join(root, "2026-11-24"), "not a directory");
     await expect(store.put("2026-11-24/a.png", Buffer.from("x"), "image/png")).rejects.toThrow();
     expect(await listFiles(root)).toEqual(["2026-11-24"]);
+  });
+
+  it("stores puts made together, into several directories, each whole", async () => {
+    const keys = Array.from({ length: 40 }, (_, index) => `2026-11-2${index % 3}/batch-${index}.png`);
+    const stored = await Promise.all(keys.map((key) => store.put(key, Buffer.from(`bytes of ${key}`), "image/png")));
+    for (const [index, key] of keys.entries()) {
+      const opened = await store.open(key);
+      expect(opened?.blob).toEqual(stored[index]);
+      expect((await readAll(opened?.stream ?? Readable.from([]))).toString()).toBe(`bytes of ${key}`);
+    }
+    expect((await listFiles(root)).filter((name) => name.endsWith(".tmp"))).toEqual([]);
+  });
+
+  it("fails only the put that cannot be written when others are written with it", async () => {
+    await mkdir(root, { recursive: true });
+    await writeFile(path.join(root, "2026-11-24"), "not a directory");
+    const outcomes = await Promise.allSettled([
+      store.put("2026-11-25/fine.png", Buffer.from("fine"), "image/png"),
+      store.put("2026-11-24/blocked.png", Buffer.from("blocked"), "image/png"),
+      store.put("2026-11-25/also-fine.jpg", Buffer.from("also fine"), "image/jpeg"),
+    ]);
+    expect(outcomes.map((outcome) => outcome.status)).toEqual(["fulfilled", "rejected", "fulfilled"]);
+    expect(await listFiles(root)).toEqual([
+      "2026-11-24",
+      "2026-11-25/also-fine.jpg",
+      "2026-11-25/also-fine.jpg.meta.json",
+      "2026-11-25/fine.png",
+      "2026-11-25/fine.png.meta.json",
+    ]);
+  });
+
+  it("writes again after close", async () => {
+    await store.put("2026-11-24/before.png", Buffer.from("before"), "image/png");
+    await store.close();
+    await store.put("2026-11-24/after.png", Buffer.from("after"), "image/png");
+    expect(await exists("2026-11-24/before.png")).toBe(true);
+    expect(await exists("2026-11-24/after.png")).toBe(true);
   });
 
   it("never serves a temporary file left by a crashed put", async () => {
