@@ -31,6 +31,8 @@ let scheduled = false;
 
 parentPort.on("message", (message) => {
   if (message === null) {
+    // Told to stop: what was asked before is written first.
+    if (scheduled) writeQueued();
     parentPort.close();
     return;
   }
@@ -155,6 +157,10 @@ export class FileWriterThread {
   private thread: Worker | null = null;
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
+  /** close() calls waiting for the pending writes to be answered. */
+  private idleWaiters: (() => void)[] = [];
+  /** Threads told to stop, whose exit is expected. */
+  private readonly stopping = new WeakSet<Worker>();
 
   /** Writes `write` durably; answers the file's etag once it and its name are on disk. */
   write(write: DurableWrite): Promise<string> {
@@ -169,11 +175,14 @@ export class FileWriterThread {
     });
   }
 
+  /** Stops the thread once the writes already asked for are answered; a later write starts a new one. */
   async close(): Promise<void> {
     const thread = this.thread;
     this.thread = null;
     if (thread === null) return;
+    if (this.pending.size > 0) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
     const exited = new Promise((resolve) => thread.once("exit", resolve));
+    this.stopping.add(thread);
     thread.postMessage(null);
     await exited;
   }
@@ -189,17 +198,28 @@ export class FileWriterThread {
         if (answer.ok) waiting.resolve(answer.etag);
         else waiting.reject(Object.assign(new Error(answer.message), { code: answer.code }));
       }
-      if (this.pending.size === 0) thread.unref();
+      if (this.pending.size === 0) {
+        thread.unref();
+        this.wakeIdleWaiters();
+      }
     });
     const lost = (error: Error): void => {
+      if (this.stopping.has(thread)) return;
       if (this.thread === thread) this.thread = null;
       for (const waiting of this.pending.values()) waiting.reject(error);
       this.pending.clear();
+      this.wakeIdleWaiters();
     };
     thread.on("error", lost);
     thread.on("exit", () => lost(new Error("the file-writing thread stopped")));
     thread.unref();
     this.thread = thread;
     return thread;
+  }
+
+  private wakeIdleWaiters(): void {
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const wake of waiters) wake();
   }
 }

@@ -156,6 +156,13 @@ describe("LocalBlobStore put and open", () => {
     ]);
   });
 
+  it("finishes the writes asked for before close", async () => {
+    const putting = store.put("2026-11-24/late.png", Buffer.from("late"), "image/png");
+    await store.close();
+    await expect(putting).resolves.toMatchObject({ key: "2026-11-24/late.png", size: 4 });
+    expect(await exists("2026-11-24/late.png")).toBe(true);
+  });
+
   it("writes again after close", async () => {
     await store.put("2026-11-24/before.png", Buffer.from("before"), "image/png");
     await store.close();
