@@ -80,6 +80,7 @@ function writeQueued() {
 
 function stage(write) {
   const bytes = Buffer.from(write.bytes.buffer, write.bytes.byteOffset, write.bytes.byteLength);
+  // The same etag as LocalBlobStore's computeEtag, which rebuilds it when a sidecar is lost.
   const etag = '"' + createHash("sha256").update(bytes).digest("base64url").slice(0, 22) + '"';
   let firstCreated;
   for (let attempt = 1; ; attempt += 1) {

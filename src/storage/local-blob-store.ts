@@ -168,10 +168,6 @@ export class LocalBlobStore implements BlobStore {
     return true;
   }
 
-  /**
-   * Makes the directory's entries durable. Results of one day share a directory, so puts finishing
-   * together share its flush (each waits for one that started after its renames).
-   */
   private resolveKey(key: string): string {
     validateKey(key);
     const resolved = path.resolve(this.root, ...key.split("/"));
@@ -216,6 +212,7 @@ function directoryMayHoldOlderBlobs(name: string, before: number): boolean {
   return dayStart - ONE_DAY_MS < before;
 }
 
+/** The etag of a file whose sidecar is lost; the writing thread gives a put the same one. */
 async function computeEtag(bytes: Buffer): Promise<string> {
   // WebCrypto hashes off the main thread, so a large image does not stall the event loop.
   const digest = Buffer.from(await subtle.digest("SHA-256", bytes));
@@ -238,11 +235,6 @@ function temporaryPathFor(finalPath: string): string {
   const name = `.${path.basename(finalPath)}.${randomBytes(6).toString("hex")}${TEMPORARY_SUFFIX}`;
   return path.join(path.dirname(finalPath), name);
 }
-
-/** Creates `filePath` with `bytes`, without waiting for the disk. */
-
-
-
 
 async function readSidecar(filePath: string): Promise<SidecarMetadata | null> {
   let text: string;
