@@ -1,4 +1,4 @@
-import { Worker } from "node:worker_threads";
+import { RequestThread } from "./request-thread.ts";
 
 /** One new file to write durably under its final name, with its metadata sidecar beside it. */
 export interface DurableWrite {
@@ -21,35 +21,15 @@ export interface DurableWrite {
  * SHA-256 of the bytes.
  */
 const WRITER_THREAD = `
-const { parentPort } = require("node:worker_threads");
 const fs = require("node:fs");
 const path = require("node:path");
 const { createHash } = require("node:crypto");
 const MAXIMUM_CREATE_ATTEMPTS = 3;
-let queue = [];
-let scheduled = false;
 
-parentPort.on("message", (message) => {
-  if (message === null) {
-    // Told to stop: what was asked before is written first.
-    if (scheduled) writeQueued();
-    parentPort.close();
-    return;
-  }
-  queue.push(message);
-  if (!scheduled) {
-    scheduled = true;
-    setImmediate(writeQueued);
-  }
-});
-
-function writeQueued() {
-  scheduled = false;
-  const batch = queue;
-  queue = [];
+function handle(batch) {
   const answers = [];
   const placed = new Map();
-  for (const write of batch) {
+  for (const { id, request: write } of batch) {
     let staged;
     try {
       staged = stage(write);
@@ -57,25 +37,25 @@ function writeQueued() {
       fs.renameSync(write.temporaryFile, write.file);
     } catch (error) {
       removeTemporaryFiles(write);
-      answers.push(failure(write.id, error));
+      answers.push(failure(id, error));
       continue;
     }
     const directory = path.dirname(write.file);
     const entry = placed.get(directory) ?? { created: new Set(), writes: [] };
     if (staged.firstCreated !== undefined) entry.created.add(staged.firstCreated);
-    entry.writes.push({ id: write.id, etag: staged.etag });
+    entry.writes.push({ id, etag: staged.etag });
     placed.set(directory, entry);
   }
   for (const [directory, entry] of placed) {
     try {
       syncDirectory(directory);
       for (const firstCreated of entry.created) syncCreatedDirectories(directory, firstCreated);
-      for (const written of entry.writes) answers.push({ id: written.id, ok: true, etag: written.etag });
+      for (const written of entry.writes) answers.push({ id: written.id, ok: true, value: written.etag });
     } catch (error) {
       for (const written of entry.writes) answers.push(failure(written.id, error));
     }
   }
-  parentPort.postMessage(answers);
+  return answers;
 }
 
 function stage(write) {
@@ -134,17 +114,7 @@ function removeTemporaryFiles(write) {
   }
 }
 
-function failure(id, error) {
-  return { id, ok: false, message: String(error?.message ?? error), code: error?.code };
-}
 `;
-
-type WriteAnswer = { id: number; ok: true; etag: string } | { id: number; ok: false; message: string; code?: string };
-
-interface Pending {
-  resolve: (etag: string) => void;
-  reject: (error: Error) => void;
-}
 
 /**
  * Durable file writes on a thread of their own. Written from the event loop, one new file takes
@@ -155,72 +125,15 @@ interface Pending {
  * message and hears one answer, and writes arriving together share their directories' flushes.
  */
 export class FileWriterThread {
-  private thread: Worker | null = null;
-  private readonly pending = new Map<number, Pending>();
-  private nextId = 1;
-  /** close() calls waiting for the pending writes to be answered. */
-  private idleWaiters: (() => void)[] = [];
-  /** Threads told to stop, whose exit is expected. */
-  private readonly stopping = new WeakSet<Worker>();
+  private readonly thread = new RequestThread<DurableWrite, string>(WRITER_THREAD, "file-writing thread");
 
   /** Writes `write` durably; answers the file's etag once it and its name are on disk. */
   write(write: DurableWrite): Promise<string> {
-    return new Promise((resolve, reject) => {
-      const id = this.nextId;
-      this.nextId += 1;
-      const thread = this.startThread();
-      this.pending.set(id, { resolve, reject });
-      // Held while a write is pending, so the process cannot end with a write unanswered.
-      thread.ref();
-      thread.postMessage({ id, ...write });
-    });
+    return this.thread.request(write);
   }
 
   /** Stops the thread once the writes already asked for are answered; a later write starts a new one. */
-  async close(): Promise<void> {
-    const thread = this.thread;
-    this.thread = null;
-    if (thread === null) return;
-    if (this.pending.size > 0) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
-    const exited = new Promise((resolve) => thread.once("exit", resolve));
-    this.stopping.add(thread);
-    thread.postMessage(null);
-    await exited;
-  }
-
-  private startThread(): Worker {
-    if (this.thread !== null) return this.thread;
-    const thread = new Worker(WRITER_THREAD, { eval: true });
-    thread.on("message", (answers: WriteAnswer[]) => {
-      for (const answer of answers) {
-        const waiting = this.pending.get(answer.id);
-        this.pending.delete(answer.id);
-        if (waiting === undefined) continue;
-        if (answer.ok) waiting.resolve(answer.etag);
-        else waiting.reject(Object.assign(new Error(answer.message), { code: answer.code }));
-      }
-      if (this.pending.size === 0) {
-        thread.unref();
-        this.wakeIdleWaiters();
-      }
-    });
-    const lost = (error: Error): void => {
-      if (this.stopping.has(thread)) return;
-      if (this.thread === thread) this.thread = null;
-      for (const waiting of this.pending.values()) waiting.reject(error);
-      this.pending.clear();
-      this.wakeIdleWaiters();
-    };
-    thread.on("error", lost);
-    thread.on("exit", () => lost(new Error("the file-writing thread stopped")));
-    thread.unref();
-    this.thread = thread;
-    return thread;
-  }
-
-  private wakeIdleWaiters(): void {
-    const waiters = this.idleWaiters;
-    this.idleWaiters = [];
-    for (const wake of waiters) wake();
+  close(): Promise<void> {
+    return this.thread.close();
   }
 }

@@ -1,0 +1,47 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { RequestThread } from "../../src/storage/request-thread.ts";
+
+// A thread that doubles numbers, fails on "bad" and exits on "die".
+const DOUBLER = `
+function handle(batch) {
+  return batch.map(({ id, request }) => {
+    if (request === "die") process.exit(3);
+    if (request === "bad") return failure(id, Object.assign(new Error("not a number"), { code: "EBAD" }));
+    return { id, ok: true, value: { doubled: request * 2, batch: batch.length } };
+  });
+}
+`;
+
+let thread: RequestThread<number | string, { doubled: number; batch: number }>;
+afterEach(async () => {
+  await thread.close();
+});
+
+describe("RequestThread", () => {
+  it("answers each request with its own value, handling those that arrive together at once", async () => {
+    thread = new RequestThread(DOUBLER, "doubling thread");
+    const answers = await Promise.all([1, 2, 3].map((value) => thread.request(value)));
+    expect(answers.map((answer) => answer.doubled)).toEqual([2, 4, 6]);
+    expect(answers.map((answer) => answer.batch)).toEqual([3, 3, 3]);
+  });
+
+  it("fails only the request the thread fails, with its message and code", async () => {
+    thread = new RequestThread(DOUBLER, "doubling thread");
+    const outcomes = await Promise.allSettled([thread.request(1), thread.request("bad")]);
+    expect(outcomes[0]).toMatchObject({ status: "fulfilled", value: { doubled: 2 } });
+    expect(outcomes[1]).toMatchObject({ status: "rejected", reason: { message: "not a number", code: "EBAD" } });
+  });
+
+  it("fails what was pending when the thread dies, and starts a new thread for the next request", async () => {
+    thread = new RequestThread(DOUBLER, "doubling thread");
+    await expect(thread.request("die")).rejects.toThrow("the doubling thread stopped");
+    await expect(thread.request(5)).resolves.toMatchObject({ doubled: 10 });
+  });
+
+  it("answers what was asked before close", async () => {
+    thread = new RequestThread(DOUBLER, "doubling thread");
+    const asked = thread.request(7);
+    await thread.close();
+    await expect(asked).resolves.toMatchObject({ doubled: 14 });
+  });
+});
