@@ -24,8 +24,13 @@ export interface Envelope<T> {
 /** The content type Fastify gives the JSON it serializes, for answers serialized ahead. */
 export const JSON_CONTENT_TYPE = "application/json; charset=utf-8";
 
+/** The envelope of a 200 answer. */
+export function okEnvelope<T>(data: T): Envelope<T> {
+  return { code: 200, msg: "success", data };
+}
+
 export function ok<T>(reply: FastifyReply, data: T): FastifyReply {
-  return reply.code(200).send({ code: 200, msg: "success", data } satisfies Envelope<T>);
+  return reply.code(200).send(okEnvelope(data));
 }
 
 export function fail(reply: FastifyReply, code: ErrorCode, message: string): FastifyReply {

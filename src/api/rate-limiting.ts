@@ -19,18 +19,9 @@ type RateLimitCheck = (request: FastifyRequest, reply: FastifyReply, caller: Cal
  * request may go on.
  */
 export function rateLimitCheck(limiter: RateLimiter, defaults: RateLimitDefaults): RateLimitCheck {
-  // An account's own policy is text in its row; each distinct text is parsed once.
-  const parsed = new Map<string, RatePolicy | null>();
-  const policyOf = (override: string | null, fallback: RatePolicy): RatePolicy => {
-    if (override === null) return fallback;
-    let policy = parsed.get(override);
-    if (policy === undefined) {
-      policy = parseRatePolicy(override);
-      if (parsed.size >= 1_000) parsed.clear();
-      parsed.set(override, policy);
-    }
-    return policy ?? fallback;
-  };
+  // An account's own policy is text in its row.
+  const policyOf = (override: string | null, fallback: RatePolicy): RatePolicy =>
+    (override === null ? null : parseRatePolicy(override)) ?? fallback;
   return async (request, reply, caller) => {
     const isCreate = request.routeOptions.url === CREATE_TASK_ROUTE;
     const name = isCreate ? "createTask" : "other";

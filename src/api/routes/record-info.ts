@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply } from "fastify";
 import type { ApiContext } from "../context.ts";
 import type { TaskRecord } from "../../domain/tasks/task.ts";
-import { envelopeSchema, errorEnvelopeSchema, fail, JSON_CONTENT_TYPE, type Envelope } from "../envelope.ts";
+import { envelopeSchema, errorEnvelopeSchema, fail, JSON_CONTENT_TYPE, okEnvelope } from "../envelope.ts";
 import { callerOf, taskIdFromQuery } from "../request-fields.ts";
 
 const nullableString = { type: ["string", "null"] };
@@ -61,7 +61,7 @@ export function registerRecordInfo(api: FastifyInstance, context: ApiContext): v
       reply.code(200);
       let answer = answers.get(found.value);
       if (answer === undefined) {
-        answer = reply.serialize({ code: 200, msg: "success", data: found.value } satisfies Envelope<TaskRecord>);
+        answer = reply.serialize(okEnvelope(found.value));
         answers.set(found.value, answer);
       }
       return reply.type(JSON_CONTENT_TYPE).send(answer);
