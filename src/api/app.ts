@@ -6,7 +6,7 @@ import { authenticate } from "./authentication.ts";
 import type { ApiContext } from "./context.ts";
 import { fail } from "./envelope.ts";
 import { registerOpenApi } from "./openapi.ts";
-import { rateLimitCheck } from "./rate-limiting.ts";
+import { rateLimitCheck, type RateClass } from "./rate-limiting.ts";
 import { lazyRequestLogger } from "./request-logger.ts";
 import { registerCancelTask } from "./routes/cancel-task.ts";
 import { registerCreateTask } from "./routes/create-task.ts";
@@ -82,8 +82,8 @@ export async function buildApp(context: ApiContext): Promise<FastifyInstance> {
   });
   app.addHook("onResponse", (request, reply, done) => {
     // Through the server's logger with the id, so that requests which log nothing else never
-    // make a child logger.
-    context.logger.info(
+    // make a child logger; and only when it is written (its fields cost a little to gather).
+    if (context.logger.isLevelEnabled("info")) context.logger.info(
       { reqId: request.id, method: request.method, url: request.routeOptions.url ?? request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) },
       "request",
     );
@@ -108,23 +108,29 @@ export async function buildApp(context: ApiContext): Promise<FastifyInstance> {
   await registerOpenApi(app, context);
   registerHealth(app, context);
   registerFiles(app, context);
-  await app.register(
-    async (api) => {
-      // One hook runs first on every /api/v1 route: the key (401), then its rate budget (429).
-      const withinRateLimit = rateLimitCheck(context.rateLimiter, context.rateLimits);
-      api.addHook("onRequest", async (request, reply) => {
-        if (!(await authenticate(request, reply, context.accounts))) return;
-        await withinRateLimit(request, reply, callerOf(request));
-      });
-      registerCreateTask(api, context);
-      registerRecordInfo(api, context);
-      registerCredit(api, context);
-      registerCancelTask(api, context);
-      registerStreamInfo(api, context);
-      registerDownloadUrl(api, context);
-    },
-    { prefix: "/api/v1" },
-  );
+  // One hook runs first on every /api/v1 route: the key (401), then its rate budget (429).
+  // createTask's budget is its own, so it has a scope of its own, and the hook knows its budget
+  // without looking at the request.
+  const guardedScope = (name: RateClass, register: (api: FastifyInstance) => void) =>
+    app.register(
+      async (api) => {
+        const withinRateLimit = rateLimitCheck(context.rateLimiter, name, context.rateLimits[name]);
+        api.addHook("onRequest", async (request, reply) => {
+          if (!(await authenticate(request, reply, context.accounts))) return;
+          await withinRateLimit(request, reply, callerOf(request));
+        });
+        register(api);
+      },
+      { prefix: "/api/v1" },
+    );
+  await guardedScope("createTask", (api) => registerCreateTask(api, context));
+  await guardedScope("other", (api) => {
+    registerRecordInfo(api, context);
+    registerCredit(api, context);
+    registerCancelTask(api, context);
+    registerStreamInfo(api, context);
+    registerDownloadUrl(api, context);
+  });
   await app.register(adminApi(context), { prefix: "/admin/v1" });
   return app;
 }

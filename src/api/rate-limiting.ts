@@ -9,25 +9,22 @@ export interface RateLimitDefaults {
   other: RatePolicy;
 }
 
-const CREATE_TASK_ROUTE = "/api/v1/jobs/createTask";
+/** createTask has a budget of its own; every other /api/v1 route shares the other. */
+export type RateClass = keyof RateLimitDefaults;
 
 type RateLimitCheck = (request: FastifyRequest, reply: FastifyReply, caller: Caller) => Promise<boolean>;
 
 /**
  * Each key has one budget for createTask and one for everything else; the check sets the
  * headers of the IETF httpapi ratelimit-headers draft, or answers 429, and answers whether the
- * request may go on.
+ * request may go on. The class is the route's, fixed where the route is registered.
  */
-export function rateLimitCheck(limiter: RateLimiter, defaults: RateLimitDefaults): RateLimitCheck {
-  // An account's own policy is text in its row.
-  const policyOf = (override: string | null, fallback: RatePolicy): RatePolicy =>
-    (override === null ? null : parseRatePolicy(override)) ?? fallback;
-  return async (request, reply, caller) => {
-    const isCreate = request.routeOptions.url === CREATE_TASK_ROUTE;
-    const name = isCreate ? "createTask" : "other";
-    const policy = isCreate
-      ? policyOf(caller.limits.createTask, defaults.createTask)
-      : policyOf(caller.limits.other, defaults.other);
+export function rateLimitCheck(limiter: RateLimiter, name: RateClass, fallback: RatePolicy): RateLimitCheck {
+  const what = name === "createTask" ? "createTask" : "API";
+  return async (_request, reply, caller) => {
+    // An account's own policy is text in its row.
+    const override = caller.limits[name];
+    const policy = (override === null ? null : parseRatePolicy(override)) ?? fallback;
     const decision = await limiter.consume(`${caller.keyId}:${name}`, policy);
     reply.header("RateLimit-Policy", `"${name}";q=${policy.limit};w=${policy.windowSeconds}`);
     reply.header("RateLimit", `"${name}";r=${decision.remaining};t=${decision.resetSeconds}`);
@@ -36,7 +33,7 @@ export function rateLimitCheck(limiter: RateLimiter, defaults: RateLimitDefaults
     fail(
       reply,
       "RATE_LIMITED",
-      `Rate limit exceeded: this key may make ${policy.limit} ${isCreate ? "createTask" : "API"} requests per ${policy.windowSeconds} s; retry after ${decision.resetSeconds} s.`,
+      `Rate limit exceeded: this key may make ${policy.limit} ${what} requests per ${policy.windowSeconds} s; retry after ${decision.resetSeconds} s.`,
     );
     return false;
   };
