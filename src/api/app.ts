@@ -2,7 +2,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type
 import { adminApi } from "./admin/index.ts";
 import { DomainError } from "../domain/errors.ts";
 import { pooledRandomBytes } from "../domain/ids.ts";
-import { authenticate } from "./authentication.ts";
+import { authenticator } from "./authentication.ts";
 import type { ApiContext } from "./context.ts";
 import { fail } from "./envelope.ts";
 import { registerOpenApi } from "./openapi.ts";
@@ -111,12 +111,13 @@ export async function buildApp(context: ApiContext): Promise<FastifyInstance> {
   // One hook runs first on every /api/v1 route: the key (401), then its rate budget (429).
   // createTask's budget is its own, so it has a scope of its own, and the hook knows its budget
   // without looking at the request.
+  const authenticate = authenticator(context.accounts);
   const guardedScope = (name: RateClass, register: (api: FastifyInstance) => void) =>
     app.register(
       async (api) => {
         const withinRateLimit = rateLimitCheck(context.rateLimiter, name, context.rateLimits[name]);
         api.addHook("onRequest", async (request, reply) => {
-          if (!(await authenticate(request, reply, context.accounts))) return;
+          if (!(await authenticate(request, reply))) return;
           await withinRateLimit(request, reply, callerOf(request));
         });
         register(api);

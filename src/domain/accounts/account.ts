@@ -33,6 +33,8 @@ export interface ApiKeyRecord {
 export interface Caller {
   accountId: string;
   keyId: string;
+  /** The key's SHA-256 as stored: finds the key again (see AccountService.recheck) without the secret. */
+  keyHash: string;
   mode: KeyMode;
   limits: AccountLimits;
 }
