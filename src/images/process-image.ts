@@ -70,6 +70,7 @@ function invalidOutput(cause?: unknown): ProviderError {
  */
 export async function processImage(bytes: Buffer, format: OutputFormat, expected: PixelSize | null): Promise<ProcessedImage> {
   if (bytes.length === 0) throw invalidOutput();
+  if (format === "png" && detectImageFormat(bytes) === "png") return keptPng(bytes, expected);
 
   let metadata: Metadata;
   try {
@@ -113,7 +114,56 @@ async function passThrough(bytes: Buffer, metadata: Metadata): Promise<EncodedIm
   return { bytes, width: metadata.width, height: metadata.height };
 }
 
+/**
+ * A PNG asked for as PNG, kept as it is without a call into sharp: the chunk walk that proves the
+ * file whole (see passThrough) also reads its header, which says the size. What sharp's header
+ * read refused, a header of the wrong length or with a zero size, bit depth or colour type that
+ * PNG does not define, is refused here too.
+ */
+function keptPng(bytes: Buffer, expected: PixelSize | null): ProcessedImage {
+  const header = pngHeader(bytes);
+  if (header === null || !pngChunksIntact(bytes)) {
+    throw invalidOutput(new Error("the png data is truncated or corrupt"));
+  }
+  return {
+    bytes,
+    format: "png",
+    contentType: CONTENT_TYPES.png,
+    width: header.width,
+    height: header.height,
+    sourceFormat: "png",
+    sizeMatches: expected === null || (header.width === expected.width && header.height === expected.height),
+  };
+}
+
 const PNG_SIGNATURE_LENGTH = 8;
+const IHDR_LENGTH = 13;
+/** The bit depths PNG allows for each colour type (PNG specification, 11.2.2). */
+const PNG_BIT_DEPTHS: ReadonlyMap<number, readonly number[]> = new Map([
+  [0, [1, 2, 4, 8, 16]],
+  [2, [8, 16]],
+  [3, [1, 2, 4, 8]],
+  [4, [8, 16]],
+  [6, [8, 16]],
+]);
+/** PNG's largest width or height, 2^31 - 1. */
+const PNG_MAXIMUM_DIMENSION = 0x7fffffff;
+
+/** Width and height from the IHDR chunk, which must come first; null for a header PNG does not allow. */
+export function pngHeader(bytes: Buffer): PixelSize | null {
+  const start = PNG_SIGNATURE_LENGTH;
+  if (bytes.length < start + 8 + IHDR_LENGTH + 4) return null;
+  if (bytes.readUInt32BE(start) !== IHDR_LENGTH || bytes.toString("latin1", start + 4, start + 8) !== "IHDR") return null;
+  const width = bytes.readUInt32BE(start + 8);
+  const height = bytes.readUInt32BE(start + 12);
+  const bitDepth = bytes.readUInt8(start + 16);
+  const colourType = bytes.readUInt8(start + 17);
+  const [compression, filter, interlace] = [bytes.readUInt8(start + 18), bytes.readUInt8(start + 19), bytes.readUInt8(start + 20)];
+  if (width === 0 || height === 0 || width > PNG_MAXIMUM_DIMENSION || height > PNG_MAXIMUM_DIMENSION) return null;
+  if (!(PNG_BIT_DEPTHS.get(colourType) ?? []).includes(bitDepth)) return null;
+  if (compression !== 0 || filter !== 0 || interlace > 1) return null;
+  return { width, height };
+}
 
 /** Every chunk's CRC matches and the file ends with IEND. */
 export function pngChunksIntact(bytes: Buffer): boolean {

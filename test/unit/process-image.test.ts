@@ -1,6 +1,7 @@
+import { crc32 } from "node:zlib";
 import { describe, it, expect } from "vitest";
 import sharp from "sharp";
-import { detectImageFormat, processImage } from "../../src/images/process-image.ts";
+import { detectImageFormat, pngHeader, processImage } from "../../src/images/process-image.ts";
 import { ProviderError } from "../../src/providers/image-provider.ts";
 
 const WIDTH = 64;
@@ -152,6 +153,52 @@ describe("processImage", () => {
     const corrupt = Buffer.from(png);
     corrupt[idat + 10] = (corrupt[idat + 10] ?? 0) ^ 0xff;
     await expectInvalidOutput(processImage(corrupt, "png", null));
+  });
+
+  it("rejects a PNG signature followed by garbage when PNG is asked", async () => {
+    const bytes = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), Buffer.alloc(64, 7)]);
+    await expectInvalidOutput(processImage(bytes, "png", null));
+  });
+
+  it("keeps a PNG asked as PNG with the size its header says", async () => {
+    const png = await sharp({ create: { width: 832, height: 1248, channels: 4, background: "#3366cc80" } }).png().toBuffer();
+    const result = await processImage(png, "png", { width: 832, height: 1248 });
+    expect(result).toMatchObject({ bytes: png, width: 832, height: 1248, sourceFormat: "png", sizeMatches: true });
+  });
+
+  describe("rejects a PNG whose header PNG does not allow, though every checksum is right", () => {
+    const cases: [string, (header: Buffer) => void][] = [
+      ["a zero width", (header) => header.writeUInt32BE(0, 8)],
+      ["a zero height", (header) => header.writeUInt32BE(0, 12)],
+      ["bit depth 4 for RGB", (header) => header.writeUInt8(4, 16)],
+      ["colour type 5", (header) => header.writeUInt8(5, 17)],
+      ["compression method 1", (header) => header.writeUInt8(1, 18)],
+      ["interlace method 2", (header) => header.writeUInt8(2, 20)],
+      ["another chunk first", (header) => header.write("tEXt", 4, "latin1")],
+    ];
+    for (const [name, alter] of cases) {
+      it(name, async () => {
+        const png = Buffer.from(await solidImage("png"));
+        // The IHDR chunk: length, name, 13 bytes of data, then the CRC of name and data.
+        const header = png.subarray(8, 8 + 8 + 13 + 4);
+        alter(header);
+        header.writeUInt32BE(crc32(header.subarray(4, 8 + 13)), 8 + 13);
+        await expectInvalidOutput(processImage(png, "png", null));
+      });
+    }
+  });
+
+  it("reads from the PNG header the size sharp reads", async () => {
+    const images = [
+      await sharp({ create: { width: 31, height: 7, channels: 3, background: "#102030" } }).png({ palette: true }).toBuffer(),
+      await sharp({ create: { width: 5, height: 300, channels: 4, background: "#10203040" } }).png().toBuffer(),
+      await sharp({ create: { width: 640, height: 2, channels: 3, background: "#808080" } }).toColourspace("grey16").png().toBuffer(),
+      await halfTransparentPng(),
+    ];
+    for (const image of images) {
+      const metadata = await sharp(image).metadata();
+      expect(pngHeader(image)).toEqual({ width: metadata.width, height: metadata.height });
+    }
   });
 
   it("rejects a truncated JPEG when JPEG is asked", async () => {
