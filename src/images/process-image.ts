@@ -70,22 +70,30 @@ function invalidOutput(cause?: unknown): ProviderError {
  */
 export async function processImage(bytes: Buffer, format: OutputFormat, expected: PixelSize | null): Promise<ProcessedImage> {
   if (bytes.length === 0) throw invalidOutput();
-  if (format === "png" && detectImageFormat(bytes) === "png") return keptPng(bytes, expected);
 
-  let metadata: Metadata;
-  try {
-    metadata = await sharp(bytes).metadata();
-  } catch (error) {
-    throw invalidOutput(error);
-  }
-  const sourceFormat = metadata.format;
-  if (!RASTER_FORMATS.has(sourceFormat) || metadata.width <= 0 || metadata.height <= 0) {
-    throw invalidOutput();
+  let sourceFormat: string;
+  let size: PixelSize | null;
+  if (format === "png" && detectImageFormat(bytes) === "png") {
+    // To be kept as it is, so checked without a call into sharp: the PNG's own header says its size.
+    sourceFormat = "png";
+    size = pngHeader(bytes);
+  } else {
+    let metadata: Metadata;
+    try {
+      metadata = await sharp(bytes).metadata();
+    } catch (error) {
+      throw invalidOutput(error);
+    }
+    sourceFormat = metadata.format;
+    if (!RASTER_FORMATS.has(sourceFormat) || metadata.width <= 0 || metadata.height <= 0) {
+      throw invalidOutput();
+    }
+    size = metadata;
   }
 
   let output: EncodedImage;
   try {
-    output = sourceFormat === format ? await passThrough(bytes, metadata) : await convert(bytes, format);
+    output = sourceFormat === format ? kept(bytes, format, size) : await convert(bytes, format);
   } catch (error) {
     throw invalidOutput(error);
   }
@@ -102,38 +110,16 @@ export async function processImage(bytes: Buffer, format: OutputFormat, expected
 }
 
 /**
- * Keeps the upstream's bytes as they are, but only after checking they are whole: metadata reads
- * just the header, and a truncated or corrupt body would otherwise be stored and served as a
- * broken image with a success status. The check walks the file's structure (every PNG chunk's
- * CRC, JPEG's end marker) instead of decoding every pixel, which cost milliseconds of CPU and
- * megabytes of memory per image.
+ * Keeps the upstream's bytes as they are, but only after checking they are whole: a header says
+ * only the size, and a truncated or corrupt body would otherwise be stored and served as a broken
+ * image with a success status. The check walks the file's structure (every PNG chunk's CRC,
+ * JPEG's end marker) instead of decoding every pixel, which cost milliseconds of CPU and
+ * megabytes of memory per image. `size` is null for a header the format does not allow.
  */
-async function passThrough(bytes: Buffer, metadata: Metadata): Promise<EncodedImage> {
-  const complete = metadata.format === "png" ? pngChunksIntact(bytes) : jpegComplete(bytes);
-  if (!complete) throw new Error(`the ${metadata.format} data is truncated or corrupt`);
-  return { bytes, width: metadata.width, height: metadata.height };
-}
-
-/**
- * A PNG asked for as PNG, kept as it is without a call into sharp: the chunk walk that proves the
- * file whole (see passThrough) also reads its header, which says the size. What sharp's header
- * read refused, a header of the wrong length or with a zero size, bit depth or colour type that
- * PNG does not define, is refused here too.
- */
-function keptPng(bytes: Buffer, expected: PixelSize | null): ProcessedImage {
-  const header = pngHeader(bytes);
-  if (header === null || !pngChunksIntact(bytes)) {
-    throw invalidOutput(new Error("the png data is truncated or corrupt"));
-  }
-  return {
-    bytes,
-    format: "png",
-    contentType: CONTENT_TYPES.png,
-    width: header.width,
-    height: header.height,
-    sourceFormat: "png",
-    sizeMatches: expected === null || (header.width === expected.width && header.height === expected.height),
-  };
+function kept(bytes: Buffer, format: OutputFormat, size: PixelSize | null): EncodedImage {
+  const complete = size !== null && (format === "png" ? pngChunksIntact(bytes) : jpegComplete(bytes));
+  if (!complete) throw new Error(`the ${format} data is truncated or corrupt`);
+  return { bytes, width: size.width, height: size.height };
 }
 
 const PNG_SIGNATURE_LENGTH = 8;
@@ -158,7 +144,9 @@ export function pngHeader(bytes: Buffer): PixelSize | null {
   const height = bytes.readUInt32BE(start + 12);
   const bitDepth = bytes.readUInt8(start + 16);
   const colourType = bytes.readUInt8(start + 17);
-  const [compression, filter, interlace] = [bytes.readUInt8(start + 18), bytes.readUInt8(start + 19), bytes.readUInt8(start + 20)];
+  const compression = bytes.readUInt8(start + 18);
+  const filter = bytes.readUInt8(start + 19);
+  const interlace = bytes.readUInt8(start + 20);
   if (width === 0 || height === 0 || width > PNG_MAXIMUM_DIMENSION || height > PNG_MAXIMUM_DIMENSION) return null;
   if (!(PNG_BIT_DEPTHS.get(colourType) ?? []).includes(bitDepth)) return null;
   if (compression !== 0 || filter !== 0 || interlace > 1) return null;
