@@ -118,7 +118,7 @@ export async function buildApp(context: ApiContext): Promise<FastifyInstance> {
         const withinRateLimit = rateLimitCheck(context.rateLimiter, name, context.rateLimits[name]);
         api.addHook("onRequest", async (request, reply) => {
           if (!(await authenticate(request, reply))) return;
-          await withinRateLimit(request, reply, callerOf(request));
+          await withinRateLimit(reply, callerOf(request));
         });
         register(api);
       },

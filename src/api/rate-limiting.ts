@@ -1,4 +1,4 @@
-import type { FastifyReply, FastifyRequest } from "fastify";
+import type { FastifyReply } from "fastify";
 import type { Caller } from "../domain/accounts/account.ts";
 import type { RateLimiter } from "../domain/limits/rate-limiter.ts";
 import { parseRatePolicy, type RatePolicy } from "../domain/limits/rate-policy.ts";
@@ -12,7 +12,7 @@ export interface RateLimitDefaults {
 /** createTask has a budget of its own; every other /api/v1 route shares the other. */
 export type RateClass = keyof RateLimitDefaults;
 
-type RateLimitCheck = (request: FastifyRequest, reply: FastifyReply, caller: Caller) => Promise<boolean>;
+type RateLimitCheck = (reply: FastifyReply, caller: Caller) => Promise<boolean>;
 
 /**
  * Each key has one budget for createTask and one for everything else; the check sets the
@@ -21,7 +21,7 @@ type RateLimitCheck = (request: FastifyRequest, reply: FastifyReply, caller: Cal
  */
 export function rateLimitCheck(limiter: RateLimiter, name: RateClass, fallback: RatePolicy): RateLimitCheck {
   const what = name === "createTask" ? "createTask" : "API";
-  return async (_request, reply, caller) => {
+  return async (reply, caller) => {
     // An account's own policy is text in its row.
     const override = caller.limits[name];
     const policy = (override === null ? null : parseRatePolicy(override)) ?? fallback;

@@ -136,7 +136,7 @@ export class AccountService {
     const digest = digestApiKey(token);
     const found = await this.accounts.findCallerByKeyHash(digest.toString("hex"));
     if (found === null || !sameDigest(found.key.hash, digest)) return null;
-    return callerOf(found);
+    return activeCaller(found);
   }
 
   /**
@@ -145,7 +145,7 @@ export class AccountService {
    */
   async recheck(caller: Caller): Promise<Caller | null> {
     const found = await this.accounts.findCallerByKeyHash(caller.keyHash);
-    return found === null ? null : callerOf(found);
+    return found === null ? null : activeCaller(found);
   }
 
   async balance(accountId: string): Promise<number> {
@@ -249,7 +249,8 @@ export class AccountService {
   }
 }
 
-function callerOf(found: { key: ApiKeyRecord; limits: AccountLimits }): Caller | null {
+/** The caller a found key stands for; null once the key is revoked. */
+function activeCaller(found: { key: ApiKeyRecord; limits: AccountLimits }): Caller | null {
   if (found.key.revokedAt !== null) return null;
   return { accountId: found.key.accountId, keyId: found.key.id, keyHash: found.key.hash, mode: found.key.mode, limits: found.limits };
 }
