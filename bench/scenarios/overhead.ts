@@ -2,6 +2,7 @@ import { FakeUpstreamProcess } from "../fake-upstream-process.ts";
 import { ImagegateProcess } from "../imagegate-process.ts";
 import { removeDirectory, temporaryDirectory } from "../processes.ts";
 import { ApiClient } from "../requests.ts";
+import { cpuPerTaskFigures, serverCpu } from "../server-cpu.ts";
 import type { Scenario, ScenarioOutcome, ScenarioSettings } from "../scenario.ts";
 import { waitUntilSettled } from "../settling.ts";
 import { distribution } from "../statistics.ts";
@@ -39,8 +40,10 @@ export const overheadScenario: Scenario = {
       await waitUntilSettled(server, warmup.result.accepted, 60_000);
       settings.progress(`measuring: ${RATE_PER_SECOND} tasks/s for ${settings.measureSeconds} s`);
       const before = await server.metrics();
+      const cpuBefore = await serverCpu(server.pid);
       const offered = await offerTasks(client, RATE_PER_SECOND, settings.measureSeconds);
       const settled = await waitUntilSettled(server, before.tasksSucceeded + before.tasksFailed + offered.result.accepted, 60_000);
+      const cpuAfter = await serverCpu(server.pid);
       const failedTasks = settled.metrics.tasksFailed - before.tasksFailed;
       // The disk's flush time under this load, from the database's own log flushes.
       const syncs = settled.metrics.databaseSyncs - before.databaseSyncs;
@@ -69,11 +72,13 @@ export const overheadScenario: Scenario = {
           { key: "overhead.costTimeP99", label: "costTime p99", value: cost.p99, unit: "ms" },
           { key: "overhead.createLatencyP50", label: "createTask latency p50 (client)", value: create.p50, unit: "ms" },
           { key: "overhead.createLatencyP99", label: "createTask latency p99 (client)", value: create.p99, unit: "ms" },
+          ...cpuPerTaskFigures("overhead", cpuBefore, cpuAfter, offered.result.accepted),
         ],
         notes: [
           `open loop: createTask sent at fixed times, ${RATE_PER_SECOND}/s, 1:1 PNG with a random prompt; the fake Gemini answers at once with a fixed 1024x1024 PNG`,
           `WORKER_CONCURRENCY and GEMINI_MAX_CONCURRENCY ${CONCURRENCY}; a ${settings.warmupSeconds} s warm-up at the same rate is left out`,
           "overhead = costTime - upstreamMs from the server's 'task succeeded' log line (ms resolution); client createTask latency counts from each request's due time",
+          "server CPU per task: the server's CPU time (/proc, 10 ms ticks) from the start of the measured tasks until all of them settled, over their number; it includes the server's own idle work meanwhile",
           `scheduler lag p99 ${offered.result.schedulerLagMs.p99.toFixed(2)} ms (how late the load generator sent)`,
           ...(settled.complete ? [] : [`not every task settled within 60 s: ${JSON.stringify(settled.metrics)}`]),
           ...offered.refusals.map((refusal) => `refused: ${refusal}`),

@@ -3,6 +3,7 @@ import { ImagegateProcess } from "../imagegate-process.ts";
 import type { ServerMetrics } from "../prometheus.ts";
 import { removeDirectory, sleep, temporaryDirectory } from "../processes.ts";
 import { ApiClient } from "../requests.ts";
+import { cpuPerTaskFigures, serverCpu } from "../server-cpu.ts";
 import { MEBIBYTE, type Scenario, type ScenarioOutcome, type ScenarioSettings } from "../scenario.ts";
 import { waitUntilSettled } from "../settling.ts";
 import { distribution } from "../statistics.ts";
@@ -68,6 +69,7 @@ export const slowUpstreamScenario: Scenario = {
         }
       })();
 
+      const cpuBefore = await serverCpu(running.pid);
       settings.progress(`offering ${RATE_PER_SECOND} tasks/s for ${seconds} s (${RATE_PER_SECOND * seconds} tasks)`);
       const offered = await offerTasks(client, RATE_PER_SECOND, seconds);
       settings.progress(`waiting for the ${offered.result.accepted} accepted tasks to finish`);
@@ -77,6 +79,7 @@ export const slowUpstreamScenario: Scenario = {
       sampling = false;
       await sampler;
       const final = await running.metrics();
+      const cpuAfter = await serverCpu(running.pid);
       peaks.observe(final);
       const peakResident = await running.peakResidentBytes();
 
@@ -111,6 +114,7 @@ export const slowUpstreamScenario: Scenario = {
           { key: "slowUpstream.sampledResidentMiB", label: "peak RSS (sampled from /metrics)", value: peaks.residentBytes / MEBIBYTE, unit: "MiB" },
           { key: "slowUpstream.eventLoopDelayP99", label: "event-loop delay p99 (since start)", value: eventLoopDelayP99Ms, unit: "ms" },
           { key: "slowUpstream.eventLoopDelayMax", label: "event-loop delay max", value: final.eventLoopDelayMaxSeconds * 1000, unit: "ms" },
+          ...cpuPerTaskFigures("slowUpstream", cpuBefore, cpuAfter, offered.result.accepted),
           { key: "slowUpstream.drainSeconds", label: "time from the last createTask to the last settle", value: settled.waitedSeconds, unit: "s" },
         ],
         notes: [
