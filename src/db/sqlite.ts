@@ -14,6 +14,14 @@ export interface SqliteHandle {
 }
 
 /**
+ * Reads of the database's first GiB go through a memory map instead of a read() call per page:
+ * a lookup by id in a table too large for SQLite's page cache touches half a dozen pages, which
+ * cost a system call each; mapped, pages the OS already caches cost a memory access. Writes still
+ * go through the write-ahead log as before.
+ */
+const MEMORY_MAPPED_BYTES = 1024 * 1024 * 1024;
+
+/**
  * Opens (creating if needed) the embedded database. WAL with synchronous=FULL: a commit is on
  * disk before the caller hears of it, so an acknowledged task survives a power loss.
  */
@@ -24,6 +32,7 @@ export function openSqlite(file: string): SqliteHandle {
   raw.pragma("synchronous = FULL");
   raw.pragma("foreign_keys = ON");
   raw.pragma("busy_timeout = 5000");
+  raw.pragma(`mmap_size = ${MEMORY_MAPPED_BYTES}`);
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: raw }) });
   return {
     file,
