@@ -26,8 +26,9 @@ interface PendingWrite {
  * Given a WalSync, a group commits without SQLite's own fsync and `walSync` flushes the log off
  * the event loop instead: the callers still hear only after their writes are on disk, but the
  * event loop serves requests (and commits the next group) while the disk works, and one flush
- * serves every group committed while the previous one ran. Other writes on the connection keep
- * the connection's own synchronous level.
+ * serves every group committed while the previous one ran. A group whose writes all asked only
+ * for the commit asks for no flush: the next one makes it durable. Other writes on the connection
+ * keep the connection's own synchronous level.
  */
 export class SqliteGroupCommit {
   private pending: PendingWrite[] = [];
@@ -119,6 +120,9 @@ export class SqliteGroupCommit {
       return;
     }
     settle(group, outcomes, (write) => write.wait === "committed");
+    // Nobody waits for the disk: the group's log frames become durable with the next flush, which
+    // covers every frame written before it, so this group asks for none of its own.
+    if (group.every((write) => write.wait === "committed")) return;
     this.walSync.sync().then(
       () => settle(group, outcomes, (write) => write.wait === "on-disk"),
       // Committed but perhaps not durable: no caller waiting for the disk is told its write is safe.

@@ -121,6 +121,20 @@ describe("SqliteGroupCommit with the log flushed off the event loop", () => {
     expect(order).toEqual(["committed", "on disk"]);
   });
 
+  it("asks for no flush for a group in which no write waits for the disk; the next flush covers it", async () => {
+    const held = new HeldSync();
+    const durable = new SqliteGroupCommit(database, held);
+    expect(await durable.submit(insert("committed only"), "committed")).toBe(1);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(held.calls).toBe(0);
+    const onDisk = durable.submit(insert("on disk"));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(held.calls).toBe(1);
+    held.finish();
+    expect(await onDisk).toBe(2);
+    expect(names()).toEqual(["committed only", "on disk"]);
+  });
+
   it("commits the next group while the previous one's flush is still running", async () => {
     const held = new HeldSync();
     const durable = new SqliteGroupCommit(database, held);
