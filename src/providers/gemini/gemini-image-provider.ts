@@ -19,6 +19,7 @@ import {
 } from "../image-provider.ts";
 import { abortedRequestError, deadlinePassedError } from "../request-abort.ts";
 import { abortableSleep, type Sleep } from "../sleep.ts";
+import { bufferedFetch } from "./buffered-fetch.ts";
 import { readGeminiResponse } from "./gemini-response.ts";
 import { parseUpstreamErrorBody } from "./gemini-upstream-error.ts";
 import type { KeyLease, KeyPool } from "./key-pool.ts";
@@ -74,6 +75,7 @@ export interface GeminiImageProviderOptions {
   logger: Logger;
   clock?: Clock;
   sleep?: Sleep;
+  /** The fetch the SDK calls; bufferedFetch unless given. */
   fetch?: typeof fetch;
 }
 
@@ -341,9 +343,7 @@ export class GeminiImageProvider implements ImageProvider {
       if (this.#options.apiVersion !== undefined && this.#options.apiVersion !== "") {
         httpOptions.apiVersion = this.#options.apiVersion;
       }
-      if (this.#options.fetch !== undefined) {
-        httpOptions.fetch = this.#options.fetch;
-      }
+      httpOptions.fetch = this.#options.fetch ?? bufferedFetch;
       // vertexai: false so a stray GOOGLE_GENAI_USE_VERTEXAI in the environment cannot reroute us.
       client = new GoogleGenAI({ apiKey: key, vertexai: false, httpOptions });
       this.#clients.set(key, client);
