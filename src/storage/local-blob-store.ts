@@ -5,7 +5,7 @@ import path from "node:path";
 import type { Readable } from "node:stream";
 import { systemClock } from "../domain/clock.ts";
 import type { Clock } from "../domain/clock.ts";
-import type { BlobStore, StoredBlob } from "./blob-store.ts";
+import type { BlobStore, PutOptions, StoredBlob } from "./blob-store.ts";
 import { FileWriterThread } from "./file-writer-thread.ts";
 import { isErrorCode } from "./durable-files.ts";
 
@@ -40,23 +40,27 @@ export class LocalBlobStore implements BlobStore {
     this.clock = options.clock ?? systemClock;
   }
 
-  async put(key: string, bytes: Buffer, contentType: string): Promise<StoredBlob> {
+  async put(key: string, bytes: Buffer, contentType: string, options: PutOptions = {}): Promise<StoredBlob> {
     const filePath = this.resolveKey(key);
     const createdAt = this.clock.now();
     const sidecar = filePath + SIDECAR_SUFFIX;
     // Sidecar first: a fresh key never has a file under its final name without metadata. The
     // sidecar is not flushed: one lost to a crash reads as damaged, and open() rebuilds what it
     // held from the file, which is.
-    const etag = await this.writer.write({
-      file: filePath,
-      sidecar,
-      temporaryFile: temporaryPathFor(filePath),
-      temporarySidecar: temporaryPathFor(sidecar),
-      bytes,
-      contentType,
-      createdAt,
-    });
-    return { key, contentType, size: bytes.length, etag, createdAt };
+    const size = bytes.length;
+    const etag = await this.writer.write(
+      {
+        file: filePath,
+        sidecar,
+        temporaryFile: temporaryPathFor(filePath),
+        temporarySidecar: temporaryPathFor(sidecar),
+        bytes,
+        contentType,
+        createdAt,
+      },
+      options.handOver === true && ownsItsMemory(bytes),
+    );
+    return { key, contentType, size, etag, createdAt };
   }
 
   /** Stops the writing thread once no write is pending; a later put starts it again. */
@@ -229,6 +233,16 @@ function contentTypeFromExtension(filePath: string): string {
     default:
       return "application/octet-stream";
   }
+}
+
+/**
+ * Whether `bytes`, as far as can be seen, is the only view of memory that is its own: Node carves
+ * small buffers out of a shared pool, whose memory must never be handed over, and a view of a
+ * small part of a larger buffer is more likely a slice of someone else's data than its own.
+ */
+function ownsItsMemory(bytes: Buffer): boolean {
+  const memory = bytes.buffer;
+  return memory instanceof ArrayBuffer && memory.byteLength > Buffer.poolSize && bytes.byteOffset === 0 && bytes.byteLength * 2 > memory.byteLength;
 }
 
 function temporaryPathFor(finalPath: string): string {

@@ -1,4 +1,4 @@
-import { Worker } from "node:worker_threads";
+import { Worker, type TransferListItem } from "node:worker_threads";
 
 /**
  * The thread's side of the protocol, put before each thread's own source. That source defines
@@ -62,14 +62,21 @@ export class RequestThread<Request, Value> {
     private readonly name: string,
   ) {}
 
-  request(request: Request): Promise<Value> {
+  /** `transfer`: memory the message moves to the thread instead of copying (see postMessage). */
+  request(request: Request, transfer: readonly TransferListItem[] = []): Promise<Value> {
     return new Promise((resolve, reject) => {
       const id = this.nextId;
       this.nextId += 1;
       const thread = this.startThread();
+      try {
+        thread.postMessage({ id, request }, transfer);
+      } catch (error) {
+        // Nothing was sent (the request could not be copied, or its memory not moved).
+        reject(error instanceof Error ? error : new Error(String(error)));
+        return;
+      }
       this.pending.set(id, { resolve, reject });
       thread.ref();
-      thread.postMessage({ id, request });
     });
   }
 

@@ -131,7 +131,8 @@ export class TaskRunner {
     }
     const now = clock.now();
     const key = `${dayOf(now)}/${task.id}.${image.format === "jpeg" ? "jpg" : "png"}`;
-    await blobs.put(key, image.bytes, image.contentType);
+    // The image is this task's own, and nothing reads it after this: the store may take it.
+    await blobs.put(key, image.bytes, image.contentType, { handOver: true });
     const storeMs = clock.now() - now;
     const expiresAt = Math.floor((now + this.options.retentionMs) / 1000);
     const url = signer.sign(`/files/${key}`, expiresAt);

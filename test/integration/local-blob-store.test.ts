@@ -57,6 +57,36 @@ afterEach(async () => {
 });
 
 describe("LocalBlobStore put and open", () => {
+  it("with handOver moves a large image's memory to the writing thread instead of copying it", async () => {
+    const bytes = Buffer.from(Buffer.alloc(300_000, 7).toString("base64"), "base64");
+    const copy = Buffer.from(bytes);
+    const stored = await store.put("2026-11-24/large.png", bytes, "image/png", { handOver: true });
+    expect(stored.size).toBe(300_000);
+    expect(bytes.length).toBe(0);
+    expect((await readFile(path.join(root, "2026-11-24/large.png"))).equals(copy)).toBe(true);
+  });
+
+  it("copies a buffer carved from Node's shared pool even with handOver, leaving it and its neighbours whole", async () => {
+    const neighbour = Buffer.from("written just before");
+    const bytes = Buffer.from("a small image");
+    expect(bytes.buffer).toBe(neighbour.buffer);
+    await store.put("2026-11-24/small.png", bytes, "image/png", { handOver: true });
+    expect(bytes.toString()).toBe("a small image");
+    expect(neighbour.toString()).toBe("written just before");
+    expect(await readFile(path.join(root, "2026-11-24/small.png"), "utf8")).toBe("a small image");
+  });
+
+  it("copies without handOver, and copies a small slice of a larger buffer even with it", async () => {
+    const large = Buffer.alloc(300_000, 3);
+    await store.put("2026-11-24/kept.png", large, "image/png");
+    expect(large.length).toBe(300_000);
+    const whole = Buffer.alloc(300_000, 5);
+    const slice = whole.subarray(1_000, 2_000);
+    await store.put("2026-11-24/slice.png", slice, "image/png", { handOver: true });
+    expect(whole.length).toBe(300_000);
+    expect(slice.length).toBe(1_000);
+  });
+
   it("returns what it stored: bytes, content type, size, etag and the clock's time", async () => {
     const bytes = Buffer.from("png bytes for the test");
     const stored = await store.put("2026-11-24/task_abc.png", bytes, "image/png");

@@ -32,6 +32,15 @@ describe("RequestThread", () => {
     expect(outcomes[1]).toMatchObject({ status: "rejected", reason: { message: "not a number", code: "EBAD" } });
   });
 
+  it("rejects a request that cannot be sent, sending nothing, and goes on serving", async () => {
+    thread = new RequestThread(DOUBLER, "doubling thread");
+    const uncopyable = (() => 1) as unknown as number;
+    await expect(thread.request(uncopyable)).rejects.toThrow(/could not be cloned/);
+    await expect(thread.request(4)).resolves.toMatchObject({ doubled: 8, batch: 1 });
+    // Nothing is left pending: close() does not wait for an answer that will never come.
+    await thread.close();
+  });
+
   it("fails what was pending when the thread dies, and starts a new thread for the next request", async () => {
     thread = new RequestThread(DOUBLER, "doubling thread");
     await expect(thread.request("die")).rejects.toThrow("the doubling thread stopped");
