@@ -9,6 +9,14 @@ interface CpuSnapshot {
   ours: number;
 }
 
+/**
+ * The fields of a /proc/<pid>/stat line from field 3 on, as numbers: they follow the command name,
+ * which is in parentheses and may hold spaces.
+ */
+export function procStatFields(stat: string): number[] {
+  return stat.slice(stat.lastIndexOf(")") + 2).split(" ").map(Number);
+}
+
 async function snapshot(): Promise<CpuSnapshot | null> {
   try {
     const [stat, self] = await Promise.all([readFile("/proc/stat", "utf8"), readFile("/proc/self/stat", "utf8")]);
@@ -16,8 +24,7 @@ async function snapshot(): Promise<CpuSnapshot | null> {
     // user nice system idle iowait irq softirq steal (guest time is already counted in user).
     const [user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0] = times;
     const busy = user + nice + system + irq + softirq + steal;
-    // Fields after the command name, which is in parentheses and may hold spaces.
-    const fields = self.slice(self.lastIndexOf(")") + 2).split(" ").map(Number);
+    const fields = procStatFields(self);
     // utime, stime, cutime, cstime are fields 14 to 17; the slice starts at field 3.
     const ours = (fields[11] ?? 0) + (fields[12] ?? 0) + (fields[13] ?? 0) + (fields[14] ?? 0);
     return { machineBusy: busy, machineTotal: busy + idle + iowait, ours };

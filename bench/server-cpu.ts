@@ -1,4 +1,5 @@
 import { readFile } from "node:fs/promises";
+import { procStatFields } from "./machine-load.ts";
 import type { Figure } from "./scenario.ts";
 
 /** Clock ticks per second of /proc's CPU times (USER_HZ, 100 on Linux). */
@@ -13,9 +14,8 @@ export interface ServerCpu {
 }
 
 function cpuMs(stat: string): number {
-  // Fields after the command name, which is in parentheses and may hold spaces; utime and stime
-  // are fields 14 and 15, and the slice starts at field 3.
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ").map(Number);
+  // utime and stime are fields 14 and 15.
+  const fields = procStatFields(stat);
   return (((fields[11] ?? 0) + (fields[12] ?? 0)) * 1000) / TICKS_PER_SECOND;
 }
 
