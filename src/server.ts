@@ -80,7 +80,12 @@ async function buildProvider(config: Config, logger: Logger, sandbox: ImageProvi
 export async function createServer(config: Config, overrides: ServerOverrides = {}): Promise<Server> {
   const clock = overrides.clock ?? systemClock;
   const logger = overrides.logger ?? createLogger(config);
-  let store: SqliteStore | null = await openSqliteStore(config.dataDir);
+  let store: SqliteStore | null = await openSqliteStore(config.dataDir, {
+    backgroundCheckpoints: {
+      onFailure: (error) => logger.warn({ err: error }, "checkpoint of the database's write-ahead log failed; retrying after the next commit"),
+      onRecovery: () => logger.info("checkpoints of the database's write-ahead log work again"),
+    },
+  });
   const { handle } = store;
 
   const catalog = new Catalog({ prices: config.prices });

@@ -44,9 +44,11 @@ export class SqliteGroupCommit {
   /** The connection's own synchronous level, restored after each group; null without a WalSync. */
   private readonly level: number | null = null;
 
+  /** `afterCommit` hears of each group committed (the background checkpoints follow commits). */
   constructor(
     private readonly database: SqliteDatabase.Database,
     private readonly walSync: WalSync | null = null,
+    private readonly afterCommit: () => void = () => undefined,
   ) {
     if (walSync !== null) this.level = Number(database.pragma("synchronous", { simple: true }));
     // Called inside the group's transaction, a transaction function opens a savepoint.
@@ -115,6 +117,7 @@ export class SqliteGroupCommit {
     }
     this.commits += 1;
     this.writes += group.length;
+    this.afterCommit();
     if (this.walSync === null) {
       settle(group, outcomes, () => true);
       return;

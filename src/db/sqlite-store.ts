@@ -8,6 +8,7 @@ import { SqliteGroupCommit } from "./sqlite-group-commit.ts";
 import { SqliteReports } from "./sqlite-reports.ts";
 import { SqliteTaskRepository } from "./sqlite-task-repository.ts";
 import { WalFileSync } from "./wal-sync.ts";
+import { BACKGROUND_AUTOCHECKPOINT_FRAMES, WalCheckpointer } from "./wal-checkpoint.ts";
 
 export interface SqliteStore {
   handle: SqliteHandle;
@@ -20,12 +21,24 @@ export interface SqliteStore {
   close(): Promise<void>;
 }
 
+export interface SqliteStoreOptions {
+  /**
+   * Checkpoint the write-ahead log on a thread of its own rather than on the event loop (see
+   * WalCheckpointer), for a server under load; the listeners hear when checkpoints start and
+   * stop failing. Without it SQLite checkpoints as usual, as a short-lived command wants.
+   */
+  backgroundCheckpoints?: { onFailure: (error: Error) => void; onRecovery: () => void };
+}
+
 /** The embedded database under DATA_DIR, migrated to the latest schema. */
-export async function openSqliteStore(dataDir: string): Promise<SqliteStore> {
+export async function openSqliteStore(dataDir: string, options: SqliteStoreOptions = {}): Promise<SqliteStore> {
   const handle = openSqlite(path.join(dataDir, "imagegate.db"));
   await migrate(handle.db);
   const walSync = new WalFileSync(`${handle.file}-wal`);
-  const groupCommit = new SqliteGroupCommit(handle.raw, walSync);
+  const checkpointer =
+    options.backgroundCheckpoints === undefined ? null : new WalCheckpointer(handle.file, options.backgroundCheckpoints);
+  if (checkpointer !== null) handle.raw.pragma(`wal_autocheckpoint = ${BACKGROUND_AUTOCHECKPOINT_FRAMES}`);
+  const groupCommit = new SqliteGroupCommit(handle.raw, walSync, () => checkpointer?.committed());
   const externalWrites = new ExternalWrites(handle.raw);
   return {
     handle,
@@ -37,10 +50,15 @@ export async function openSqliteStore(dataDir: string): Promise<SqliteStore> {
       busyMs: groupCommit.busyMs,
       syncs: walSync.syncs,
       syncMs: walSync.syncMs,
+      checkpoints: checkpointer?.checkpoints ?? 0,
+      checkpointMs: checkpointer?.checkpointMs ?? 0,
+      logFrames: checkpointer?.lastFrames ?? 0,
     }),
     reports: new SqliteReports(handle.db),
     outbox: new SqliteCallbackOutbox(handle.raw),
     close: async () => {
+      // First: no checkpoint runs on while the server's connection closes.
+      await checkpointer?.close();
       await walSync.close();
       await handle.close();
     },

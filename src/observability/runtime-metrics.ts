@@ -15,6 +15,10 @@ export interface CommitCounters {
   /** Flushes of the write-ahead log made off the event loop, and their milliseconds. */
   readonly syncs: number;
   readonly syncMs: number;
+  /** Checkpoints made off the event loop, their milliseconds, and the log's frames at the last one. */
+  readonly checkpoints: number;
+  readonly checkpointMs: number;
+  readonly logFrames: number;
 }
 
 /**
@@ -84,6 +88,24 @@ export class RuntimeMetrics {
         database.syncs,
       ),
       ...metric("imagegate_database_sync_seconds_total", "counter", "Time spent in those flushes.", (database.syncMs / 1000).toFixed(3)),
+      ...metric(
+        "imagegate_database_checkpoints_total",
+        "counter",
+        "Checkpoints of the write-ahead log into the database file, made off the event loop.",
+        database.checkpoints,
+      ),
+      ...metric(
+        "imagegate_database_checkpoint_seconds_total",
+        "counter",
+        "Time spent in those checkpoints.",
+        (database.checkpointMs / 1000).toFixed(3),
+      ),
+      ...metric(
+        "imagegate_database_log_frames",
+        "gauge",
+        "Pages in the write-ahead log at the last checkpoint; it starts over once a checkpoint has copied them all.",
+        database.logFrames,
+      ),
       ...metric("imagegate_tasks_created_total", "counter", "Tasks accepted by this process.", this.created),
       "# HELP imagegate_tasks_settled_total Tasks this process settled, by outcome.",
       "# TYPE imagegate_tasks_settled_total counter",
