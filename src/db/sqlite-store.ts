@@ -52,7 +52,7 @@ export async function openSqliteStore(dataDir: string, options: SqliteStoreOptio
       syncMs: walSync.syncMs,
       checkpoints: checkpointer?.checkpoints ?? 0,
       checkpointMs: checkpointer?.checkpointMs ?? 0,
-      logFrames: checkpointer?.lastFrames ?? 0,
+      logFrames: checkpointer?.logFrames ?? 0,
     }),
     reports: new SqliteReports(handle.db),
     outbox: new SqliteCallbackOutbox(handle.raw),

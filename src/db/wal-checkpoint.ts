@@ -1,4 +1,6 @@
+import { closeSync, openSync, readSync } from "node:fs";
 import { createRequire } from "node:module";
+import { endianness } from "node:os";
 import { RequestThread } from "../storage/request-thread.ts";
 
 /**
@@ -10,8 +12,37 @@ import { RequestThread } from "../storage/request-thread.ts";
  */
 export const BACKGROUND_AUTOCHECKPOINT_FRAMES = 10_000;
 
-/** How long after a commit its checkpoint waits, so that one copies the frames of many commits. */
-const DEFAULT_DELAY_MS = 50;
+/** When a background checkpoint is due: frames the log holds that no checkpoint has copied yet. */
+export interface CheckpointThresholds {
+  /** Due at this many, as SQLite's own checkpoints are (at the end of a commit past 1,000 frames). */
+  pendingFrames: number;
+  /** Once the log is this long (it has not started over for a while), due at `nearBoundPending`. */
+  longLogFrames: number;
+  /**
+   * Kept small, so that when the log reaches BACKGROUND_AUTOCHECKPOINT_FRAMES the event loop's
+   * checkpoint finds almost everything copied already.
+   */
+  nearBoundPending: number;
+}
+
+const DEFAULT_THRESHOLDS: CheckpointThresholds = {
+  pendingFrames: 1_000,
+  longLogFrames: (BACKGROUND_AUTOCHECKPOINT_FRAMES * 4) / 5,
+  nearBoundPending: 100,
+};
+
+/** Where the log's length lies in SQLite's wal-index (the -shm file): see openLogIndex. */
+const MX_FRAME_OFFSET = 16;
+const BACKFILL_OFFSET = 96;
+const LOG_INDEX_HEADER_BYTES = 136;
+/** Without the wal-index to read, a checkpoint every this many commits. */
+const COMMITS_PER_CHECKPOINT_BLIND = 100;
+
+/** The log's length in frames and how many of them are in the database file. */
+export interface LogLength {
+  frames: number;
+  backfilled: number;
+}
 
 interface CheckpointRequest {
   /** The database file. */
@@ -20,10 +51,7 @@ interface CheckpointRequest {
   driver: string;
 }
 
-export interface CheckpointResult {
-  /** Frames in the log when it ran, and how many of them are now in the database file. */
-  frames: number;
-  checkpointed: number;
+interface CheckpointResult {
   /** Milliseconds the checkpoint took, on the thread. */
   ms: number;
 }
@@ -52,8 +80,8 @@ function handle(batch) {
         database.pragma("synchronous = FULL");
         database.pragma("busy_timeout = 5000");
       }
-      const [row] = database.pragma("wal_checkpoint(PASSIVE)");
-      return { id, ok: true, value: { frames: row.log, checkpointed: row.checkpointed, ms: performance.now() - started } };
+      database.pragma("wal_checkpoint(PASSIVE)");
+      return { id, ok: true, value: { ms: performance.now() - started } };
     } catch (error) {
       stop();
       return failure(id, error);
@@ -67,8 +95,9 @@ function handle(batch) {
  * commit that grows the log past 1,000 frames, on the committing connection: at a few thousand
  * tasks a second that held the event loop for 8 to 15 ms every ~70 commits (copying the pages,
  * then two fsyncs), over half of all the time commits took. Here a thread of its own checkpoints
- * shortly after commits instead, while the event loop goes on; the event loop's connection
- * checkpoints only past BACKGROUND_AUTOCHECKPOINT_FRAMES (see there).
+ * when as many frames wait, read from the wal-index after each commit, while the event loop goes
+ * on; the event loop's connection checkpoints only past BACKGROUND_AUTOCHECKPOINT_FRAMES (see
+ * there). A checkpoint no sooner than SQLite's own keeps the disk's flushes as few as before.
  *
  * A failed checkpoint loses nothing (the frames stay in the log, and a later checkpoint copies
  * them); `onFailure` hears of the first of a run of failures, and `onRecovery` of the success
@@ -77,56 +106,95 @@ function handle(batch) {
 export class WalCheckpointer {
   private readonly thread = new RequestThread<CheckpointRequest, CheckpointResult>(CHECKPOINT_THREAD, "checkpointing thread");
   private readonly request: CheckpointRequest;
-  private timer: NodeJS.Timeout | null = null;
+  private readonly logIndexFile: string;
+  /** The wal-index's descriptor; null when it cannot be read (then every Nth commit is due). */
+  private logIndex: number | null | undefined = undefined;
+  private readonly header = Buffer.alloc(LOG_INDEX_HEADER_BYTES);
+  private commitsSince = 0;
   private running: Promise<void> | null = null;
-  /** A commit arrived while a checkpoint ran: another follows it. */
+  /** A checkpoint came due while one ran: the log is looked at again when it ends. */
   private wanted = false;
   private closed = false;
   private failing = false;
-  /** Checkpoints made, the milliseconds they took on the thread, and the frames in the log at the last one. */
+  /** Checkpoints made and the milliseconds they took on the thread. */
   checkpoints = 0;
   checkpointMs = 0;
-  lastFrames = 0;
   failures = 0;
+  /** The log's length in frames, as the last commit left it. */
+  logFrames = 0;
 
   constructor(
     databaseFile: string,
     private readonly listeners: { onFailure: (error: Error) => void; onRecovery: () => void },
-    private readonly delayMs = DEFAULT_DELAY_MS,
+    private readonly thresholds: CheckpointThresholds = DEFAULT_THRESHOLDS,
   ) {
     this.request = { file: databaseFile, driver: createRequire(import.meta.url).resolve("better-sqlite3") };
+    this.logIndexFile = `${databaseFile}-shm`;
   }
 
-  /** Called after each commit: a checkpoint follows within the delay, sharing it with every commit meanwhile. */
+  /** Called after each commit: starts a checkpoint if one is due (see CheckpointThresholds). */
   committed(): void {
     if (this.closed) return;
+    if (!this.due()) return;
     if (this.running !== null) {
       this.wanted = true;
       return;
     }
-    if (this.timer !== null) return;
-    this.timer = setTimeout(() => this.run(), this.delayMs);
-    // A pending checkpoint keeps no process alive: whatever it would copy, the next one copies.
-    this.timer.unref();
+    this.run();
   }
 
-  /** Waits for a checkpoint in progress, cancels the next, and closes the thread's connection. */
+  /**
+   * The log's length now, from the wal-index, which SQLite keeps in the -shm file beside the
+   * database (its file format's "WAL-index format"): the first copy of the header holds mxFrame at
+   * byte 16, the checkpoint information that follows both copies nBackfill at byte 96, each a
+   * 32-bit integer in the machine's byte order. Null when the file cannot be read.
+   */
+  logLength(): LogLength | null {
+    if (this.logIndex === undefined) {
+      try {
+        this.logIndex = openSync(this.logIndexFile, "r");
+      } catch {
+        this.logIndex = null;
+      }
+    }
+    if (this.logIndex === null) return null;
+    try {
+      if (readSync(this.logIndex, this.header, 0, LOG_INDEX_HEADER_BYTES, 0) < LOG_INDEX_HEADER_BYTES) return null;
+    } catch {
+      return null;
+    }
+    const read = endianness() === "LE" ? this.header.readUInt32LE.bind(this.header) : this.header.readUInt32BE.bind(this.header);
+    return { frames: read(MX_FRAME_OFFSET), backfilled: read(BACKFILL_OFFSET) };
+  }
+
+  /** Waits for a checkpoint in progress and closes the thread's connection; no checkpoint starts after. */
   async close(): Promise<void> {
     this.closed = true;
-    if (this.timer !== null) clearTimeout(this.timer);
-    this.timer = null;
     await this.running;
     await this.thread.close();
+    if (typeof this.logIndex === "number") closeSync(this.logIndex);
+    this.logIndex = undefined;
+  }
+
+  private due(): boolean {
+    const log = this.logLength();
+    if (log === null) {
+      this.commitsSince += 1;
+      return this.commitsSince >= COMMITS_PER_CHECKPOINT_BLIND;
+    }
+    this.logFrames = log.frames;
+    const pending = log.frames - log.backfilled;
+    const threshold = log.frames >= this.thresholds.longLogFrames ? this.thresholds.nearBoundPending : this.thresholds.pendingFrames;
+    return pending > 0 && pending >= threshold;
   }
 
   private run(): void {
-    this.timer = null;
     this.wanted = false;
+    this.commitsSince = 0;
     this.running = this.thread.request(this.request).then(
       (result) => {
         this.checkpoints += 1;
         this.checkpointMs += result.ms;
-        this.lastFrames = result.frames;
         if (this.failing) {
           this.failing = false;
           this.listeners.onRecovery();

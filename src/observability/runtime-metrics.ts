@@ -15,7 +15,7 @@ export interface CommitCounters {
   /** Flushes of the write-ahead log made off the event loop, and their milliseconds. */
   readonly syncs: number;
   readonly syncMs: number;
-  /** Checkpoints made off the event loop, their milliseconds, and the log's frames at the last one. */
+  /** Checkpoints made off the event loop, their milliseconds, and the log's frames after the last commit. */
   readonly checkpoints: number;
   readonly checkpointMs: number;
   readonly logFrames: number;
@@ -103,7 +103,7 @@ export class RuntimeMetrics {
       ...metric(
         "imagegate_database_log_frames",
         "gauge",
-        "Pages in the write-ahead log at the last checkpoint; it starts over once a checkpoint has copied them all.",
+        "Pages in the write-ahead log after the last commit; it starts over once a checkpoint has copied them all.",
         database.logFrames,
       ),
       ...metric("imagegate_tasks_created_total", "counter", "Tasks accepted by this process.", this.created),

@@ -1,9 +1,9 @@
-import { copyFile, rm, stat } from "node:fs/promises";
+import { copyFile, rename, rm, stat } from "node:fs/promises";
 import path from "node:path";
 import SqliteDatabase from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { openSqliteStore } from "../../src/db/sqlite-store.ts";
-import { BACKGROUND_AUTOCHECKPOINT_FRAMES, WalCheckpointer } from "../../src/db/wal-checkpoint.ts";
+import { BACKGROUND_AUTOCHECKPOINT_FRAMES, WalCheckpointer, type CheckpointThresholds } from "../../src/db/wal-checkpoint.ts";
 import { temporaryDirectory } from "../helpers/test-server.ts";
 
 let directory: string;
@@ -32,8 +32,17 @@ interface Listeners {
   onRecovery: () => void;
 }
 
-function checkpointer(listeners: Listeners = { onFailure: () => undefined, onRecovery: () => undefined }, at = file): WalCheckpointer {
-  const made = new WalCheckpointer(at, listeners, 5);
+/** Due as soon as a frame waits, unless the test says otherwise. */
+const EAGER = { pendingFrames: 1, longLogFrames: 1_000_000, nearBoundPending: 1 };
+
+function checkpointer(
+  options: { listeners?: Listeners; thresholds?: CheckpointThresholds; at?: string } = {},
+): WalCheckpointer {
+  const made = new WalCheckpointer(
+    options.at ?? file,
+    options.listeners ?? { onFailure: () => undefined, onRecovery: () => undefined },
+    options.thresholds ?? EAGER,
+  );
   checkpointers.push(made);
   return made;
 }
@@ -60,15 +69,58 @@ async function rowsInDatabaseFile(): Promise<number> {
   }
 }
 
+/** Writes rows of about a page each until the log holds `frames` frames. */
+function writeUntilFrames(background: WalCheckpointer, frames: number): void {
+  const statement = database.prepare("INSERT INTO items (name) VALUES (?)");
+  while ((background.logLength()?.frames ?? 0) < frames) statement.run("x".repeat(4_000));
+}
+
+const settle = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 100));
+
 describe("WalCheckpointer", () => {
+  it("reads the log's length and what is checkpointed as SQLite counts them", () => {
+    const background = checkpointer();
+    insert(100);
+    const before = background.logLength();
+    expect(before?.frames).toBeGreaterThan(0);
+    expect(before?.backfilled).toBe(0);
+    // Checkpointing by hand here says what SQLite itself counts.
+    const [counted] = database.pragma("wal_checkpoint(PASSIVE)") as { log: number; checkpointed: number }[];
+    expect(background.logLength()).toEqual({ frames: counted?.log, backfilled: counted?.checkpointed });
+    expect(counted?.log).toBe(before?.frames);
+  });
+
   it("copies committed frames into the database file on its own thread", async () => {
     const background = checkpointer();
     insert(100);
     expect(await rowsInDatabaseFile()).toBe(0);
     background.committed();
     await vi.waitFor(() => expect(background.checkpoints).toBe(1), { timeout: 10_000 });
-    expect(background.lastFrames).toBeGreaterThan(0);
     expect(await rowsInDatabaseFile()).toBe(100);
+    const log = background.logLength();
+    expect(log?.backfilled).toBe(log?.frames);
+  });
+
+  it("waits until as many frames wait as SQLite's own checkpoint would", async () => {
+    const background = checkpointer({ thresholds: { pendingFrames: 40, longLogFrames: 1_000_000, nearBoundPending: 1 } });
+    writeUntilFrames(background, 10);
+    background.committed();
+    await settle();
+    expect(background.checkpoints).toBe(0);
+    writeUntilFrames(background, 40);
+    background.committed();
+    await vi.waitFor(() => expect(background.checkpoints).toBe(1), { timeout: 10_000 });
+  });
+
+  it("waits for fewer frames once the log is long", async () => {
+    const background = checkpointer({ thresholds: { pendingFrames: 1_000_000, longLogFrames: 50, nearBoundPending: 5 } });
+    writeUntilFrames(background, 10);
+    background.committed();
+    await settle();
+    expect(background.checkpoints).toBe(0);
+    writeUntilFrames(background, 50);
+    background.committed();
+    await vi.waitFor(() => expect(background.checkpoints).toBe(1), { timeout: 10_000 });
   });
 
   it("lets the log start over once it has copied every frame", async () => {
@@ -76,33 +128,43 @@ describe("WalCheckpointer", () => {
     insert(2_000);
     background.committed();
     await vi.waitFor(() => expect(background.checkpoints).toBe(1), { timeout: 10_000 });
-    const framesBefore = background.lastFrames;
+    const framesBefore = background.logLength()?.frames ?? 0;
     const logBytes = (await stat(`${file}-wal`)).size;
     insert(1);
-    background.committed();
-    await vi.waitFor(() => expect(background.checkpoints).toBe(2), { timeout: 10_000 });
     // The write went to the start of the log: the log counts its frames alone, and did not grow.
-    expect(background.lastFrames).toBeLessThan(framesBefore);
-    expect(background.lastFrames).toBeLessThanOrEqual(3);
+    expect(background.logLength()?.frames).toBeLessThan(framesBefore);
+    expect(background.logLength()?.frames).toBeLessThanOrEqual(3);
     expect((await stat(`${file}-wal`)).size).toBe(logBytes);
   });
 
-  it("shares one checkpoint among the commits before it, and follows a commit made during one", async () => {
+  it("looks at the log again after a checkpoint during which a commit made another due", async () => {
     const background = checkpointer();
     insert(10);
-    for (let index = 0; index < 20; index += 1) background.committed();
-    await vi.waitFor(() => expect(background.checkpoints).toBe(1), { timeout: 10_000 });
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    expect(background.checkpoints).toBe(1);
-
-    insert(10);
-    background.committed();
-    // Wait until that checkpoint is under way, then commit during it.
-    await vi.waitFor(() => expect((background as unknown as { running: unknown }).running).not.toBeNull(), { timeout: 10_000, interval: 1 });
-    insert(10);
+    // A reader's snapshot keeps a checkpoint from copying the frames written after it.
+    const reader = new SqliteDatabase(file, { readonly: true });
+    try {
+      reader.exec("BEGIN");
+      reader.prepare("SELECT count(*) FROM items").get();
+      const readerFrames = background.logLength()?.frames;
+      insert(5);
+      background.committed();
+      // During that checkpoint: due again, so once it ends another runs, which copies what the
+      // reader allows and leaves the rest.
+      background.committed();
+      await vi.waitFor(() => expect(background.checkpoints).toBe(2), { timeout: 10_000 });
+      await settle();
+      expect(background.checkpoints).toBe(2);
+      expect(background.logLength()?.backfilled).toBe(readerFrames);
+      expect(background.logLength()?.frames).toBeGreaterThan(readerFrames ?? 0);
+      reader.exec("COMMIT");
+    } finally {
+      reader.close();
+    }
+    insert(1);
     background.committed();
     await vi.waitFor(() => expect(background.checkpoints).toBe(3), { timeout: 10_000 });
-    expect(await rowsInDatabaseFile()).toBe(30);
+    expect(background.logLength()?.backfilled).toBe(background.logLength()?.frames);
+    expect(await rowsInDatabaseFile()).toBe(16);
   });
 
   it("leaves data_version alone, so caches on the server's connection stay valid", async () => {
@@ -121,40 +183,46 @@ describe("WalCheckpointer", () => {
   });
 
   it("reports the first of a run of failures and the recovery, and loses nothing meanwhile", async () => {
-    const missing = path.join(directory, "later.db");
     const failures: Error[] = [];
     let recoveries = 0;
-    const background = checkpointer(
-      {
-        onFailure: (error) => void failures.push(error),
-        onRecovery: () => void (recoveries += 1),
-      },
-      missing,
-    );
+    const listeners = { onFailure: (error: Error) => void failures.push(error), onRecovery: () => void (recoveries += 1) };
+    const background = checkpointer({ listeners });
+    insert(10);
+    // The thread's connection cannot open the database while the file is elsewhere.
+    await rename(file, `${file}.away`);
     background.committed();
     await vi.waitFor(() => expect(background.failures).toBe(1), { timeout: 10_000 });
+    insert(1);
     background.committed();
     await vi.waitFor(() => expect(background.failures).toBe(2), { timeout: 10_000 });
     expect(failures).toHaveLength(1);
     expect(failures[0]?.message).toMatch(/unable to open|does not exist/i);
 
-    const later = new SqliteDatabase(missing);
-    later.pragma("journal_mode = WAL");
-    later.pragma("wal_autocheckpoint = 0");
-    later.exec("CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL)");
+    await rename(`${file}.away`, file);
+    insert(1);
     background.committed();
     await vi.waitFor(() => expect(background.checkpoints).toBe(1), { timeout: 10_000 });
-    later.close();
     expect(recoveries).toBe(1);
     expect(failures).toHaveLength(1);
+    expect(await rowsInDatabaseFile()).toBe(12);
   });
 
-  it("runs no checkpoint after close", async () => {
+  it("without the wal-index to read, checkpoints every hundredth commit", async () => {
+    const background = checkpointer({ at: path.join(directory, "elsewhere.db") });
+    expect(background.logLength()).toBeNull();
+    for (let index = 0; index < 99; index += 1) background.committed();
+    await settle();
+    expect(background.checkpoints + background.failures).toBe(0);
+    background.committed();
+    await vi.waitFor(() => expect(background.checkpoints + background.failures).toBe(1), { timeout: 10_000 });
+  });
+
+  it("starts no checkpoint after close", async () => {
     const background = checkpointer();
+    await background.close();
     insert(10);
     background.committed();
-    await background.close();
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await settle();
     expect(background.checkpoints).toBe(0);
     expect(await rowsInDatabaseFile()).toBe(0);
   });
@@ -180,6 +248,11 @@ describe("the store's background checkpoints", () => {
     const store = await openSqliteStore(dataDir, { backgroundCheckpoints: { onFailure: () => undefined, onRecovery: () => undefined } });
     let closed = false;
     try {
+      // Enough frames for a checkpoint to be due, written past the group commit ...
+      const audit = store.handle.raw.prepare("INSERT INTO audit_log (at, actor, action, target, details) VALUES (0, 'test', 'test', 'test', ?)");
+      for (let index = 0; index < 1_100; index += 1) audit.run("x".repeat(4_000));
+      expect(store.counters().checkpoints).toBe(0);
+      // ... and the next commit of the group commit finds it due.
       await store.accounts.createAccount({ id: "acct_checkpoint", name: "checkpoint", createdAt: Date.now(), credits: 0, limits: { activeTasks: null, createTask: null, other: null } });
       await store.tasks.releaseIdempotencyKey("acct_checkpoint", "none");
       await vi.waitFor(() => expect(store.counters().checkpoints).toBeGreaterThanOrEqual(1), { timeout: 10_000 });
