@@ -1,7 +1,7 @@
 import { closeSync, openSync, readSync } from "node:fs";
 import { createRequire } from "node:module";
 import { endianness } from "node:os";
-import { RequestThread } from "../storage/request-thread.ts";
+import { RequestThread } from "../threads/request-thread.ts";
 
 /**
  * Log frames after which the event loop's own connection checkpoints, as SQLite does after every

@@ -1,5 +1,5 @@
-import { CoalescedFlush } from "../storage/coalesced-flush.ts";
-import { RequestThread } from "../storage/request-thread.ts";
+import { CoalescedFlush } from "../threads/coalesced-flush.ts";
+import { RequestThread } from "../threads/request-thread.ts";
 
 /** Makes every frame written to the write-ahead log so far durable. */
 export interface WalSync {

@@ -1,4 +1,4 @@
-import { RequestThread } from "./request-thread.ts";
+import { RequestThread } from "../threads/request-thread.ts";
 
 /** One new file to write durably under its final name, with its metadata sidecar beside it. */
 export interface DurableWrite {

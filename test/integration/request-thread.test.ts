@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { RequestThread } from "../../src/storage/request-thread.ts";
+import { RequestThread } from "../../src/threads/request-thread.ts";
 
 // A thread that doubles numbers, fails on "bad" and exits on "die".
 const DOUBLER = `

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { CoalescedFlush } from "../../src/storage/coalesced-flush.ts";
+import { CoalescedFlush } from "../../src/threads/coalesced-flush.ts";
 
 /** A flush the test finishes by hand, recording when each one started. */
 function heldFlushes() {
