@@ -88,6 +88,9 @@ export class RequestThread<Request, Value> {
     if (this.pending.size > 0) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
     const exited = new Promise((resolve) => thread.once("exit", resolve));
     this.stopping.add(thread);
+    // An idle thread is unreferenced; waiting for its exit must keep the process alive, or a
+    // process with nothing else to do would end with close() unsettled.
+    thread.ref();
     thread.postMessage(null);
     await exited;
   }

@@ -1,5 +1,11 @@
+import { execFile } from "node:child_process";
+import { rm, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import { afterEach, describe, expect, it } from "vitest";
 import { RequestThread } from "../../src/threads/request-thread.ts";
+import { temporaryDirectory } from "../helpers/test-server.ts";
 
 // A thread that doubles numbers, fails on "bad" and exits on "die".
 const DOUBLER = `
@@ -52,5 +58,27 @@ describe("RequestThread", () => {
     const asked = thread.request(7);
     await thread.close();
     await expect(asked).resolves.toMatchObject({ doubled: 14 });
+  });
+
+  it("closes an idle thread in a process that has nothing else to do, and the process ends normally", async () => {
+    thread = new RequestThread(DOUBLER, "doubling thread");
+    const directory = await temporaryDirectory("imagegate-request-thread-");
+    const script = path.join(directory, "close-idle.mts");
+    const module = fileURLToPath(new URL("../../src/threads/request-thread.ts", import.meta.url));
+    await writeFile(
+      script,
+      `import { RequestThread } from ${JSON.stringify(module)};
+const thread = new RequestThread(\`function handle(batch) { return batch.map(({ id, request }) => ({ id, ok: true, value: request })); }\`, "echo");
+console.log(await thread.request(7));
+await thread.close();
+console.log("closed");
+`,
+    );
+    try {
+      const { stdout } = await promisify(execFile)(process.execPath, ["--import", "tsx", script], { timeout: 30_000 });
+      expect(stdout.split("\n")).toEqual(["7", "closed", ""]);
+    } finally {
+      await rm(directory, { recursive: true, force: true });
+    }
   });
 });
