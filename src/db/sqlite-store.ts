@@ -55,7 +55,7 @@ export async function openSqliteStore(dataDir: string, options: SqliteStoreOptio
       logFrames: checkpointer?.logFrames ?? 0,
     }),
     reports: new SqliteReports(handle.db),
-    outbox: new SqliteCallbackOutbox(handle.raw),
+    outbox: new SqliteCallbackOutbox(handle.raw, groupCommit),
     close: async () => {
       // First: no checkpoint runs on while the server's connection closes.
       await checkpointer?.close();

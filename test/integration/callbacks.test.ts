@@ -11,6 +11,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { ConfigError, loadConfig } from "../../src/config.ts";
 import { openSqliteStore, type SqliteStore } from "../../src/db/sqlite-store.ts";
 import { SqliteCallbackOutbox } from "../../src/db/sqlite-callback-outbox.ts";
+import { SqliteGroupCommit } from "../../src/db/sqlite-group-commit.ts";
 import { AccountService } from "../../src/domain/accounts/account-service.ts";
 import type { CallbackDelivery } from "../../src/domain/callbacks/callback.ts";
 import { newId } from "../../src/domain/ids.ts";
@@ -128,7 +129,7 @@ function outboxOf(dataDir: string): SqliteCallbackOutbox {
   cleanups.push(async () => {
     database.close();
   });
-  return new SqliteCallbackOutbox(database);
+  return new SqliteCallbackOutbox(database, new SqliteGroupCommit(database));
 }
 
 async function onlyDelivery(outbox: SqliteCallbackOutbox, taskId: string): Promise<CallbackDelivery> {

@@ -3,7 +3,8 @@ import path from "node:path";
 import SqliteDatabase from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { SqliteGroupCommit } from "../../src/db/sqlite-group-commit.ts";
-import { WalFileSync, type WalSync } from "../../src/db/wal-sync.ts";
+import { WalFileSync } from "../../src/db/wal-sync.ts";
+import { HeldSync } from "../helpers/held-sync.ts";
 import { temporaryDirectory } from "../helpers/test-server.ts";
 
 let directory: string;
@@ -70,23 +71,6 @@ describe("SqliteGroupCommit", () => {
     expect(groupCommit.commits).toBe(2);
   });
 });
-
-/** A WalSync whose flushes finish only when the test says so. */
-class HeldSync implements WalSync {
-  calls = 0;
-  private releases: Array<(error?: Error) => void> = [];
-
-  sync(): Promise<void> {
-    this.calls += 1;
-    return new Promise((resolve, reject) => {
-      this.releases.push((error) => (error === undefined ? resolve() : reject(error)));
-    });
-  }
-
-  finish(error?: Error): void {
-    for (const release of this.releases.splice(0)) release(error);
-  }
-}
 
 describe("SqliteGroupCommit with the log flushed off the event loop", () => {
   const synchronous = () => database.pragma("synchronous", { simple: true });

@@ -1,0 +1,106 @@
+import { rm } from "node:fs/promises";
+import path from "node:path";
+import SqliteDatabase from "better-sqlite3";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { SqliteCallbackOutbox } from "../../src/db/sqlite-callback-outbox.ts";
+import { SqliteGroupCommit } from "../../src/db/sqlite-group-commit.ts";
+import { migrate, openSqlite, type SqliteHandle } from "../../src/db/sqlite.ts";
+import { HeldSync } from "../helpers/held-sync.ts";
+import { temporaryDirectory } from "../helpers/test-server.ts";
+
+const NOW = 1_800_000_000_000;
+
+let directory: string;
+let handle: SqliteHandle;
+let held: HeldSync;
+let groupCommit: SqliteGroupCommit;
+let outbox: SqliteCallbackOutbox;
+
+beforeEach(async () => {
+  directory = await temporaryDirectory("imagegate-outbox-");
+  handle = openSqlite(path.join(directory, "imagegate.db"));
+  await migrate(handle.db);
+  held = new HeldSync();
+  groupCommit = new SqliteGroupCommit(handle.raw, held);
+  outbox = new SqliteCallbackOutbox(handle.raw, groupCommit);
+  const insert = handle.raw.prepare(
+    `INSERT INTO callback_deliveries (id, task_id, account_id, url, payload, state, attempts, next_attempt_at, created_at, updated_at)
+     VALUES (?, ?, 'acct_1', 'https://example.com/hook', '{}', 'pending', 0, ?, ?, ?)`,
+  );
+  for (const index of [1, 2, 3]) insert.run(`msg_${index}`, `task_${index}`, NOW, NOW, NOW);
+});
+
+afterEach(async () => {
+  await handle.close();
+  await rm(directory, { recursive: true, force: true });
+});
+
+/** What another connection (another process) sees: what is committed. */
+function committed<T>(sql: string): T[] {
+  const reader = new SqliteDatabase(handle.file, { readonly: true });
+  try {
+    return reader.prepare(sql).all() as T[];
+  } finally {
+    reader.close();
+  }
+}
+
+const turn = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 20));
+
+describe("SqliteCallbackOutbox", () => {
+  it("answers a claim once its leases are committed, without waiting for the disk", async () => {
+    const claimed = await outbox.claimDue(NOW, NOW + 60_000, 10);
+    expect(claimed.map((delivery) => delivery.id).sort()).toEqual(["msg_1", "msg_2", "msg_3"]);
+    expect(held.calls).toBe(0);
+    expect(committed<{ next_attempt_at: number }>("SELECT next_attempt_at FROM callback_deliveries")).toEqual([
+      { next_attempt_at: NOW + 60_000 },
+      { next_attempt_at: NOW + 60_000 },
+      { next_attempt_at: NOW + 60_000 },
+    ]);
+    expect(await outbox.claimDue(NOW, NOW + 60_000, 10)).toEqual([]);
+  });
+
+  it("records the attempts of callbacks answered together in one commit, each answered once the log is flushed", async () => {
+    const commitsBefore = groupCommit.commits;
+    const answered: string[] = [];
+    const recorded = ["msg_1", "msg_2", "msg_3"].map((deliveryId) =>
+      outbox
+        .recordAttempt(
+          { deliveryId, at: NOW, status: 200, durationMs: 12, error: null },
+          { state: "delivered", nextAttemptAt: NOW, deliveredAt: NOW },
+        )
+        .then(() => answered.push(deliveryId)),
+    );
+    await turn();
+    expect(groupCommit.commits).toBe(commitsBefore + 1);
+    expect(held.calls).toBe(1);
+    expect(answered).toEqual([]);
+    expect(committed<{ state: string }>("SELECT state FROM callback_deliveries").map((row) => row.state)).toEqual([
+      "delivered",
+      "delivered",
+      "delivered",
+    ]);
+    held.finish();
+    await Promise.all(recorded);
+    expect(answered.sort()).toEqual(["msg_1", "msg_2", "msg_3"]);
+    expect(await outbox.attempts("msg_2")).toEqual([{ deliveryId: "msg_2", at: NOW, status: 200, durationMs: 12, error: null }]);
+  });
+
+  it("answers a redelivery once it is on disk, and false for an unknown delivery", async () => {
+    handle.raw.prepare("UPDATE callback_deliveries SET state = 'failed' WHERE id = 'msg_1'").run();
+    let answered = false;
+    const queued = outbox.redeliver("msg_1", NOW + 5).then((found) => {
+      answered = true;
+      return found;
+    });
+    await turn();
+    expect(answered).toBe(false);
+    held.finish();
+    expect(await queued).toBe(true);
+    expect(await outbox.get("msg_1")).toMatchObject({ state: "pending", nextAttemptAt: NOW + 5 });
+    const unknown = outbox.redeliver("msg_unknown", NOW);
+    await turn();
+    held.finish();
+    expect(await unknown).toBe(false);
+  });
+});
