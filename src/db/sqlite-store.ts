@@ -61,6 +61,7 @@ export async function openSqliteStore(dataDir: string, options: SqliteStoreOptio
       await checkpointer?.close();
       await walSync.close();
       await handle.close();
+      checkpointer?.closeLogIndex();
     },
   };
 }

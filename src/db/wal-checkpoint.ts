@@ -147,7 +147,8 @@ export class WalCheckpointer {
    * The log's length now, from the wal-index, which SQLite keeps in the -shm file beside the
    * database (its file format's "WAL-index format"): the first copy of the header holds mxFrame at
    * byte 16, the checkpoint information that follows both copies nBackfill at byte 96, each a
-   * 32-bit integer in the machine's byte order. Null when the file cannot be read.
+   * 32-bit integer in the machine's byte order. Null when the file cannot be read. The file is
+   * opened once and only read, never locked; it is closed by closeLogIndex alone.
    */
   logLength(): LogLength | null {
     if (this.logIndex === undefined) {
@@ -167,11 +168,22 @@ export class WalCheckpointer {
     return { frames: read(MX_FRAME_OFFSET), backfilled: read(BACKFILL_OFFSET) };
   }
 
-  /** Waits for a checkpoint in progress and closes the thread's connection; no checkpoint starts after. */
+  /**
+   * Waits for a checkpoint in progress and closes the thread's connection; no checkpoint starts
+   * after. The wal-index stays open: see closeLogIndex.
+   */
   async close(): Promise<void> {
     this.closed = true;
     await this.running;
     await this.thread.close();
+  }
+
+  /**
+   * Closes the descriptor of the wal-index, only once every connection of this process to the
+   * database is closed: closing any descriptor of a file drops all the locks the process holds on
+   * it (POSIX advisory locks), and SQLite's connections hold theirs on the wal-index while open.
+   */
+  closeLogIndex(): void {
     if (typeof this.logIndex === "number") closeSync(this.logIndex);
     this.logIndex = undefined;
   }

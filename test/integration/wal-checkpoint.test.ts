@@ -22,8 +22,10 @@ beforeEach(async () => {
 });
 
 afterEach(async () => {
-  await Promise.all(checkpointers.splice(0).map((checkpointer) => checkpointer.close()));
+  const closing = checkpointers.splice(0);
+  await Promise.all(closing.map((checkpointer) => checkpointer.close()));
   database.close();
+  for (const checkpointer of closing) checkpointer.closeLogIndex();
   await rm(directory, { recursive: true, force: true });
 });
 
