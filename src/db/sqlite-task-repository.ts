@@ -8,6 +8,12 @@ import type { SqliteGroupCommit } from "./sqlite-group-commit.ts";
 
 const ACTIVE = "('waiting','queuing','generating')";
 
+/**
+ * Expired idempotency keys removed per write: a day of keys can be millions of rows, which one
+ * DELETE would hold the event loop for seconds to remove.
+ */
+export const EXPIRED_KEYS_PER_BATCH = 1_000;
+
 /** Records of the tasks written last, kept for recordInfo: about 20 MB at most. */
 const RECENT_RECORDS = 20_000;
 
@@ -57,7 +63,10 @@ function prepareStatements(database: SqliteDatabase.Database) {
     ),
     linkIdempotency: prepare("UPDATE idempotency_keys SET task_id = ? WHERE account_id = ? AND key = ?"),
     releaseIdempotency: prepare("DELETE FROM idempotency_keys WHERE account_id = ? AND key = ? AND task_id IS NULL"),
-    expireIdempotency: prepare("DELETE FROM idempotency_keys WHERE expires_at <= ?"),
+    expireIdempotency: prepare(
+      `DELETE FROM idempotency_keys WHERE rowid IN
+         (SELECT rowid FROM idempotency_keys WHERE expires_at <= ? LIMIT ${EXPIRED_KEYS_PER_BATCH})`,
+    ),
   };
 }
 
@@ -279,7 +288,14 @@ export class SqliteTaskRepository implements TaskRepository {
     await this.groupCommit.submit(() => this.statements.releaseIdempotency.run(accountId, key));
   }
 
+  /** In batches through the group commit, the event loop serving requests between them. */
   async deleteExpiredIdempotencyKeys(now: number): Promise<number> {
-    return this.statements.expireIdempotency.run(now).changes;
+    let removed = 0;
+    for (;;) {
+      // Forgetting an expired key need not wait for the disk: a key a crash brings back expires again.
+      const batch = await this.groupCommit.submit(() => this.statements.expireIdempotency.run(now).changes, "committed");
+      removed += batch;
+      if (batch < EXPIRED_KEYS_PER_BATCH) return removed;
+    }
   }
 }
