@@ -36,7 +36,9 @@ export async function openSqliteStore(dataDir: string, options: SqliteStoreOptio
   await migrate(handle.db);
   const walSync = new WalFileSync(`${handle.file}-wal`);
   const checkpointer =
-    options.backgroundCheckpoints === undefined ? null : new WalCheckpointer(handle.file, options.backgroundCheckpoints);
+    options.backgroundCheckpoints === undefined
+      ? null
+      : new WalCheckpointer(handle.file, options.backgroundCheckpoints, () => handle.raw.pragma("wal_checkpoint(PASSIVE)"));
   if (checkpointer !== null) handle.raw.pragma(`wal_autocheckpoint = ${BACKGROUND_AUTOCHECKPOINT_FRAMES}`);
   const groupCommit = new SqliteGroupCommit(handle.raw, walSync, () => checkpointer?.committed());
   const externalWrites = new ExternalWrites(handle.raw);
@@ -52,6 +54,8 @@ export async function openSqliteStore(dataDir: string, options: SqliteStoreOptio
       syncMs: walSync.syncMs,
       checkpoints: checkpointer?.checkpoints ?? 0,
       checkpointMs: checkpointer?.checkpointMs ?? 0,
+      boundCheckpoints: checkpointer?.boundCheckpoints ?? 0,
+      boundCheckpointMs: checkpointer?.boundCheckpointMs ?? 0,
       logFrames: checkpointer?.logFrames ?? 0,
     }),
     reports: new SqliteReports(handle.db),

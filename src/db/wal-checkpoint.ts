@@ -4,31 +4,36 @@ import { endianness } from "node:os";
 import { RequestThread } from "../threads/request-thread.ts";
 
 /**
- * Log frames after which the event loop's own connection checkpoints, as SQLite does after every
- * commit that leaves the log longer (its default is 1,000). With checkpoints in the background it
- * only bounds the log (about 40 MB) under writes so steady that no background checkpoint ever
- * finds the log quiet enough to restart it; by then the thread has copied nearly every frame, so
- * this checkpoint copies only the last few.
+ * Log frames after which the event loop's own connection checkpoints, at the end of a commit,
+ * whatever is left to copy (SQLite's wal_autocheckpoint; its default is 1,000). With checkpoints
+ * in the background this is only the hard bound on the log (about 200 MB): the checkpointer
+ * finishes the log's checkpoint on the event loop long before, once little is left (see
+ * CheckpointThresholds.boundFrames).
  */
-export const BACKGROUND_AUTOCHECKPOINT_FRAMES = 10_000;
+export const BACKGROUND_AUTOCHECKPOINT_FRAMES = 50_000;
 
-/** When a background checkpoint is due: frames the log holds that no checkpoint has copied yet. */
+/** When a checkpoint is due, from the log's length and the frames no checkpoint has copied yet. */
 export interface CheckpointThresholds {
-  /** Due at this many, as SQLite's own checkpoints are (at the end of a commit past 1,000 frames). */
+  /** A background checkpoint is due at this many, as SQLite's own is (past 1,000 frames). */
   pendingFrames: number;
   /** Once the log is this long (it has not started over for a while), due at `nearBoundPending`. */
   longLogFrames: number;
-  /**
-   * Kept small, so that when the log reaches BACKGROUND_AUTOCHECKPOINT_FRAMES the event loop's
-   * checkpoint finds almost everything copied already.
-   */
   nearBoundPending: number;
+  /**
+   * Once the log is this long and at most `nearBoundPending` frames wait, the commit's own
+   * connection copies them on the event loop, a checkpoint that ends with every frame copied, so
+   * the next write starts the log over. Under writes too steady for a background checkpoint ever
+   * to find the log quiet this is how the log stays short; it waits for the thread to have copied
+   * nearly everything, so that it costs the event loop little.
+   */
+  boundFrames: number;
 }
 
 const DEFAULT_THRESHOLDS: CheckpointThresholds = {
   pendingFrames: 1_000,
-  longLogFrames: (BACKGROUND_AUTOCHECKPOINT_FRAMES * 4) / 5,
+  longLogFrames: 8_000,
   nearBoundPending: 100,
+  boundFrames: 10_000,
 };
 
 /** Where the log's length lies in SQLite's wal-index (the -shm file): see openLogIndex. */
@@ -96,8 +101,9 @@ function handle(batch) {
  * tasks a second that held the event loop for 8 to 15 ms every ~70 commits (copying the pages,
  * then two fsyncs), over half of all the time commits took. Here a thread of its own checkpoints
  * when as many frames wait, read from the wal-index after each commit, while the event loop goes
- * on; the event loop's connection checkpoints only past BACKGROUND_AUTOCHECKPOINT_FRAMES (see
- * there). A checkpoint no sooner than SQLite's own keeps the disk's flushes as few as before.
+ * on; the event loop's connection copies only the last few frames of a long log, so that it starts
+ * over (CheckpointThresholds.boundFrames). A checkpoint no sooner than SQLite's own keeps the
+ * disk's flushes as few as before.
  *
  * A failed checkpoint loses nothing (the frames stay in the log, and a later checkpoint copies
  * them); `onFailure` hears of the first of a run of failures, and `onRecovery` of the success
@@ -119,13 +125,21 @@ export class WalCheckpointer {
   /** Checkpoints made and the milliseconds they took on the thread. */
   checkpoints = 0;
   checkpointMs = 0;
+  /** Checkpoints of the log's last frames on the event loop, and their milliseconds. */
+  boundCheckpoints = 0;
+  boundCheckpointMs = 0;
   failures = 0;
   /** The log's length in frames, as the last commit left it. */
   logFrames = 0;
 
+  /**
+   * `checkpointHere` checkpoints on the connection that commits (PASSIVE), when the log is past its
+   * bound (see CheckpointThresholds.boundFrames).
+   */
   constructor(
     databaseFile: string,
     private readonly listeners: { onFailure: (error: Error) => void; onRecovery: () => void },
+    private readonly checkpointHere: () => void,
     private readonly thresholds: CheckpointThresholds = DEFAULT_THRESHOLDS,
   ) {
     this.request = { file: databaseFile, driver: createRequire(import.meta.url).resolve("better-sqlite3") };
@@ -196,6 +210,13 @@ export class WalCheckpointer {
     }
     this.logFrames = log.frames;
     const pending = log.frames - log.backfilled;
+    if (log.frames >= this.thresholds.boundFrames && pending <= this.thresholds.nearBoundPending && this.running === null) {
+      const started = performance.now();
+      this.checkpointHere();
+      this.boundCheckpoints += 1;
+      this.boundCheckpointMs += performance.now() - started;
+      return false;
+    }
     const threshold = log.frames >= this.thresholds.longLogFrames ? this.thresholds.nearBoundPending : this.thresholds.pendingFrames;
     return pending > 0 && pending >= threshold;
   }

@@ -18,6 +18,9 @@ export interface CommitCounters {
   /** Checkpoints made off the event loop, their milliseconds, and the log's frames after the last commit. */
   readonly checkpoints: number;
   readonly checkpointMs: number;
+  /** Checkpoints of a long log's last frames on the event loop, and their milliseconds. */
+  readonly boundCheckpoints: number;
+  readonly boundCheckpointMs: number;
   readonly logFrames: number;
 }
 
@@ -99,6 +102,18 @@ export class RuntimeMetrics {
         "counter",
         "Time spent in those checkpoints.",
         (database.checkpointMs / 1000).toFixed(3),
+      ),
+      ...metric(
+        "imagegate_database_log_restart_checkpoints_total",
+        "counter",
+        "Checkpoints of a long log's last pages on the event loop, so that the log starts over.",
+        database.boundCheckpoints,
+      ),
+      ...metric(
+        "imagegate_database_log_restart_checkpoint_seconds_total",
+        "counter",
+        "Time the event loop spent in those checkpoints.",
+        (database.boundCheckpointMs / 1000).toFixed(3),
       ),
       ...metric(
         "imagegate_database_log_frames",

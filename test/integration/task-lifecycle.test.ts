@@ -229,6 +229,8 @@ describe("service routes", () => {
     expect(text).toMatch(/^imagegate_database_log_frames [1-9]\d*$/m);
     expect(text).toMatch(/^imagegate_database_checkpoints_total \d+$/m);
     expect(text).toMatch(/^imagegate_database_checkpoint_seconds_total [\d.]+$/m);
+    expect(text).toMatch(/^imagegate_database_log_restart_checkpoints_total \d+$/m);
+    expect(text).toMatch(/^imagegate_database_log_restart_checkpoint_seconds_total [\d.]+$/m);
   });
 
   it("/docs serves a readable page", async () => {

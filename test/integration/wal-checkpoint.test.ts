@@ -35,7 +35,7 @@ interface Listeners {
 }
 
 /** Due as soon as a frame waits, unless the test says otherwise. */
-const EAGER = { pendingFrames: 1, longLogFrames: 1_000_000, nearBoundPending: 1 };
+const EAGER = { pendingFrames: 1, longLogFrames: 1_000_000, nearBoundPending: 1, boundFrames: 1_000_000 };
 
 function checkpointer(
   options: { listeners?: Listeners; thresholds?: CheckpointThresholds; at?: string } = {},
@@ -43,6 +43,7 @@ function checkpointer(
   const made = new WalCheckpointer(
     options.at ?? file,
     options.listeners ?? { onFailure: () => undefined, onRecovery: () => undefined },
+    () => database.pragma("wal_checkpoint(PASSIVE)"),
     options.thresholds ?? EAGER,
   );
   checkpointers.push(made);
@@ -104,7 +105,7 @@ describe("WalCheckpointer", () => {
   });
 
   it("waits until as many frames wait as SQLite's own checkpoint would", async () => {
-    const background = checkpointer({ thresholds: { pendingFrames: 40, longLogFrames: 1_000_000, nearBoundPending: 1 } });
+    const background = checkpointer({ thresholds: { pendingFrames: 40, longLogFrames: 1_000_000, nearBoundPending: 1, boundFrames: 1_000_000 } });
     writeUntilFrames(background, 10);
     background.committed();
     await settle();
@@ -115,7 +116,7 @@ describe("WalCheckpointer", () => {
   });
 
   it("waits for fewer frames once the log is long", async () => {
-    const background = checkpointer({ thresholds: { pendingFrames: 1_000_000, longLogFrames: 50, nearBoundPending: 5 } });
+    const background = checkpointer({ thresholds: { pendingFrames: 1_000_000, longLogFrames: 50, nearBoundPending: 5, boundFrames: 1_000_000 } });
     writeUntilFrames(background, 10);
     background.committed();
     await settle();
@@ -123,6 +124,52 @@ describe("WalCheckpointer", () => {
     writeUntilFrames(background, 50);
     background.committed();
     await vi.waitFor(() => expect(background.checkpoints).toBe(1), { timeout: 10_000 });
+  });
+
+  it("copies a long log's last few frames on the committing connection, so that the log starts over", async () => {
+    const background = checkpointer({ thresholds: { pendingFrames: 1_000_000, longLogFrames: 30, nearBoundPending: 5, boundFrames: 50 } });
+    // A reader's snapshot keeps the thread's checkpoint from finishing the log, as steady writes would.
+    const reader = new SqliteDatabase(file, { readonly: true });
+    try {
+      reader.exec("BEGIN");
+      reader.prepare("SELECT count(*) FROM items").get();
+      writeUntilFrames(background, 60);
+      background.committed();
+      // Too much is left for the event loop: the thread is asked instead.
+      expect(background.boundCheckpoints).toBe(0);
+      await vi.waitFor(() => expect(background.checkpoints).toBe(1), { timeout: 10_000 });
+      reader.exec("COMMIT");
+    } finally {
+      reader.close();
+    }
+    background.committed();
+    await vi.waitFor(() => expect(background.checkpoints).toBe(2), { timeout: 10_000 });
+    const log = background.logLength();
+    expect(log?.backfilled).toBe(log?.frames);
+    insert(1);
+    // The thread copied everything while no write came: the log already started over.
+    expect(background.logLength()?.frames).toBeLessThanOrEqual(3);
+    writeUntilFrames(background, 60);
+    // Another reader leaves the thread's checkpoint a frame or two short, as a commit during it would.
+    const late = new SqliteDatabase(file, { readonly: true });
+    try {
+      late.exec("BEGIN");
+      late.prepare("SELECT count(*) FROM items").get();
+      insert(1);
+      background.committed();
+      await vi.waitFor(() => expect(background.checkpoints).toBe(3), { timeout: 10_000 });
+      late.exec("COMMIT");
+    } finally {
+      late.close();
+    }
+    const short = background.logLength();
+    expect((short?.frames ?? 0) - (short?.backfilled ?? 0)).toBeGreaterThan(0);
+    // A frame or two wait and the log is past its bound: this connection copies them at once.
+    background.committed();
+    expect(background.boundCheckpoints).toBe(1);
+    expect(background.logLength()?.backfilled).toBe(background.logLength()?.frames);
+    insert(1);
+    expect(background.logLength()?.frames).toBeLessThanOrEqual(3);
   });
 
   it("lets the log start over once it has copied every frame", async () => {
