@@ -104,24 +104,16 @@ describe("WalCheckpointer", () => {
     expect(log?.backfilled).toBe(log?.frames);
   });
 
-  it("waits until as many frames wait as SQLite's own checkpoint would", async () => {
-    const background = checkpointer({ thresholds: { pendingFrames: 40, longLogFrames: 1_000_000, nearBoundPending: 1, boundFrames: 1_000_000 } });
+  it.each([
+    ["as many frames wait as SQLite's own checkpoint would", { pendingFrames: 40, longLogFrames: 1_000_000, nearBoundPending: 1 }, 40],
+    ["fewer frames wait once the log is long", { pendingFrames: 1_000_000, longLogFrames: 50, nearBoundPending: 5 }, 50],
+  ])("waits until %s", async (_what, thresholds, dueAt) => {
+    const background = checkpointer({ thresholds: { ...thresholds, boundFrames: 1_000_000 } });
     writeUntilFrames(background, 10);
     background.committed();
     await settle();
     expect(background.checkpoints).toBe(0);
-    writeUntilFrames(background, 40);
-    background.committed();
-    await vi.waitFor(() => expect(background.checkpoints).toBe(1), { timeout: 10_000 });
-  });
-
-  it("waits for fewer frames once the log is long", async () => {
-    const background = checkpointer({ thresholds: { pendingFrames: 1_000_000, longLogFrames: 50, nearBoundPending: 5, boundFrames: 1_000_000 } });
-    writeUntilFrames(background, 10);
-    background.committed();
-    await settle();
-    expect(background.checkpoints).toBe(0);
-    writeUntilFrames(background, 50);
+    writeUntilFrames(background, dueAt);
     background.committed();
     await vi.waitFor(() => expect(background.checkpoints).toBe(1), { timeout: 10_000 });
   });
