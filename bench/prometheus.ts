@@ -37,6 +37,10 @@ export interface ServerMetrics {
   /** The database log's flushes (fdatasync of the WAL) and the seconds they took, since start. */
   databaseSyncs: number;
   databaseSyncSeconds: number;
+  /** Checkpoints of the log: on the checkpointing thread, and of a long log's last pages on the event loop. */
+  databaseCheckpoints: number;
+  databaseRestartCheckpoints: number;
+  databaseRestartCheckpointSeconds: number;
 }
 
 export function readServerMetrics(text: string): ServerMetrics {
@@ -52,6 +56,9 @@ export function readServerMetrics(text: string): ServerMetrics {
     residentMemoryBytes: first("imagegate_process_resident_memory_bytes"),
     databaseSyncs: first("imagegate_database_syncs_total"),
     databaseSyncSeconds: first("imagegate_database_sync_seconds_total"),
+    databaseCheckpoints: first("imagegate_database_checkpoints_total"),
+    databaseRestartCheckpoints: first("imagegate_database_log_restart_checkpoints_total"),
+    databaseRestartCheckpointSeconds: first("imagegate_database_log_restart_checkpoint_seconds_total"),
     eventLoopDelayP99Seconds: first("imagegate_event_loop_delay_seconds", { quantile: "0.99" }),
     eventLoopDelayMaxSeconds: first("imagegate_event_loop_delay_seconds", { quantile: "1" }),
     tasksRunning: first("imagegate_tasks_running"),

@@ -38,6 +38,19 @@ export const createTaskScenario: Scenario = {
           { key: "createTask.firstSecond", label: "throughput in the first second of the first round", value: result.perSecond[0] ?? null, unit: "req/s" },
           { key: "createTask.lastSecond", label: "throughput in the last second of the last round", value: result.perSecond.at(-1) ?? null, unit: "req/s" },
           { key: "createTask.storedTasks", label: "tasks stored at the end (none finished)", value: metrics.tasksCreated, unit: "tasks" },
+          { key: "createTask.checkpoints", label: "log checkpoints on the checkpointing thread", value: metrics.databaseCheckpoints, unit: "count" },
+          {
+            key: "createTask.restartCheckpoints",
+            label: "log checkpoints on the event loop (a long log's last pages)",
+            value: metrics.databaseRestartCheckpoints,
+            unit: "count",
+          },
+          {
+            key: "createTask.restartCheckpointMean",
+            label: "  each, mean",
+            value: metrics.databaseRestartCheckpoints === 0 ? null : (metrics.databaseRestartCheckpointSeconds * 1000) / metrics.databaseRestartCheckpoints,
+            unit: "ms",
+          },
         ],
         notes: [
           "POST /api/v1/jobs/createTask, a random prompt of 6 to 30 words, a random image_size and output_format per request",
