@@ -211,10 +211,16 @@ export class WalCheckpointer {
     this.logFrames = log.frames;
     const pending = log.frames - log.backfilled;
     if (log.frames >= this.thresholds.boundFrames && pending <= this.thresholds.nearBoundPending && this.running === null) {
+      // Right after a commit: a fault here must reach neither the commit's callers nor the event loop.
       const started = performance.now();
-      this.checkpointHere();
-      this.boundCheckpoints += 1;
-      this.boundCheckpointMs += performance.now() - started;
+      try {
+        this.checkpointHere();
+        this.boundCheckpoints += 1;
+        this.boundCheckpointMs += performance.now() - started;
+        this.succeeded();
+      } catch (error) {
+        this.failed(error);
+      }
       return false;
     }
     const threshold = log.frames >= this.thresholds.longLogFrames ? this.thresholds.nearBoundPending : this.thresholds.pendingFrames;
@@ -228,22 +234,26 @@ export class WalCheckpointer {
       (result) => {
         this.checkpoints += 1;
         this.checkpointMs += result.ms;
-        if (this.failing) {
-          this.failing = false;
-          this.listeners.onRecovery();
-        }
+        this.succeeded();
       },
-      (error: unknown) => {
-        this.failures += 1;
-        if (!this.failing) {
-          this.failing = true;
-          this.listeners.onFailure(error instanceof Error ? error : new Error(String(error)));
-        }
-      },
+      (error: unknown) => this.failed(error),
     );
     void this.running.then(() => {
       this.running = null;
       if (this.wanted) this.committed();
     });
+  }
+
+  private succeeded(): void {
+    if (!this.failing) return;
+    this.failing = false;
+    this.listeners.onRecovery();
+  }
+
+  private failed(error: unknown): void {
+    this.failures += 1;
+    if (this.failing) return;
+    this.failing = true;
+    this.listeners.onFailure(error instanceof Error ? error : new Error(String(error)));
   }
 }

@@ -164,6 +164,24 @@ describe("WalCheckpointer", () => {
     expect(background.logLength()?.frames).toBeLessThanOrEqual(3);
   });
 
+  it("reports a failed checkpoint on the committing connection instead of throwing it at the commit", () => {
+    const failures: Error[] = [];
+    const background = new WalCheckpointer(
+      file,
+      { onFailure: (error) => void failures.push(error), onRecovery: () => undefined },
+      () => {
+        throw new Error("disk I/O error");
+      },
+      { pendingFrames: 1_000_000, longLogFrames: 1_000_000, nearBoundPending: 1_000_000, boundFrames: 1 },
+    );
+    checkpointers.push(background);
+    insert(1);
+    expect(() => background.committed()).not.toThrow();
+    expect(background.failures).toBe(1);
+    expect(failures.map((error) => error.message)).toEqual(["disk I/O error"]);
+    expect(background.boundCheckpoints).toBe(0);
+  });
+
   it("lets the log start over once it has copied every frame", async () => {
     const background = checkpointer();
     insert(2_000);
