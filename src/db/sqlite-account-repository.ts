@@ -10,6 +10,7 @@ import type {
   LedgerKind,
 } from "../domain/accounts/account.ts";
 import { ExternalWrites } from "./external-writes.ts";
+import type { SqliteGroupCommit } from "./sqlite-group-commit.ts";
 import type { AccountsTable, ApiKeysTable, CreditLedgerTable } from "./schema.ts";
 
 type AccountRow = Selectable<AccountsTable>;
@@ -93,22 +94,26 @@ function prepareStatements(database: SqliteDatabase.Database) {
   };
 }
 
-/** Accounts, keys, credits and the audit trail on the embedded SQLite database. */
+/**
+ * Accounts, keys, credits and the audit trail on the embedded SQLite database. Writes go through
+ * the group commit, as the tasks' do, so an administrator's change costs the event loop a shared
+ * commit rather than a commit and an fsync of its own.
+ */
 export class SqliteAccountRepository implements AccountRepository {
   private readonly statements: ReturnType<typeof prepareStatements>;
-  private readonly adjustTransaction: SqliteDatabase.Transaction<
-    (change: Parameters<AccountRepository["adjustCredits"]>[0]) => { balance: number } | null
-  >;
+  private readonly adjust: (change: Parameters<AccountRepository["adjustCredits"]>[0]) => { balance: number } | null;
 
   private readonly callers = new Map<string, { key: ApiKeyRecord; limits: AccountLimits }>();
   private callerCacheGeneration = -1;
 
   constructor(
     private readonly database: SqliteDatabase.Database,
+    private readonly groupCommit: SqliteGroupCommit,
     private readonly externalWrites: ExternalWrites = new ExternalWrites(database),
   ) {
     this.statements = prepareStatements(database);
-    this.adjustTransaction = database.transaction((change: Parameters<AccountRepository["adjustCredits"]>[0]) => {
+    // Run only inside the group commit's transaction, which makes its two statements one unit.
+    this.adjust = (change) => {
       const row = this.statements.adjust.get({ amount: change.amount, accountId: change.accountId }) as
         | { credits: number }
         | undefined;
@@ -123,11 +128,13 @@ export class SqliteAccountRepository implements AccountRepository {
         now: change.now,
       });
       return { balance: row.credits };
-    });
+    };
   }
 
   async createAccount(account: Account): Promise<void> {
-    this.statements.insertAccount.run({ id: account.id, name: account.name, createdAt: account.createdAt, credits: 0 });
+    await this.groupCommit.submit(() =>
+      this.statements.insertAccount.run({ id: account.id, name: account.name, createdAt: account.createdAt, credits: 0 }),
+    );
   }
 
   async findAccountByName(name: string): Promise<Account | null> {
@@ -149,7 +156,7 @@ export class SqliteAccountRepository implements AccountRepository {
   }
 
   async insertKey(key: ApiKeyRecord): Promise<void> {
-    this.statements.insertKey.run(key);
+    await this.groupCommit.submit(() => this.statements.insertKey.run(key));
   }
 
   async findKey(keyId: string): Promise<ApiKeyRecord | null> {
@@ -185,12 +192,16 @@ export class SqliteAccountRepository implements AccountRepository {
   }
 
   async revokeKey(keyId: string, now: number): Promise<boolean> {
-    this.callers.clear();
-    return this.statements.revokeKey.run(now, keyId).changes > 0;
+    return this.groupCommit.submit(() => {
+      const revoked = this.statements.revokeKey.run(now, keyId).changes > 0;
+      // In the same turn as the write: a request between the two could cache the key as it was.
+      this.callers.clear();
+      return revoked;
+    });
   }
 
   async adjustCredits(change: Parameters<AccountRepository["adjustCredits"]>[0]): Promise<{ balance: number } | null> {
-    return this.adjustTransaction.immediate(change);
+    return this.groupCommit.submit(() => this.adjust(change));
   }
 
   async ledger(accountId: string, limit: number): Promise<LedgerEntry[]> {
@@ -209,13 +220,17 @@ export class SqliteAccountRepository implements AccountRepository {
     };
     const entries = (Object.keys(limits) as (keyof AccountLimits)[]).filter((name) => limits[name] !== undefined);
     if (entries.length === 0) return;
-    this.callers.clear();
     const assignments = entries.map((name) => `${columns[name]} = @${name}`).join(", ");
-    this.database.prepare(`UPDATE accounts SET ${assignments} WHERE id = @accountId`).run({ ...limits, accountId });
+    const update = this.database.prepare(`UPDATE accounts SET ${assignments} WHERE id = @accountId`);
+    await this.groupCommit.submit(() => {
+      update.run({ ...limits, accountId });
+      // In the same turn as the write, as for a revoked key.
+      this.callers.clear();
+    });
   }
 
   async recordAudit(entry: AuditEntry): Promise<void> {
-    this.statements.insertAudit.run({ ...entry, details: JSON.stringify(entry.details) });
+    await this.groupCommit.submit(() => this.statements.insertAudit.run({ ...entry, details: JSON.stringify(entry.details) }));
   }
 
   async listAudit(limit: number): Promise<AuditEntry[]> {
@@ -235,7 +250,10 @@ export class SqliteAccountRepository implements AccountRepository {
   }
 
   async storeWebhookSecret(accountId: string, secret: string, replace: boolean): Promise<string> {
-    (replace ? this.statements.setWebhookSecret : this.statements.setWebhookSecretIfNone).run(secret, accountId);
-    return (await this.webhookSecret(accountId)) ?? secret;
+    return this.groupCommit.submit(() => {
+      (replace ? this.statements.setWebhookSecret : this.statements.setWebhookSecretIfNone).run(secret, accountId);
+      const row = this.statements.webhookSecret.get(accountId) as { secret: string | null } | undefined;
+      return row?.secret ?? secret;
+    });
   }
 }

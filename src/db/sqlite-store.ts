@@ -44,7 +44,7 @@ export async function openSqliteStore(dataDir: string, options: SqliteStoreOptio
   const externalWrites = new ExternalWrites(handle.raw);
   return {
     handle,
-    accounts: new SqliteAccountRepository(handle.raw, externalWrites),
+    accounts: new SqliteAccountRepository(handle.raw, groupCommit, externalWrites),
     tasks: new SqliteTaskRepository(handle.raw, groupCommit, externalWrites),
     counters: () => ({
       commits: groupCommit.commits,
