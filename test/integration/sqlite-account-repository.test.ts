@@ -1,34 +1,25 @@
-import { rm } from "node:fs/promises";
-import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { SqliteAccountRepository } from "../../src/db/sqlite-account-repository.ts";
-import { SqliteGroupCommit } from "../../src/db/sqlite-group-commit.ts";
-import { migrate, openSqlite, type SqliteHandle } from "../../src/db/sqlite.ts";
+import type { SqliteGroupCommit } from "../../src/db/sqlite-group-commit.ts";
 import type { ApiKeyRecord } from "../../src/domain/accounts/account.ts";
-import { HeldSync } from "../helpers/held-sync.ts";
-import { temporaryDirectory } from "../helpers/test-server.ts";
+import { openHeldDatabase, type HeldDatabase, type HeldSync } from "../helpers/held-sync.ts";
 
 const NOW = 1_800_000_000_000;
 const KEY: ApiKeyRecord = { id: "key_1", accountId: "acct_1", mode: "live", hash: "ab".repeat(32), hint: "ig_live_abcd", createdAt: NOW, revokedAt: null };
 
-let directory: string;
-let handle: SqliteHandle;
+let database: HeldDatabase;
 let held: HeldSync;
 let groupCommit: SqliteGroupCommit;
 let accounts: SqliteAccountRepository;
 
 beforeEach(async () => {
-  directory = await temporaryDirectory("imagegate-accounts-");
-  handle = openSqlite(path.join(directory, "imagegate.db"));
-  await migrate(handle.db);
-  held = new HeldSync();
-  groupCommit = new SqliteGroupCommit(handle.raw, held);
-  accounts = new SqliteAccountRepository(handle.raw, groupCommit);
+  database = await openHeldDatabase("imagegate-accounts-");
+  ({ held, groupCommit } = database);
+  accounts = new SqliteAccountRepository(database.handle.raw, groupCommit);
 });
 
 afterEach(async () => {
-  await handle.close();
-  await rm(directory, { recursive: true, force: true });
+  await database.close();
 });
 
 /** Runs an account write to its end: its group commits, then its log flush is let through. */

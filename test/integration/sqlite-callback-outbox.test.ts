@@ -1,27 +1,21 @@
-import { rm } from "node:fs/promises";
-import path from "node:path";
 import SqliteDatabase from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { SqliteCallbackOutbox } from "../../src/db/sqlite-callback-outbox.ts";
-import { SqliteGroupCommit } from "../../src/db/sqlite-group-commit.ts";
-import { migrate, openSqlite, type SqliteHandle } from "../../src/db/sqlite.ts";
-import { HeldSync } from "../helpers/held-sync.ts";
-import { temporaryDirectory } from "../helpers/test-server.ts";
+import type { SqliteGroupCommit } from "../../src/db/sqlite-group-commit.ts";
+import type { SqliteHandle } from "../../src/db/sqlite.ts";
+import { openHeldDatabase, type HeldDatabase, type HeldSync } from "../helpers/held-sync.ts";
 
 const NOW = 1_800_000_000_000;
 
-let directory: string;
+let database: HeldDatabase;
 let handle: SqliteHandle;
 let held: HeldSync;
 let groupCommit: SqliteGroupCommit;
 let outbox: SqliteCallbackOutbox;
 
 beforeEach(async () => {
-  directory = await temporaryDirectory("imagegate-outbox-");
-  handle = openSqlite(path.join(directory, "imagegate.db"));
-  await migrate(handle.db);
-  held = new HeldSync();
-  groupCommit = new SqliteGroupCommit(handle.raw, held);
+  database = await openHeldDatabase("imagegate-outbox-");
+  ({ handle, held, groupCommit } = database);
   outbox = new SqliteCallbackOutbox(handle.raw, groupCommit);
   const insert = handle.raw.prepare(
     `INSERT INTO callback_deliveries (id, task_id, account_id, url, payload, state, attempts, next_attempt_at, created_at, updated_at)
@@ -31,8 +25,7 @@ beforeEach(async () => {
 });
 
 afterEach(async () => {
-  await handle.close();
-  await rm(directory, { recursive: true, force: true });
+  await database.close();
 });
 
 /** What another connection (another process) sees: what is committed. */
