@@ -36,10 +36,12 @@ const DEFAULT_THRESHOLDS: CheckpointThresholds = {
   boundFrames: 10_000,
 };
 
-/** Where the log's length lies in SQLite's wal-index (the -shm file): see openLogIndex. */
+/** Where the log's length lies in SQLite's wal-index (the -shm file): see logLength. */
 const MX_FRAME_OFFSET = 16;
 const BACKFILL_OFFSET = 96;
 const LOG_INDEX_HEADER_BYTES = 136;
+/** The wal-index holds its integers in the machine's byte order. */
+const readIndexInteger = endianness() === "LE" ? Buffer.prototype.readUInt32LE : Buffer.prototype.readUInt32BE;
 /** Without the wal-index to read, a checkpoint every this many commits. */
 const COMMITS_PER_CHECKPOINT_BLIND = 100;
 
@@ -125,9 +127,9 @@ export class WalCheckpointer {
   /** Checkpoints made and the milliseconds they took on the thread. */
   checkpoints = 0;
   checkpointMs = 0;
-  /** Checkpoints of the log's last frames on the event loop, and their milliseconds. */
-  boundCheckpoints = 0;
-  boundCheckpointMs = 0;
+  /** Checkpoints of a long log's last frames on the event loop, so it starts over, and their milliseconds. */
+  restartCheckpoints = 0;
+  restartCheckpointMs = 0;
   failures = 0;
   /** The log's length in frames, as the last commit left it. */
   logFrames = 0;
@@ -146,15 +148,16 @@ export class WalCheckpointer {
     this.logIndexFile = `${databaseFile}-shm`;
   }
 
-  /** Called after each commit: starts a checkpoint if one is due (see CheckpointThresholds). */
+  /**
+   * Called after each commit: finishes a long log's checkpoint here, or starts one on the thread,
+   * when one is due (see CheckpointThresholds).
+   */
   committed(): void {
     if (this.closed) return;
-    if (!this.due()) return;
-    if (this.running !== null) {
-      this.wanted = true;
-      return;
-    }
-    this.run();
+    const due = this.due();
+    if (due === "here") this.checkpointOnThisConnection();
+    else if (due === "thread" && this.running !== null) this.wanted = true;
+    else if (due === "thread") this.run();
   }
 
   /**
@@ -178,8 +181,7 @@ export class WalCheckpointer {
     } catch {
       return null;
     }
-    const read = endianness() === "LE" ? this.header.readUInt32LE.bind(this.header) : this.header.readUInt32BE.bind(this.header);
-    return { frames: read(MX_FRAME_OFFSET), backfilled: read(BACKFILL_OFFSET) };
+    return { frames: readIndexInteger.call(this.header, MX_FRAME_OFFSET), backfilled: readIndexInteger.call(this.header, BACKFILL_OFFSET) };
   }
 
   /**
@@ -202,29 +204,33 @@ export class WalCheckpointer {
     this.logIndex = undefined;
   }
 
-  private due(): boolean {
+  /** Which checkpoint the log calls for now, if any; without the wal-index, every Nth commit's. */
+  private due(): "here" | "thread" | null {
     const log = this.logLength();
     if (log === null) {
       this.commitsSince += 1;
-      return this.commitsSince >= COMMITS_PER_CHECKPOINT_BLIND;
+      return this.commitsSince >= COMMITS_PER_CHECKPOINT_BLIND ? "thread" : null;
     }
     this.logFrames = log.frames;
     const pending = log.frames - log.backfilled;
     if (log.frames >= this.thresholds.boundFrames && pending <= this.thresholds.nearBoundPending && this.running === null) {
-      // Right after a commit: a fault here must reach neither the commit's callers nor the event loop.
-      const started = performance.now();
-      try {
-        this.checkpointHere();
-        this.boundCheckpoints += 1;
-        this.boundCheckpointMs += performance.now() - started;
-        this.succeeded();
-      } catch (error) {
-        this.failed(error);
-      }
-      return false;
+      return "here";
     }
     const threshold = log.frames >= this.thresholds.longLogFrames ? this.thresholds.nearBoundPending : this.thresholds.pendingFrames;
-    return pending > 0 && pending >= threshold;
+    return pending > 0 && pending >= threshold ? "thread" : null;
+  }
+
+  /** Right after a commit: a fault here must reach neither the commit's callers nor the event loop. */
+  private checkpointOnThisConnection(): void {
+    const started = performance.now();
+    try {
+      this.checkpointHere();
+      this.restartCheckpoints += 1;
+      this.restartCheckpointMs += performance.now() - started;
+      this.succeeded();
+    } catch (error) {
+      this.failed(error);
+    }
   }
 
   private run(): void {

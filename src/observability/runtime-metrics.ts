@@ -19,8 +19,8 @@ export interface CommitCounters {
   readonly checkpoints: number;
   readonly checkpointMs: number;
   /** Checkpoints of a long log's last frames on the event loop, and their milliseconds. */
-  readonly boundCheckpoints: number;
-  readonly boundCheckpointMs: number;
+  readonly restartCheckpoints: number;
+  readonly restartCheckpointMs: number;
   readonly logFrames: number;
 }
 
@@ -107,13 +107,13 @@ export class RuntimeMetrics {
         "imagegate_database_log_restart_checkpoints_total",
         "counter",
         "Checkpoints of a long log's last pages on the event loop, so that the log starts over.",
-        database.boundCheckpoints,
+        database.restartCheckpoints,
       ),
       ...metric(
         "imagegate_database_log_restart_checkpoint_seconds_total",
         "counter",
         "Time the event loop spent in those checkpoints.",
-        (database.boundCheckpointMs / 1000).toFixed(3),
+        (database.restartCheckpointMs / 1000).toFixed(3),
       ),
       ...metric(
         "imagegate_database_log_frames",

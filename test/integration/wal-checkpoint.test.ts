@@ -128,7 +128,7 @@ describe("WalCheckpointer", () => {
       writeUntilFrames(background, 60);
       background.committed();
       // Too much is left for the event loop: the thread is asked instead.
-      expect(background.boundCheckpoints).toBe(0);
+      expect(background.restartCheckpoints).toBe(0);
       await vi.waitFor(() => expect(background.checkpoints).toBe(1), { timeout: 10_000 });
       reader.exec("COMMIT");
     } finally {
@@ -158,7 +158,7 @@ describe("WalCheckpointer", () => {
     expect((short?.frames ?? 0) - (short?.backfilled ?? 0)).toBeGreaterThan(0);
     // A frame or two wait and the log is past its bound: this connection copies them at once.
     background.committed();
-    expect(background.boundCheckpoints).toBe(1);
+    expect(background.restartCheckpoints).toBe(1);
     expect(background.logLength()?.backfilled).toBe(background.logLength()?.frames);
     insert(1);
     expect(background.logLength()?.frames).toBeLessThanOrEqual(3);
@@ -179,7 +179,7 @@ describe("WalCheckpointer", () => {
     expect(() => background.committed()).not.toThrow();
     expect(background.failures).toBe(1);
     expect(failures.map((error) => error.message)).toEqual(["disk I/O error"]);
-    expect(background.boundCheckpoints).toBe(0);
+    expect(background.restartCheckpoints).toBe(0);
   });
 
   it("lets the log start over once it has copied every frame", async () => {
