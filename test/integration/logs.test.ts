@@ -103,7 +103,9 @@ describe("the log line of a task that succeeded", () => {
       storeMs: expect.any(Number),
     });
     const { costTime, pickupMs, upstreamMs, processMs, storeMs } = line as LogLine & Record<"costTime" | "pickupMs" | "upstreamMs" | "processMs" | "storeMs", number>;
-    expect(upstreamMs).toBeGreaterThanOrEqual(30);
+    // The sandbox's 30 ms wait is a timer on libuv's clock, cached at the start of the loop's turn and
+    // in whole milliseconds: it can end up to a millisecond early by performance.now().
+    expect(upstreamMs).toBeGreaterThanOrEqual(29);
     for (const part of [pickupMs, processMs, storeMs]) expect(part).toBeGreaterThanOrEqual(0);
     // Disjoint stretches of the task's time; the upstream's is rounded from a finer clock.
     expect(pickupMs + upstreamMs + processMs + storeMs).toBeLessThanOrEqual(costTime + 1);
