@@ -12,6 +12,8 @@ export function callerOf(request: FastifyRequest): Caller {
 /** `taskId` from the query string: recordInfo's and streamInfo's rule. */
 export function taskIdFromQuery(request: FastifyRequest): Result<string> {
   const taskId = (request.query as Record<string, unknown>).taskId;
+  // The query parser gives a repeated parameter as an array: asking for two tasks is not asking for none.
+  if (Array.isArray(taskId)) return failure("BAD_REQUEST", "taskId must be given once: one task per request.");
   if (typeof taskId !== "string" || taskId.trim() === "") {
     return failure("BAD_REQUEST", "taskId is required as a query parameter.");
   }

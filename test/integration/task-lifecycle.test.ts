@@ -188,6 +188,11 @@ describe("GET /api/v1/jobs/recordInfo", () => {
     expect(answer.status).toBe(400);
     expect(answer.body).toEqual({ code: 400, msg: "taskId is required as a query parameter.", data: null });
   });
+  it("answers 400 naming taskId when it is given twice", async () => {
+    const answer = await call(harness.baseUrl, "GET", "/api/v1/jobs/recordInfo?taskId=task_a&taskId=task_b", { key: harness.key });
+    expect(answer.status).toBe(400);
+    expect(answer.body).toEqual({ code: 400, msg: "taskId must be given once: one task per request.", data: null });
+  });
   it("answers 401 before 400", async () => {
     expect((await call(harness.baseUrl, "GET", "/api/v1/jobs/recordInfo", {})).status).toBe(401);
   });
