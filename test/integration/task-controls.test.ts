@@ -1,4 +1,4 @@
-import { createServer } from "node:http";
+import { createServer, request } from "node:http";
 import { afterEach, describe, expect, it } from "vitest";
 import type { ImageProvider, ImageRequest } from "../../src/providers/image-provider.ts";
 import { SandboxImageProvider } from "../../src/providers/sandbox/sandbox-image-provider.ts";
@@ -123,6 +123,37 @@ describe("Idempotency-Key on createTask", () => {
     const harness = await start();
     const answer = await createTask(harness, body, { "Idempotency-Key": value });
     expect(answer.body).toEqual({ code: 400, msg: "The Idempotency-Key header must be 1 to 255 printable ASCII characters.", data: null });
+  });
+
+  it("answers 400 for a header sent twice, and creates nothing", async () => {
+    const harness = await start({ SANDBOX_LATENCY_MS: "60000" });
+    const before = await harness.server.accounts.balance(harness.accountId);
+    // fetch would join the two values into one header; node:http sends them as given.
+    const payload = JSON.stringify(body);
+    const answer = await new Promise<{ status: number; body: unknown }>((resolve, reject) => {
+      const url = new URL("/api/v1/jobs/createTask", harness.baseUrl);
+      // Raw headers go out exactly as listed, so Host and Content-Length are given too.
+      const outgoing = request(url, {
+        method: "POST",
+        headers: [
+          "Host", url.host, "Authorization", `Bearer ${harness.key}`, "Content-Type", "application/json",
+          "Content-Length", String(Buffer.byteLength(payload)), "Idempotency-Key", "order-a", "Idempotency-Key", "order-b",
+        ],
+      });
+      outgoing.on("response", (incoming) => {
+        let text = "";
+        incoming.setEncoding("utf8").on("data", (chunk: string) => (text += chunk));
+        incoming.on("end", () => resolve({ status: incoming.statusCode ?? 0, body: JSON.parse(text) as unknown }));
+      });
+      outgoing.on("error", reject);
+      outgoing.end(payload);
+    });
+    expect(answer).toEqual({ status: 400, body: { code: 400, msg: "The Idempotency-Key header must be sent once.", data: null } });
+    expect(await harness.server.accounts.balance(harness.accountId)).toEqual(before);
+    // Neither key, nor the two joined, was claimed.
+    const first = await createTask(harness, body, { "Idempotency-Key": "order-a, order-b" });
+    const second = await createTask(harness, { model: MODEL, input: { prompt: "another" } }, { "Idempotency-Key": "order-a, order-b" });
+    expect([first.status, second.status]).toEqual([200, 422]);
   });
 });
 

@@ -55,6 +55,10 @@ export function registerCreateTask(api: FastifyInstance, context: ApiContext): v
       if (idempotencyKey !== undefined && (typeof idempotencyKey !== "string" || !IDEMPOTENCY_KEY.test(idempotencyKey))) {
         return fail(reply, "BAD_REQUEST", "The Idempotency-Key header must be 1 to 255 printable ASCII characters.");
       }
+      // Node joins a repeated header's values with ", ", which would make two keys one new key.
+      if (idempotencyKey !== undefined && (request.raw.headersDistinct["idempotency-key"]?.length ?? 0) > 1) {
+        return fail(reply, "BAD_REQUEST", "The Idempotency-Key header must be sent once.");
+      }
       const created = await context.tasks.create({
         caller: callerOf(request),
         model: body.model,
