@@ -462,6 +462,8 @@ describe("admin API", () => {
         ["state=done", 422, "state must be one of waiting, queuing, generating, success, fail"],
         ["since=yesterday", 422, "since must be an ISO-8601 time such as 2026-05-01T00:00:00Z or epoch milliseconds"],
         ["until=2026-13-45", 422, "until must be an ISO-8601 time such as 2026-05-01T00:00:00Z or epoch milliseconds"],
+        ["since=2026-11-28&until=2026-11-01", 422, "until must be later than since"],
+        ["since=1700000000000&until=1700000000000", 422, "until must be later than since"],
         ["limit=0", 422, "limit must be a whole number from 1 to 1000"],
         ["limit=1001", 422, "limit must be a whole number from 1 to 1000"],
         ["state=fail&state=success", 400, "state must be given at most once."],
@@ -509,6 +511,8 @@ describe("admin API", () => {
       const bad = await adminCall(harness, "GET", "/usage?since=soon");
       expect(bad.status).toBe(422);
       expect(bad.body).toEqual(failureOf(422, "since must be an ISO-8601 time such as 2026-05-01T00:00:00Z or epoch milliseconds"));
+      const backwards = await adminCall(harness, "GET", "/usage?since=2026-11-28&until=2026-11-01");
+      expect(backwards.body).toEqual(failureOf(422, "until must be later than since"));
     });
   });
 

@@ -317,6 +317,13 @@ describe("imagegate administration commands", { timeout: COMMAND_TIMEOUT_MS }, (
       );
     });
 
+    it.concurrent("usage with --until before --since names both options", async () => {
+      expectOneLineFailure(
+        await admin(["usage", "--since", "2026-11-28", "--until", "2026-11-01"]),
+        "imagegate: --until must be later than --since, got 2026-11-28 to 2026-11-01",
+      );
+    });
+
     it.concurrent("tasks show of an unknown task exits non-zero", async () => {
       expectOneLineFailure(await admin(["tasks", "show", "task_unknown"]), "imagegate: no task with taskId task_unknown");
     });

@@ -59,6 +59,9 @@ export function readTimeRange(query: unknown): Result<{ since?: number; until?: 
     if (!time.ok) return time;
     range[name] = time.value;
   }
+  if (range.since !== undefined && range.until !== undefined && range.until <= range.since) {
+    return failure("VALIDATION_FAILED", "until must be later than since");
+  }
   return success(range);
 }
 

@@ -46,10 +46,14 @@ export function parseTime(name: string, text: string): number {
 
 /** The optional --since (inclusive) and --until (exclusive) bounds. */
 export function timeRange(options: { since?: string; until?: string }): { since?: number; until?: number } {
-  return {
+  const range = {
     ...(options.since === undefined ? {} : { since: parseTime("--since", options.since) }),
     ...(options.until === undefined ? {} : { until: parseTime("--until", options.until) }),
   };
+  if (range.since !== undefined && range.until !== undefined && range.until <= range.since) {
+    throw new CliFailure(`--until must be later than --since, got ${options.since} to ${options.until}`);
+  }
+  return range;
 }
 
 /** The account's id, or a failure when no account has this name or id. */
