@@ -19,11 +19,26 @@ export interface PutOptions {
   handOver?: boolean;
 }
 
+/** Inclusive byte offsets within a blob, as in HTTP's Range and Content-Range. */
+export interface ByteRange {
+  start: number;
+  end: number;
+}
+
+/** A blob opened for reading: read it once, or close it unread. */
+export interface OpenedBlob {
+  blob: StoredBlob;
+  /** The blob's bytes, or those of `range` (within 0 to size - 1); the stream releases the blob when it ends or is destroyed. */
+  read(range?: ByteRange): Readable;
+  /** Releases the blob without reading it. */
+  close(): Promise<void>;
+}
+
 /** Where result files live. Keys are relative, slash-separated paths without `..`. */
 export interface BlobStore {
   put(key: string, bytes: Buffer, contentType: string, options?: PutOptions): Promise<StoredBlob>;
   /** null when no such blob exists (deleted by retention, or never written). */
-  open(key: string): Promise<{ blob: StoredBlob; stream: Readable } | null>;
+  open(key: string): Promise<OpenedBlob | null>;
   delete(key: string): Promise<void>;
   /** Removes blobs written before `before` (epoch ms); returns how many were removed. */
   deleteOlderThan(before: number): Promise<number>;

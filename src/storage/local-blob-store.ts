@@ -2,10 +2,9 @@ import { randomBytes, subtle } from "node:crypto";
 import { open, readFile, readdir, rmdir, stat, unlink } from "node:fs/promises";
 import type { FileHandle } from "node:fs/promises";
 import path from "node:path";
-import type { Readable } from "node:stream";
 import { systemClock } from "../domain/clock.ts";
 import type { Clock } from "../domain/clock.ts";
-import type { BlobStore, PutOptions, StoredBlob } from "./blob-store.ts";
+import type { BlobStore, OpenedBlob, PutOptions, StoredBlob } from "./blob-store.ts";
 import { FileWriterThread } from "./file-writer-thread.ts";
 import { isErrorCode } from "./durable-files.ts";
 
@@ -68,7 +67,7 @@ export class LocalBlobStore implements BlobStore {
     return this.writer.close();
   }
 
-  async open(key: string): Promise<{ blob: StoredBlob; stream: Readable } | null> {
+  async open(key: string): Promise<OpenedBlob | null> {
     const filePath = this.resolveKey(key);
     let handle: FileHandle;
     try {
@@ -99,8 +98,13 @@ export class LocalBlobStore implements BlobStore {
           createdAt: Number(fileStat.mtimeMs),
         };
       }
-      // start: 0 because the fallback above may have moved the handle's position.
-      return { blob, stream: handle.createReadStream({ start: 0 }) };
+      // An explicit start, because the fallback above may have moved the handle's position; the
+      // stream closes the handle when it ends or is destroyed.
+      return {
+        blob,
+        read: (range) => handle.createReadStream(range === undefined ? { start: 0 } : { start: range.start, end: range.end }),
+        close: () => handle.close(),
+      };
     } catch (error) {
       await handle.close();
       throw error;

@@ -35,7 +35,7 @@ async function listFiles(root: string): Promise<string[]> {
 /** Opens and releases a blob, so no file handle outlives the test. */
 async function exists(key: string): Promise<boolean> {
   const opened = await store.open(key);
-  opened?.stream.destroy();
+  await opened?.close();
   return opened !== null;
 }
 
@@ -100,7 +100,7 @@ describe("LocalBlobStore put and open", () => {
     const opened = await store.open("2026-11-24/task_abc.png");
     expect(opened?.blob).toEqual(stored);
     if (opened === null) return;
-    expect(await readAll(opened.stream)).toEqual(bytes);
+    expect(await readAll(opened.read())).toEqual(bytes);
   });
 
   it("answers null for a key that was never written", async () => {
@@ -126,7 +126,7 @@ describe("LocalBlobStore put and open", () => {
     const opened = await store.open("2026-11-24/a.jpg");
     expect(opened?.blob).toEqual(second);
     if (opened === null) return;
-    expect((await readAll(opened.stream)).toString()).toBe("second version");
+    expect((await readAll(opened.read())).toString()).toBe("second version");
   });
 
   it("records in the metadata the inode and size of the file it describes", async () => {
@@ -163,7 +163,7 @@ describe("LocalBlobStore put and open", () => {
     for (const [index, key] of keys.entries()) {
       const opened = await store.open(key);
       expect(opened?.blob).toEqual(stored[index]);
-      expect((await readAll(opened?.stream ?? Readable.from([]))).toString()).toBe(`bytes of ${key}`);
+      expect((await readAll(opened?.read() ?? Readable.from([]))).toString()).toBe(`bytes of ${key}`);
     }
     expect((await listFiles(root)).filter((name) => name.endsWith(".tmp"))).toEqual([]);
   });
@@ -215,7 +215,7 @@ describe("LocalBlobStore put and open", () => {
     expect(opened?.blob.contentType).toBe("image/jpeg");
     expect(opened?.blob.size).toBe(stored.size);
     if (opened === null) return;
-    expect((await readAll(opened.stream)).toString()).toBe("jpeg bytes");
+    expect((await readAll(opened.read())).toString()).toBe("jpeg bytes");
   });
 
   it("rebuilds them as well from metadata a crash left empty or cut short", async () => {
@@ -226,7 +226,7 @@ describe("LocalBlobStore put and open", () => {
       await writeFile(sidecar, damaged);
       const opened = await store.open("2026-11-24/b.png");
       expect(opened?.blob).toMatchObject({ etag: stored.etag, contentType: "image/png", size: stored.size });
-      opened?.stream.destroy();
+      await opened?.close();
     }
   });
 
@@ -239,7 +239,7 @@ describe("LocalBlobStore put and open", () => {
     const opened = await store.open("2026-11-24/a.png");
     expect(opened?.blob.etag).toBe(current.etag);
     expect(opened?.blob.etag).not.toBe(old.etag);
-    opened?.stream.destroy();
+    await opened?.close();
   });
 });
 

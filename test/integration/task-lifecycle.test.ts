@@ -122,6 +122,35 @@ describe("result files", () => {
     expect(second.status).toBe(304);
   });
 
+  it("answer a byte range with 206, one past the end with 416, and the whole file when If-Range is stale", async () => {
+    const taskId = await createTask({ prompt: "ranges" });
+    const url = resultUrl((await waitForTerminal(harness.baseUrl, harness.key, taskId)).record);
+    const whole = await fetch(url);
+    expect(whole.headers.get("accept-ranges")).toBe("bytes");
+    const bytes = Buffer.from(await whole.arrayBuffer());
+    const etag = whole.headers.get("etag") ?? "";
+
+    const head = await fetch(url, { headers: { Range: "bytes=0-99" } });
+    expect(head.status).toBe(206);
+    expect(head.headers.get("content-range")).toBe(`bytes 0-99/${bytes.length}`);
+    expect(head.headers.get("content-length")).toBe("100");
+    expect(Buffer.from(await head.arrayBuffer())).toEqual(bytes.subarray(0, 100));
+
+    const tail = await fetch(url, { headers: { Range: "bytes=-10", "If-Range": etag } });
+    expect(tail.status).toBe(206);
+    expect(tail.headers.get("content-range")).toBe(`bytes ${bytes.length - 10}-${bytes.length - 1}/${bytes.length}`);
+    expect(Buffer.from(await tail.arrayBuffer())).toEqual(bytes.subarray(bytes.length - 10));
+
+    const beyond = await fetch(url, { headers: { Range: `bytes=${bytes.length}-` } });
+    expect(beyond.status).toBe(416);
+    expect(beyond.headers.get("content-range")).toBe(`bytes */${bytes.length}`);
+    expect(await beyond.json()).toEqual({ code: 416, msg: `The requested range is not within the file's ${bytes.length} bytes.`, data: null });
+
+    const stale = await fetch(url, { headers: { Range: "bytes=0-99", "If-Range": '"another-version"' } });
+    expect(stale.status).toBe(200);
+    expect(Buffer.from(await stale.arrayBuffer())).toEqual(bytes);
+  });
+
   it("are 403 when the URL is tampered with", async () => {
     const taskId = await createTask({ prompt: "tamper" });
     const url = new URL(resultUrl((await waitForTerminal(harness.baseUrl, harness.key, taskId)).record));

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import type { ApiContext } from "../context.ts";
-import { fail } from "../envelope.ts";
+import { rangeStillApplies, requestedRange } from "../byte-range.ts";
+import { fail, JSON_CONTENT_TYPE } from "../envelope.ts";
 
 /** Serves result files at their signed URLs. */
 export function registerFiles(app: FastifyInstance, context: ApiContext): void {
@@ -9,6 +10,8 @@ export function registerFiles(app: FastifyInstance, context: ApiContext): void {
     {
       schema: {
         summary: "Download a result file (signed URL)",
+        description:
+          "Answers the image (304 to a matching If-None-Match). A single byte range (Range: bytes=0-99, bytes=100-, bytes=-100) is answered 206 with Content-Range; a range starting past the end is 416; several ranges, or an If-Range naming another version, get the whole file.",
         tags: ["files"],
         querystring: {
           type: "object",
@@ -28,19 +31,34 @@ export function registerFiles(app: FastifyInstance, context: ApiContext): void {
       if (key.includes("..") || key.includes("\\")) return fail(reply, "NOT_FOUND", "No such file.");
       const opened = await context.blobs.open(key);
       if (opened === null) return fail(reply, "NOT_FOUND", "No such file: it may have passed its retention period.");
-      const { blob, stream } = opened;
+      const { blob } = opened;
       const maxAge = Math.max(0, Number(query.expires) - nowSeconds);
+      const lastModified = new Date(blob.createdAt).toUTCString();
       reply
         .header("Content-Type", blob.contentType)
         .header("ETag", blob.etag)
         .header("Cache-Control", `public, max-age=${maxAge}, immutable`)
-        .header("Last-Modified", new Date(blob.createdAt).toUTCString());
+        .header("Last-Modified", lastModified)
+        .header("Accept-Ranges", "bytes");
       if (request.headers["if-none-match"] === blob.etag) {
-        stream.destroy();
+        await opened.close();
         return reply.code(304).send();
       }
+      // A range is sent only of the file the client already has part of (If-Range), if it says.
+      const range = rangeStillApplies(request.headers["if-range"], blob.etag, lastModified)
+        ? requestedRange(request.headers.range, blob.size)
+        : null;
+      if (range === "unsatisfiable") {
+        await opened.close();
+        reply.header("Content-Range", `bytes */${blob.size}`).header("Content-Type", JSON_CONTENT_TYPE);
+        return reply.code(416).send({ code: 416, msg: `The requested range is not within the file's ${blob.size} bytes.`, data: null });
+      }
+      if (range !== null) {
+        reply.header("Content-Range", `bytes ${range.start}-${range.end}/${blob.size}`).header("Content-Length", range.end - range.start + 1);
+        return reply.code(206).send(opened.read(range));
+      }
       reply.header("Content-Length", blob.size);
-      return reply.code(200).send(stream);
+      return reply.code(200).send(opened.read());
     },
   );
 }
