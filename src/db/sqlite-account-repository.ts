@@ -245,15 +245,19 @@ export class SqliteAccountRepository implements AccountRepository {
   }
 
   async webhookSecret(accountId: string): Promise<string | null> {
-    const row = this.statements.webhookSecret.get(accountId) as { secret: string | null } | undefined;
-    return row?.secret ?? null;
+    return this.readWebhookSecret(accountId);
   }
 
   async storeWebhookSecret(accountId: string, secret: string, replace: boolean): Promise<string> {
     return this.groupCommit.submit(() => {
       (replace ? this.statements.setWebhookSecret : this.statements.setWebhookSecretIfNone).run(secret, accountId);
-      const row = this.statements.webhookSecret.get(accountId) as { secret: string | null } | undefined;
-      return row?.secret ?? secret;
+      return this.readWebhookSecret(accountId) ?? secret;
     });
+  }
+
+  /** Synchronous, so that a write can read what it left within its own transaction. */
+  private readWebhookSecret(accountId: string): string | null {
+    const row = this.statements.webhookSecret.get(accountId) as { secret: string | null } | undefined;
+    return row?.secret ?? null;
   }
 }
