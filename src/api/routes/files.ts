@@ -44,7 +44,7 @@ export function registerFiles(app: FastifyInstance, context: ApiContext): void {
         await opened.close();
         return reply.code(304).send();
       }
-      // A range is sent only of the file the client already has part of (If-Range), if it says.
+      // With If-Range, a range is sent only while the file is still the version the client holds part of.
       const range = rangeStillApplies(request.headers["if-range"], blob.etag, lastModified)
         ? requestedRange(request.headers.range, blob.size)
         : null;
