@@ -5,6 +5,7 @@ import { pooledRandomBytes } from "../domain/ids.ts";
 import { authenticator } from "./authentication.ts";
 import type { ApiContext } from "./context.ts";
 import { fail } from "./envelope.ts";
+import { BODY_LIMIT_BYTES, registerJsonBodyParser } from "./json-body.ts";
 import { registerOpenApi } from "./openapi.ts";
 import { rateLimitCheck, type RateClass } from "./rate-limiting.ts";
 import { lazyRequestLogger } from "./request-logger.ts";
@@ -17,11 +18,6 @@ import { registerFiles } from "./routes/files.ts";
 import { registerHealth } from "./routes/health.ts";
 import { registerRecordInfo } from "./routes/record-info.ts";
 import { callerOf } from "./request-fields.ts";
-
-export const BODY_LIMIT_BYTES = 1024 * 1024;
-
-/** Marks a body that is not JSON; the route answers 400 after authentication has run. */
-export const INVALID_JSON: unique symbol = Symbol("invalid JSON body");
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -56,21 +52,7 @@ export async function buildApp(context: ApiContext): Promise<FastifyInstance> {
   });
   app.decorateRequest("caller", null);
 
-  // Every body is read as text and parsed here, so that a body which is not JSON, or has no JSON
-  // content type, is answered 400 by the route after authentication rather than 415 before it.
-  app.removeAllContentTypeParsers();
-  app.addContentTypeParser("*", { parseAs: "string" }, (_request, body, done) => {
-    const text = typeof body === "string" ? body : body.toString("utf8");
-    if (text.trim() === "") {
-      done(null, undefined);
-      return;
-    }
-    try {
-      done(null, JSON.parse(text));
-    } catch {
-      done(null, INVALID_JSON);
-    }
-  });
+  registerJsonBodyParser(app);
   // Route schemas document the API; validation is the catalog's, whose messages name the field.
   app.setValidatorCompiler(() => () => true);
 

@@ -1,7 +1,6 @@
 import type { FastifyRequest } from "fastify";
 import type { Caller } from "../domain/accounts/account.ts";
 import { DomainError, failure, success, type Result } from "../domain/errors.ts";
-import { INVALID_JSON } from "./app.ts";
 
 /** The authenticated caller; the authentication hook has already answered 401 when there is none. */
 export function callerOf(request: FastifyRequest): Caller {
@@ -18,12 +17,4 @@ export function taskIdFromQuery(request: FastifyRequest): Result<string> {
     return failure("BAD_REQUEST", "taskId is required as a query parameter.");
   }
   return success(taskId);
-}
-
-/** A JSON object body, or the 400 that names what is wrong with it. */
-export function objectBody(request: FastifyRequest, requirement: string): Result<Record<string, unknown>> {
-  const body: unknown = request.body;
-  if (body === INVALID_JSON) return failure("BAD_REQUEST", "The request body is not valid JSON.");
-  if (typeof body !== "object" || body === null || Array.isArray(body)) return failure("BAD_REQUEST", requirement);
-  return success(body as Record<string, unknown>);
 }

@@ -1,21 +1,12 @@
 import type { AccountService } from "../../domain/accounts/account-service.ts";
 import { failure, success, type Result } from "../../domain/errors.ts";
-import { INVALID_JSON } from "../app.ts";
+import { jsonObjectBody, type JsonObject } from "../json-body.ts";
 
-export type JsonObject = Record<string, unknown>;
+export type { JsonObject };
 
-/** The body as a JSON object holding only `allowed` fields. */
+/** The body as a JSON object holding only `allowed` fields; an absent body reads as `{}`. */
 export function readBody(body: unknown, allowed: readonly string[]): Result<JsonObject> {
-  if (body === INVALID_JSON) return failure("BAD_REQUEST", "The request body is not valid JSON.");
-  const object = body === undefined ? {} : body;
-  if (typeof object !== "object" || object === null || Array.isArray(object)) {
-    return failure("BAD_REQUEST", "The request body must be a JSON object.");
-  }
-  const unknown = Object.keys(object).find((field) => !allowed.includes(field));
-  if (unknown !== undefined) {
-    return failure("VALIDATION_FAILED", `${unknown} is not a known field; the accepted fields are ${allowed.join(", ")}`);
-  }
-  return success(object as JsonObject);
+  return jsonObjectBody(body, { requirement: "The request body must be a JSON object.", optional: true, allowed });
 }
 
 /** A query parameter given at most once; undefined when absent or empty. */

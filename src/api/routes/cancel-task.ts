@@ -2,7 +2,8 @@ import type { FastifyInstance } from "fastify";
 import { toRecord } from "../../domain/tasks/task.ts";
 import type { ApiContext } from "../context.ts";
 import { envelopeSchema, errorEnvelopeSchema, fail, ok } from "../envelope.ts";
-import { callerOf, objectBody } from "../request-fields.ts";
+import { jsonObjectBody } from "../json-body.ts";
+import { callerOf } from "../request-fields.ts";
 import { taskRecordSchema } from "./record-info.ts";
 
 export function registerCancelTask(api: FastifyInstance, context: ApiContext): void {
@@ -28,7 +29,7 @@ export function registerCancelTask(api: FastifyInstance, context: ApiContext): v
     },
     async (request, reply) => {
       const missing = "taskId is required and must be a non-empty string.";
-      const body = objectBody(request, missing);
+      const body = jsonObjectBody(request.body, { requirement: missing });
       if (!body.ok) return fail(reply, body.code, body.message);
       const taskId = body.value.taskId;
       if (typeof taskId !== "string" || taskId.trim() === "") return fail(reply, "BAD_REQUEST", missing);

@@ -2,7 +2,8 @@ import type { FastifyInstance } from "fastify";
 import { z } from "zod";
 import type { ApiContext } from "../context.ts";
 import { envelopeSchema, errorEnvelopeSchema, fail, ok } from "../envelope.ts";
-import { callerOf, objectBody } from "../request-fields.ts";
+import { jsonObjectBody } from "../json-body.ts";
+import { callerOf } from "../request-fields.ts";
 
 const IDEMPOTENCY_KEY = /^[\x20-\x7e]{1,255}$/;
 
@@ -46,7 +47,7 @@ export function registerCreateTask(api: FastifyInstance, context: ApiContext): v
       },
     },
     async (request, reply) => {
-      const parsed = objectBody(request, "The request body must be a JSON object with model and input.");
+      const parsed = jsonObjectBody(request.body, { requirement: "The request body must be a JSON object with model and input." });
       if (!parsed.ok) return fail(reply, parsed.code, parsed.message);
       const body = parsed.value;
       if (typeof body.model !== "string") return fail(reply, "BAD_REQUEST", "model is required and must be a string.");

@@ -1,7 +1,8 @@
 import type { FastifyInstance } from "fastify";
 import type { ApiContext } from "../context.ts";
 import { envelopeSchema, errorEnvelopeSchema, fail, ok } from "../envelope.ts";
-import { callerOf, objectBody } from "../request-fields.ts";
+import { jsonObjectBody } from "../json-body.ts";
+import { callerOf } from "../request-fields.ts";
 
 const LINK_LIFETIME_SECONDS = 20 * 60;
 const RESULT_PATH = /^\/files\/\d{4}-\d{2}-\d{2}\/(task_[0-9a-z]{26})\.(png|jpg)$/;
@@ -28,7 +29,7 @@ export function registerDownloadUrl(api: FastifyInstance, context: ApiContext): 
     },
     async (request, reply) => {
       const missing = "url is required and must be a string.";
-      const body = objectBody(request, missing);
+      const body = jsonObjectBody(request.body, { requirement: missing });
       if (!body.ok) return fail(reply, body.code, body.message);
       const url = body.value.url;
       if (typeof url !== "string") return fail(reply, "BAD_REQUEST", missing);
