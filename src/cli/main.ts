@@ -1,7 +1,9 @@
+import path from "node:path";
 import { Command, CommanderError, Option } from "commander";
-import { ConfigError } from "../config.ts";
+import { ConfigError, loadConfig } from "../config.ts";
 import { runServe } from "../main.ts";
 import { openAdminSession } from "./admin.ts";
+import { backupDataDirectory } from "./backup.ts";
 import { registerAccountsCommands } from "./commands/accounts-commands.ts";
 import { registerCallbacksCommands } from "./commands/callbacks-commands.ts";
 import { CliFailure, type WithAdmin } from "./commands/cli-support.ts";
@@ -44,6 +46,23 @@ export function buildProgram(env: Readonly<Record<string, string | undefined>>, 
   registerTasksCommands(program, tools);
   registerUsageCommands(program, tools);
   registerCallbacksCommands(program, tools);
+
+  program
+    .command("backup")
+    .description("copy DATA_DIR's database (a consistent snapshot), result files and URL-signing key into a new directory, also while the server runs")
+    .argument("<directory>", "where the copy goes: a new or empty directory")
+    .option("--json", "print the summary as JSON")
+    .action(async (directory: string, options: { json?: boolean }) => {
+      const target = path.resolve(directory);
+      const summary = await backupDataDirectory(loadConfig(env).dataDir, target);
+      if (options.json === true) {
+        terminal.out(JSON.stringify({ directory: target, ...summary }));
+        return;
+      }
+      terminal.out(
+        `backed up to ${target} in ${summary.milliseconds} ms: database ${summary.databaseBytes} bytes, ${summary.resultFiles} result files (${summary.resultBytes} bytes), the URL-signing key`,
+      );
+    });
 
   program
     .command("generate")
