@@ -1,4 +1,6 @@
-import { createHmac } from "node:crypto";
+import { createHmac, timingSafeEqual } from "node:crypto";
+import { readFileSync } from "node:fs";
+import path from "node:path";
 import fc from "fast-check";
 import { Webhook } from "standardwebhooks";
 import { describe, expect, it } from "vitest";
@@ -174,5 +176,40 @@ describe("Retry-After header", () => {
     for (const value of [null, "", "soon", "-5", "1.5", "2026-11-27T10:02:00Z"]) {
       expect(parseRetryAfter(value, now)).toBeNull();
     }
+  });
+});
+
+describe("the verification samples of docs/callbacks.md", () => {
+  const documentation = readFileSync(path.resolve(import.meta.dirname, "../../docs/callbacks.md"), "utf8");
+  const samples = [...documentation.matchAll(/```js\n([\s\S]*?)```/g)].map((match) => match[1] ?? "");
+
+  /** A sample as a function of its imports, which the test hands in instead of `import` lines. */
+  function sampleFunction(marker: string, imports: string[], returned: string): (...values: unknown[]) => unknown {
+    const sample = samples.find((text) => text.includes(marker));
+    if (sample === undefined) throw new Error(`no js sample with ${marker} in docs/callbacks.md`);
+    const code = sample.replace(/^import .*$/gm, "");
+    return new Function(...imports, `${code}\nreturn ${returned};`) as (...values: unknown[]) => unknown;
+  }
+
+  it("the node:crypto sample accepts a real callback's headers and refuses a changed body or an old timestamp", () => {
+    const verifyCallback = sampleFunction("function verifyCallback", ["createHmac", "timingSafeEqual"], "verifyCallback")(
+      createHmac,
+      timingSafeEqual,
+    ) as (secret: string, headers: Record<string, string>, rawBody: string) => boolean;
+    const secret = generateWebhookSecret();
+    const headers = sign({ secret });
+    expect(verifyCallback(secret, { ...headers }, body)).toBe(true);
+    expect(verifyCallback(secret, { ...headers }, `${body} `)).toBe(false);
+    expect(verifyCallback(generateWebhookSecret(), { ...headers }, body)).toBe(false);
+    const old = sign({ secret, timestampSeconds: Math.floor(Date.now() / 1_000) - 600 });
+    expect(verifyCallback(secret, { ...old }, body)).toBe(false);
+  });
+
+  it("the standardwebhooks sample reads a real callback's body", () => {
+    const secret = generateWebhookSecret();
+    const headers = sign({ secret });
+    const verify = sampleFunction("new Webhook", ["Webhook", "process", "rawBody", "request"], "body");
+    const read = verify(Webhook, { env: { IMAGEGATE_WEBHOOK_SECRET: secret } }, body, { headers: { ...headers } });
+    expect(read).toEqual(JSON.parse(body));
   });
 });
