@@ -52,13 +52,16 @@ export function registerStreamInfo(api: FastifyInstance, context: ApiContext): v
 
       reply.hijack();
       const response = reply.raw;
+      // Headers set before the stream took the reply over: the request id, rate limit and CORS.
+      for (const [name, value] of Object.entries(reply.getHeaders())) {
+        if (value !== undefined) response.setHeader(name, value);
+      }
       response.writeHead(200, {
         "Content-Type": "text/event-stream; charset=utf-8",
         "Cache-Control": "no-cache, no-transform",
         Connection: "keep-alive",
         // nginx and similar proxies buffer responses unless told not to.
         "X-Accel-Buffering": "no",
-        "X-Request-Id": request.id,
       });
       // States only move forward, so a state at or before the last one sent is not news (a re-read
       // that lags an event, or a recovered task starting to generate again).
