@@ -45,7 +45,11 @@ export interface Config {
   callbackAllowNetworks: Network[];
   /** A callback receiver that has not answered within this is retried later. */
   callbackTimeoutMs: number;
+  /** Browser origins allowed to call the API cross-origin: any ("*"), these, or none (null). */
+  corsOrigins: CorsOrigins;
 }
+
+export type CorsOrigins = "*" | string[] | null;
 
 /** A configuration value that cannot be used; the message names the variable. */
 export class ConfigError extends Error {
@@ -178,6 +182,40 @@ function readGemini(env: Environment): GeminiConfig | null {
   };
 }
 
+const CORS_ORIGIN_EXAMPLE = "origins such as https://app.example.com,http://localhost:3000 (scheme, host and optional port; no path)";
+
+/** An http(s) origin, scheme://host[:port] and nothing more, in the form browsers send it. */
+function originOf(entry: string): string | null {
+  let url: URL;
+  try {
+    url = new URL(entry);
+  } catch {
+    return null;
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") return null;
+  // The parser adds "/" after a bare origin; anything else written after the host was meant.
+  const bare = url.username === "" && url.password === "" && url.pathname === "/" && !/[/?#]$/.test(entry) && url.search === "";
+  return bare && url.hash === "" ? url.origin : null;
+}
+
+/**
+ * Unset: no cross-origin access. Entries are kept as browsers send an Origin (lower-case host,
+ * default port left out), so a request's Origin is compared with them as it is.
+ */
+function corsOrigins(env: Environment): CorsOrigins {
+  const raw = text(env, "CORS_ORIGINS");
+  if (raw === undefined) return null;
+  if (raw === "*") return "*";
+  const origins: string[] = [];
+  for (const entry of raw.split(",").map((part) => part.trim())) {
+    if (entry === "") continue;
+    const origin = originOf(entry);
+    if (origin === null) throw new ConfigError(`CORS_ORIGINS must be * alone or ${CORS_ORIGIN_EXAMPLE}, got "${entry}"`);
+    origins.push(origin);
+  }
+  return origins.length === 0 ? null : origins;
+}
+
 /** Reads every setting once. Nothing else in the program reads process.env. */
 export function loadConfig(env: Environment): Config {
   const port = integer(env, "PORT", 8080, 0, 65_535);
@@ -216,5 +254,6 @@ export function loadConfig(env: Environment): Config {
     callbackAllowPrivate: flag(env, "CALLBACK_ALLOW_PRIVATE", false),
     callbackAllowNetworks: networks(env, "CALLBACK_ALLOW_NETWORKS"),
     callbackTimeoutMs: integer(env, "CALLBACK_TIMEOUT_MS", 15_000, 100, 600_000),
+    corsOrigins: corsOrigins(env),
   };
 }

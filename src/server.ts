@@ -159,6 +159,7 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
     reports: store.reports,
     adminApiKey: config.adminApiKey,
     metrics,
+    corsOrigins: config.corsOrigins,
   });
 
   const timers: NodeJS.Timeout[] = [];

@@ -4,6 +4,7 @@ import { DomainError } from "../domain/errors.ts";
 import { pooledRandomBytes } from "../domain/ids.ts";
 import { authenticator } from "./authentication.ts";
 import type { ApiContext } from "./context.ts";
+import { registerCors } from "./cors.ts";
 import { fail } from "./envelope.ts";
 import { BODY_LIMIT_BYTES, registerJsonBodyParser } from "./json-body.ts";
 import { registerOpenApi } from "./openapi.ts";
@@ -51,6 +52,7 @@ export async function buildApp(context: ApiContext): Promise<FastifyInstance> {
     forceCloseConnections: "idle",
   });
   app.decorateRequest("caller", null);
+  if (context.corsOrigins !== null) await registerCors(app, context.corsOrigins);
 
   registerJsonBodyParser(app);
   // Route schemas document the API; validation is the catalog's, whose messages name the field.

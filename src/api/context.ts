@@ -35,6 +35,8 @@ export interface ApiContext {
   /** Bearer credential of /admin/v1; null disables the admin API. */
   adminApiKey: string | null;
   metrics: RuntimeMetrics;
+  /** Browser origins allowed cross-origin: any ("*"), these, or none (null: nothing registered). */
+  corsOrigins: "*" | readonly string[] | null;
 }
 
 declare module "fastify" {

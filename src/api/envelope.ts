@@ -54,3 +54,8 @@ export const errorEnvelopeSchema = {
   required: ["code", "msg", "data"],
   properties: { code: { type: "integer" }, msg: { type: "string" }, data: { type: "null" } },
 };
+
+/** The error envelope with what a status means on one route, for its OpenAPI response. */
+export function errorResponseSchema(description: string): object {
+  return { ...errorEnvelopeSchema, description };
+}

@@ -14,7 +14,12 @@ export async function registerOpenApi(app: FastifyInstance, context: ApiContext)
         description:
           "Asynchronous image generation: create a task, poll recordInfo (or receive a callback), download the image. Every /api/v1 response is the envelope {code, msg, data}.",
       },
-      servers: [{ url: context.publicBaseUrl }],
+      // The page's own origin first: "Try it out" then works whatever host name /docs was opened
+      // on, without a cross-origin request; the public base URL is there for generated clients.
+      servers: [
+        { url: "/", description: "This server, at the address this document was read from." },
+        { url: context.publicBaseUrl, description: "PUBLIC_BASE_URL" },
+      ],
       components: {
         securitySchemes: { bearerAuth: { type: "http", scheme: "bearer", description: "An imagegate API key: ig_live_... or ig_test_..." } },
       },

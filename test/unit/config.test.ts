@@ -61,3 +61,39 @@ describe("loadConfig", () => {
     expect(() => loadConfig(environment)).toThrow(new ConfigError(message));
   });
 });
+
+describe("CORS_ORIGINS", () => {
+  const origins = "origins such as https://app.example.com,http://localhost:3000 (scheme, host and optional port; no path)";
+
+  it("is off when unset", () => {
+    expect(loadConfig({}).corsOrigins).toBeNull();
+    expect(loadConfig({ CORS_ORIGINS: " " }).corsOrigins).toBeNull();
+  });
+
+  it("allows any origin with *", () => {
+    expect(loadConfig({ CORS_ORIGINS: "*" }).corsOrigins).toBe("*");
+  });
+
+  it("keeps listed origins as browsers send them: lower-case host, no default port", () => {
+    expect(loadConfig({ CORS_ORIGINS: "https://App.Example.com, http://localhost:3000,https://b.example:443" }).corsOrigins).toEqual([
+      "https://app.example.com",
+      "http://localhost:3000",
+      "https://b.example",
+    ]);
+  });
+
+  it.each(["https://app.example.com/", "https://app.example.com/path", "app.example.com", "ftp://app.example.com", "https://user@app.example.com", "https://app.example.com?x=1", "null"])(
+    "refuses %s, naming the variable",
+    (entry) => {
+      expect(() => loadConfig({ CORS_ORIGINS: `http://localhost:3000,${entry}` })).toThrow(
+        new ConfigError(`CORS_ORIGINS must be * alone or ${origins}, got "${entry}"`),
+      );
+    },
+  );
+
+  it("refuses * among origins", () => {
+    expect(() => loadConfig({ CORS_ORIGINS: "*,https://app.example.com" })).toThrow(
+      new ConfigError(`CORS_ORIGINS must be * alone or ${origins}, got "*"`),
+    );
+  });
+});

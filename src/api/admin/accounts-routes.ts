@@ -11,6 +11,7 @@ export function registerAccountsRoutes(admin: FastifyInstance, context: ApiConte
   admin.post(
     "/accounts",
     adminRoute({
+      operationId: "adminCreateAccount",
       summary: "Create an account",
       body: { type: "object", required: ["name"], properties: { name: { type: "string", example: "acme" } } },
       data: accountSchema,
@@ -29,13 +30,18 @@ export function registerAccountsRoutes(admin: FastifyInstance, context: ApiConte
 
   admin.get(
     "/accounts",
-    adminRoute({ summary: "List accounts with their balances and limits", data: { type: "array", items: accountSchema } }),
+    adminRoute({
+      operationId: "adminListAccounts",
+      summary: "List accounts with their balances and limits",
+      data: { type: "array", items: accountSchema },
+    }),
     async (_request, reply) => ok(reply, await context.accounts.listAccounts()),
   );
 
   admin.get<{ Params: { account: string } }>(
     "/accounts/:account",
     adminRoute({
+      operationId: "adminGetAccount",
       summary: "Show an account: balance, limits, keys and recent ledger entries",
       params: accountParams,
       data: {

@@ -24,6 +24,8 @@ const addAdminSecurityScheme: SwaggerTransform = (document) => {
 };
 
 export interface AdminRouteDescription {
+  /** Stable camelCase name, admin-prefixed: the method name generated clients give the route. */
+  operationId: string;
   summary: string;
   description?: string;
   params?: object;
@@ -44,6 +46,7 @@ export function adminRoute(description: AdminRouteDescription): {
   for (const status of description.errors ?? []) response[status] = errorEnvelopeSchema;
   return {
     schema: {
+      operationId: description.operationId,
       summary: description.summary,
       ...(description.description === undefined ? {} : { description: description.description }),
       tags: ["admin"],

@@ -88,6 +88,7 @@ export function registerCallbacksRoutes(admin: FastifyInstance, context: ApiCont
   admin.get(
     "/callbacks",
     adminRoute({
+      operationId: "adminListCallbacks",
       summary: "List callback deliveries, newest first",
       querystring: {
         type: "object",
@@ -114,6 +115,7 @@ export function registerCallbacksRoutes(admin: FastifyInstance, context: ApiCont
   admin.get<{ Params: { deliveryId: string } }>(
     "/callbacks/:deliveryId",
     adminRoute({
+      operationId: "adminGetCallback",
       summary: "Show a callback delivery with its body and every attempt",
       params: deliveryParams,
       data: deliveryDetailsSchema,
@@ -129,6 +131,7 @@ export function registerCallbacksRoutes(admin: FastifyInstance, context: ApiCont
   admin.post<{ Params: { deliveryId: string } }>(
     "/callbacks/:deliveryId/redeliver",
     adminRoute({
+      operationId: "adminRedeliverCallback",
       summary: "Send a callback again",
       description:
         "Makes the delivery pending and sends it now, whatever its state: the same body and webhook-id, signed with the account's current secret. A failed redelivery is retried on the schedule until 24 hours after the task settled.",

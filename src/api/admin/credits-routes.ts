@@ -23,6 +23,7 @@ export function registerCreditsRoutes(admin: FastifyInstance, context: ApiContex
     admin.post<{ Params: { account: string } }>(
       `/accounts/:account/credits/${kind}`,
       adminRoute({
+        operationId: kind === "grant" ? "adminGrantCredits" : "adminDeductCredits",
         summary: kind === "grant" ? "Grant credits to an account" : "Deduct credits from an account",
         description: kind === "deduct" ? "Refused with 409 when the balance would go below zero; nothing changes then." : undefined,
         params: accountParams,

@@ -9,6 +9,7 @@ export function registerKeysRoutes(admin: FastifyInstance, context: ApiContext):
   admin.post<{ Params: { account: string } }>(
     "/accounts/:account/keys",
     adminRoute({
+      operationId: "adminCreateKey",
       summary: "Create an API key for an account",
       description: "The answer holds the key itself, once; only its hash is stored.",
       params: accountParams,
@@ -33,6 +34,7 @@ export function registerKeysRoutes(admin: FastifyInstance, context: ApiContext):
   admin.get(
     "/keys",
     adminRoute({
+      operationId: "adminListKeys",
       summary: "List API keys (ids and hints, never the keys)",
       querystring: { type: "object", properties: { account: { type: "string", description: "Only this account's keys (name or id)." } } },
       data: { type: "array", items: keySchema },
@@ -48,6 +50,7 @@ export function registerKeysRoutes(admin: FastifyInstance, context: ApiContext):
   admin.post<{ Params: { keyId: string } }>(
     "/keys/:keyId/revoke",
     adminRoute({
+      operationId: "adminRevokeKey",
       summary: "Revoke an API key: it answers 401 from now on",
       params: keyParams,
       data: keySchema,
@@ -65,6 +68,7 @@ export function registerKeysRoutes(admin: FastifyInstance, context: ApiContext):
   admin.post<{ Params: { keyId: string } }>(
     "/keys/:keyId/rotate",
     adminRoute({
+      operationId: "adminRotateKey",
       summary: "Rotate an API key: a new key for the same account and mode; the old one is revoked",
       description: "The answer holds the new key itself, once.",
       params: keyParams,

@@ -32,6 +32,7 @@ export function registerLimitsRoutes(admin: FastifyInstance, context: ApiContext
   admin.put<{ Params: { account: string } }>(
     "/accounts/:account/limits",
     adminRoute({
+      operationId: "adminSetLimits",
       summary: "Set an account's limits",
       description: "Only the fields given change; null puts a limit back to the server's default. Applies to the next request.",
       params: accountParams,

@@ -54,6 +54,7 @@ export function registerTasksRoutes(admin: FastifyInstance, context: ApiContext)
   admin.get(
     "/tasks",
     adminRoute({
+      operationId: "adminListTasks",
       summary: "List tasks, newest first",
       querystring: {
         type: "object",
@@ -80,6 +81,7 @@ export function registerTasksRoutes(admin: FastifyInstance, context: ApiContext)
   admin.get<{ Params: { taskId: string } }>(
     "/tasks/:taskId",
     adminRoute({
+      operationId: "adminGetTask",
       summary: "Show any account's task",
       params: { type: "object", required: ["taskId"], properties: { taskId: { type: "string" } } },
       data: adminTaskSchema,

@@ -38,6 +38,7 @@ export function registerUsageRoutes(admin: FastifyInstance, context: ApiContext)
   admin.get(
     "/usage",
     adminRoute({
+      operationId: "adminGetUsage",
       summary: "Tasks by state and credits spent, per UTC day and account",
       querystring: {
         type: "object",
@@ -63,6 +64,7 @@ export function registerUsageRoutes(admin: FastifyInstance, context: ApiContext)
   admin.get(
     "/audit",
     adminRoute({
+      operationId: "adminListAudit",
       summary: "The audit trail of administrative changes, newest first",
       querystring: {
         type: "object",

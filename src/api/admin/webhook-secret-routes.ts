@@ -29,6 +29,7 @@ export function registerWebhookSecretRoutes(admin: FastifyInstance, context: Api
   admin.get<{ Params: { account: string } }>(
     "/accounts/:account/webhook-secret",
     adminRoute({
+      operationId: "adminGetWebhookSecret",
       summary: "Show an account's webhook secret",
       description: "The secret that signs the account's callbacks; made now when the account has none yet.",
       params: accountParams,
@@ -41,6 +42,7 @@ export function registerWebhookSecretRoutes(admin: FastifyInstance, context: Api
   admin.post<{ Params: { account: string } }>(
     "/accounts/:account/webhook-secret/rotate",
     adminRoute({
+      operationId: "adminRotateWebhookSecret",
       summary: "Replace an account's webhook secret",
       description:
         "Every callback sent from now on, retries and redeliveries included, is signed with the new secret only; the old one stops verifying.",

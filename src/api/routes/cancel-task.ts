@@ -11,6 +11,7 @@ export function registerCancelTask(api: FastifyInstance, context: ApiContext): v
     "/jobs/cancelTask",
     {
       schema: {
+        operationId: "cancelTask",
         summary: "Cancel a task",
         description:
           "A waiting, queuing or generating task fails with failCode CANCELED (an upstream call in flight is aborted) and its credit hold is released. Already terminal: 409.",

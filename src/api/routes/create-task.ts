@@ -1,7 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
 import type { ApiContext } from "../context.ts";
-import { envelopeSchema, errorEnvelopeSchema, fail, ok } from "../envelope.ts";
+import { envelopeSchema, errorEnvelopeSchema, errorResponseSchema, fail, ok } from "../envelope.ts";
 import { jsonObjectBody } from "../json-body.ts";
 import { callerOf } from "../request-fields.ts";
 
@@ -17,31 +17,55 @@ export function registerCreateTask(api: FastifyInstance, context: ApiContext): v
     "/jobs/createTask",
     {
       schema: {
+        operationId: "createTask",
         summary: "Create a text-to-image task",
         description:
           "Validates the request, stores the task durably and answers its taskId. Poll recordInfo for the result.",
         tags: ["tasks"],
         security: [{ bearerAuth: [] }],
+        headers: {
+          type: "object",
+          properties: {
+            "Idempotency-Key": {
+              type: "string",
+              minLength: 1,
+              maxLength: 255,
+              pattern: "^[\\x20-\\x7e]{1,255}$",
+              description:
+                "1 to 255 printable ASCII characters, sent once, scoped to the account and kept 24 hours. The same key with the same body answers the first response again (same taskId, no second charge); with a different body: 422; while the first request is still being processed: 409.",
+            },
+          },
+        },
         body: {
           type: "object",
           required: ["model", "input"],
           properties: {
             model: { type: "string", enum: models.map((model) => model.id) },
             input: z.toJSONSchema(models[0]?.inputSchema ?? z.object({}), { io: "input", unrepresentable: "any" }),
-            callBackUrl: { type: "string", format: "uri", maxLength: 2048 },
+            callBackUrl: {
+              type: "string",
+              format: "uri",
+              maxLength: 2048,
+              description: "Optional: when the task succeeds or fails, its record is POSTed here, signed with the account's webhook secret.",
+            },
           },
+          // Without an example of its own, the docs page would make one with a callBackUrl, and
+          // trying it out would send a callback to a stranger's host.
+          examples: [{ model: models[0]?.id ?? "", input: { prompt: "A watercolor fox in a snowy forest", image_size: "1:1" } }],
         },
         response: {
           200: envelopeSchema(
             { type: "object", required: ["taskId"], properties: { taskId: { type: "string", example: "task_01jd..." } } },
-            "The task was accepted and stored.",
+            "The task was accepted and stored, or, for a repeated Idempotency-Key with the same body, the first task's answer again.",
           ),
-          400: errorEnvelopeSchema,
+          400: errorResponseSchema("The body is not a JSON object with model and input, or the Idempotency-Key header is malformed or repeated."),
           401: errorEnvelopeSchema,
-          402: errorEnvelopeSchema,
-          409: errorEnvelopeSchema,
-          413: errorEnvelopeSchema,
-          422: errorEnvelopeSchema,
+          402: errorResponseSchema("The account's credits do not cover the model's price."),
+          409: errorResponseSchema(
+            "A request with the same Idempotency-Key is still being processed (retry shortly), or the account has its maximum of active tasks.",
+          ),
+          413: errorResponseSchema("The body is larger than 1 MiB."),
+          422: errorResponseSchema("An input field is invalid (msg names it), or the Idempotency-Key was already used with a different body."),
           429: errorEnvelopeSchema,
         },
       },

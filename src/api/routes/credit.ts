@@ -8,6 +8,7 @@ export function registerCredit(api: FastifyInstance, context: ApiContext): void 
     "/chat/credit",
     {
       schema: {
+        operationId: "getCredit",
         summary: "Remaining credits",
         description: "The caller's account balance, with the holds of its active tasks already deducted.",
         tags: ["account"],

@@ -13,6 +13,7 @@ export function registerDownloadUrl(api: FastifyInstance, context: ApiContext): 
     "/common/download-url",
     {
       schema: {
+        operationId: "getDownloadUrl",
         summary: "A short-lived download link for a result",
         description: "Given a resultUrl of one of the caller's tasks, answers a URL for the same file valid for 20 minutes.",
         tags: ["files"],

@@ -1,7 +1,33 @@
+import type { SwaggerTransform } from "@fastify/swagger";
 import type { FastifyInstance } from "fastify";
 import type { ApiContext } from "../context.ts";
 import { rangeStillApplies, requestedRange } from "../byte-range.ts";
-import { fail, JSON_CONTENT_TYPE } from "../envelope.ts";
+import { errorResponseSchema, fail, JSON_CONTENT_TYPE } from "../envelope.ts";
+
+const binary = { schema: { type: "string", format: "binary" } };
+const imageContent = { "image/png": binary, "image/jpeg": binary };
+const fileHeaders = {
+  ETag: { type: "string", description: "The file's version; send it back as If-None-Match or If-Range." },
+  "Cache-Control": { type: "string", description: "public, max-age until the URL expires, immutable." },
+  "Last-Modified": { type: "string" },
+  "Accept-Ranges": { type: "string", enum: ["bytes"] },
+};
+
+/** The route's wildcard documented as the two parts of the paths the server signs. */
+const documentedAsDayAndFile: SwaggerTransform = ({ schema, url }) => ({
+  url: url.replace(/\*$/, ":day/:file"),
+  schema: {
+    ...schema,
+    params: {
+      type: "object",
+      required: ["day", "file"],
+      properties: {
+        day: { type: "string", pattern: "^\\d{4}-\\d{2}-\\d{2}$", description: "UTC day the image was stored, as in its resultUrl." },
+        file: { type: "string", pattern: "^task_[0-9a-z]{26}\\.(png|jpg)$", description: "The task's id and the image's extension." },
+      },
+    },
+  },
+});
 
 /** Serves result files at their signed URLs. */
 export function registerFiles(app: FastifyInstance, context: ApiContext): void {
@@ -9,16 +35,34 @@ export function registerFiles(app: FastifyInstance, context: ApiContext): void {
     "/files/*",
     {
       schema: {
+        operationId: "getFile",
         summary: "Download a result file (signed URL)",
         description:
           "Answers the image (304 to a matching If-None-Match). A single byte range (Range: bytes=0-99, bytes=100-, bytes=-100) is answered 206 with Content-Range; a range starting past the end is 416; several ranges, or an If-Range naming another version, get the whole file.",
         tags: ["files"],
         querystring: {
           type: "object",
-          properties: { expires: { type: "string" }, signature: { type: "string" } },
+          required: ["expires", "signature"],
+          properties: {
+            expires: { type: "string", pattern: "^\\d+$", description: "Unix seconds after which the URL answers 404; part of the signed URL." },
+            signature: { type: "string", description: "The URL's signature; a URL changed in any part answers 403." },
+          },
         },
-        produces: ["image/png", "image/jpeg"],
+        response: {
+          200: { description: "The whole image.", headers: fileHeaders, content: imageContent },
+          206: {
+            description: "The single byte range asked for with Range.",
+            headers: { ...fileHeaders, "Content-Range": { type: "string", description: "bytes START-END/SIZE" } },
+            content: imageContent,
+          },
+          304: { type: "null", description: "Not modified: If-None-Match named the file's ETag." },
+          403: errorResponseSchema("The signature does not match the URL."),
+          404: errorResponseSchema("The URL has expired, or the file has passed its retention period."),
+          416: errorResponseSchema("The range starts past the end of the file; Content-Range: bytes */SIZE gives its size."),
+        },
       },
+      // Answered at any path under /files/, but the server only ever signs /files/DAY/FILE.
+      config: { swaggerTransform: documentedAsDayAndFile },
     },
     async (request, reply) => {
       const params = request.params as Record<string, string | undefined>;

@@ -1,13 +1,50 @@
 import type { FastifyInstance } from "fastify";
 import type { ApiContext } from "../context.ts";
+import { envelopeSchema } from "../envelope.ts";
+
+const checksSchema = {
+  type: "object",
+  required: ["checks"],
+  properties: {
+    checks: {
+      type: "array",
+      items: {
+        type: "object",
+        required: ["name", "ok"],
+        properties: { name: { type: "string", example: "database" }, ok: { type: "boolean" }, reason: { type: "string" } },
+      },
+    },
+  },
+};
 
 export function registerHealth(app: FastifyInstance, context: ApiContext): void {
-  app.get("/healthz", { schema: { summary: "Liveness: the process answers", tags: ["health"] } }, async (_request, reply) =>
-    reply.send({ code: 200, msg: "success", data: { status: "ok" } }),
+  app.get(
+    "/healthz",
+    {
+      schema: {
+        operationId: "getHealth",
+        summary: "Liveness: the process answers",
+        tags: ["health"],
+        response: {
+          200: envelopeSchema({ type: "object", required: ["status"], properties: { status: { type: "string", enum: ["ok"] } } }, "Alive."),
+        },
+      },
+    },
+    async (_request, reply) => reply.send({ code: 200, msg: "success", data: { status: "ok" } }),
   );
   app.get(
     "/readyz",
-    { schema: { summary: "Readiness: the database and image providers can serve", tags: ["health"] } },
+    {
+      schema: {
+        operationId: "getReadiness",
+        summary: "Readiness: the database and image providers can serve",
+        tags: ["health"],
+        response: {
+          200: envelopeSchema(checksSchema, "Ready: every check passed."),
+          503: envelopeSchema(checksSchema, "Not ready: msg is \"Not ready.\" and the failing checks have ok false."),
+        },
+      },
+    },
     async (_request, reply) => {
       const checks = await Promise.all(
         context.readiness.map(async (readiness) => {
@@ -26,7 +63,14 @@ export function registerHealth(app: FastifyInstance, context: ApiContext): void 
 
   app.get(
     "/metrics",
-    { schema: { summary: "Metrics in the Prometheus text format", tags: ["health"], produces: ["text/plain"] } },
+    {
+      schema: {
+        operationId: "getMetrics",
+        summary: "Metrics in the Prometheus text format",
+        tags: ["health"],
+        response: { 200: { description: "Prometheus text exposition format 0.0.4.", content: { "text/plain": { schema: { type: "string" } } } } },
+      },
+    },
     async (_request, reply) =>
       reply.header("Content-Type", "text/plain; version=0.0.4; charset=utf-8").send(context.metrics.render()),
   );

@@ -40,6 +40,7 @@ export function registerRecordInfo(api: FastifyInstance, context: ApiContext): v
     "/jobs/recordInfo",
     {
       schema: {
+        operationId: "recordInfo",
         summary: "Query a task",
         tags: ["tasks"],
         security: [{ bearerAuth: [] }],

@@ -8,19 +8,38 @@ const HEARTBEAT_MS = 15_000;
 /** Changes made by another process reach this stream through this re-read. */
 const RECHECK_MS = 2_000;
 
+const eventStreamSchema = {
+  type: "string",
+  description:
+    "Server-sent events. Each state is one event `event: state` whose `data:` line is the recordInfo `data` object as JSON (taskId, model, state, param, resultJson, failCode, failMsg, costTime, completeTime, createTime, updateTime): the current state first, then every later change. The stream ends after the success or fail state. Lines `: heartbeat` are comments sent every 15 s to keep the connection open; ignore them.",
+  example: 'event: state\ndata: {"taskId":"task_01jd...","model":"nano-banana-text-to-image","state":"queuing",...}\n\n: heartbeat\n\n',
+};
+
+/** Errors come before the stream starts, as the JSON envelope of every other route. */
+const jsonError = { description: errorEnvelopeSchema.description, content: { "application/json": { schema: errorEnvelopeSchema } } };
+
 export function registerStreamInfo(api: FastifyInstance, context: ApiContext): void {
   api.get(
     "/jobs/streamInfo",
     {
       schema: {
+        operationId: "streamInfo",
         summary: "Follow a task live (server-sent events)",
         description:
           "text/event-stream: one `event: state` whose data is the recordInfo data as JSON now and at every later change; the stream ends after the terminal state. Comment lines are heartbeats.",
         tags: ["tasks"],
         security: [{ bearerAuth: [] }],
         querystring: { type: "object", required: ["taskId"], properties: { taskId: { type: "string" } } },
-        produces: ["text/event-stream"],
-        response: { 400: errorEnvelopeSchema, 401: errorEnvelopeSchema, 404: errorEnvelopeSchema, 429: errorEnvelopeSchema },
+        response: {
+          200: {
+            description: "The task's states as server-sent events.",
+            content: { "text/event-stream": { schema: eventStreamSchema } },
+          },
+          400: jsonError,
+          401: jsonError,
+          404: jsonError,
+          429: jsonError,
+        },
       },
     },
     async (request, reply) => {
@@ -33,13 +52,16 @@ export function registerStreamInfo(api: FastifyInstance, context: ApiContext): v
 
       reply.hijack();
       const response = reply.raw;
+      // Headers set before the stream took the reply over: the request id, rate limit and CORS.
+      for (const [name, value] of Object.entries(reply.getHeaders())) {
+        if (value !== undefined) response.setHeader(name, value);
+      }
       response.writeHead(200, {
         "Content-Type": "text/event-stream; charset=utf-8",
         "Cache-Control": "no-cache, no-transform",
         Connection: "keep-alive",
         // nginx and similar proxies buffer responses unless told not to.
         "X-Accel-Buffering": "no",
-        "X-Request-Id": request.id,
       });
       // States only move forward, so a state at or before the last one sent is not news (a re-read
       // that lags an event, or a recovered task starting to generate again).

@@ -1,0 +1,211 @@
+import { mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { Validator } from "@seriousme/openapi-schema-validator";
+import openapiTS, { astToString, type OpenAPI3 } from "openapi-typescript";
+import ts from "typescript";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { MODEL, startTestServer, waitForTerminal, type TestServer } from "../helpers/test-server.ts";
+
+interface MediaType {
+  schema?: { type?: string; format?: string };
+  example?: Record<string, unknown>;
+}
+interface Response {
+  description: string;
+  content?: Record<string, MediaType>;
+}
+interface Parameter {
+  name: string;
+  in: string;
+  required?: boolean;
+  schema?: { type?: string; minLength?: number; maxLength?: number; pattern?: string };
+  description?: string;
+}
+interface Operation {
+  operationId?: string;
+  parameters?: Parameter[];
+  requestBody?: { content: Record<string, MediaType> };
+  responses: Record<string, Response>;
+}
+interface Document {
+  openapi: string;
+  servers: { url: string }[];
+  paths: Record<string, Record<string, Operation>>;
+}
+
+const PUBLIC_OPERATIONS = [
+  "createTask", "recordInfo", "cancelTask", "streamInfo", "getCredit", "getDownloadUrl", "getFile",
+  "getHealth", "getReadiness", "getMetrics",
+];
+const PROJECT_ROOT = path.resolve(import.meta.dirname, "../..");
+
+let harness: TestServer;
+let document: Document;
+
+beforeAll(async () => {
+  harness = await startTestServer();
+  const response = await fetch(`${harness.baseUrl}/openapi.json`);
+  expect(response.status).toBe(200);
+  document = (await response.json()) as Document;
+});
+afterAll(async () => {
+  await harness.close();
+});
+
+function operations(): { method: string; path: string; operation: Operation }[] {
+  return Object.entries(document.paths).flatMap(([route, methods]) =>
+    Object.entries(methods).map(([method, operation]) => ({ method, path: route, operation })),
+  );
+}
+
+function operation(method: string, route: string): Operation {
+  const found = document.paths[route]?.[method];
+  if (found === undefined) throw new Error(`${method} ${route} is not in the document`);
+  return found;
+}
+
+function contentTypes(response: Response | undefined): string[] {
+  return Object.keys(response?.content ?? {});
+}
+
+describe("/openapi.json", () => {
+  it("is a valid OpenAPI 3.1 document", async () => {
+    const validator = new Validator();
+    const result = await validator.validate(document as unknown as Record<string, unknown>);
+    expect(result.errors).toBeUndefined();
+    expect(result.valid).toBe(true);
+    expect(validator.version).toBe("3.1");
+  });
+
+  it("gives every operation a unique camelCase operationId", () => {
+    const missing = operations().filter(({ operation: described }) => described.operationId === undefined);
+    expect(missing.map(({ method, path: route }) => `${method} ${route}`)).toEqual([]);
+    const ids = operations().map(({ operation: described }) => described.operationId ?? "");
+    expect(new Set(ids).size).toBe(ids.length);
+    for (const id of ids) expect(id).toMatch(/^[a-z][A-Za-z]*$/);
+    expect(ids).toEqual(expect.arrayContaining(PUBLIC_OPERATIONS));
+    expect(operation("post", "/api/v1/jobs/createTask").operationId).toBe("createTask");
+    expect(operation("get", "/api/v1/jobs/recordInfo").operationId).toBe("recordInfo");
+    const admin = operations().filter(({ path: route }) => route.startsWith("/admin/v1/"));
+    expect(admin.length).toBeGreaterThan(15);
+    for (const { operation: described } of admin) expect(described.operationId).toMatch(/^admin[A-Z]/);
+    expect(operation("post", "/admin/v1/accounts").operationId).toBe("adminCreateAccount");
+  });
+
+  it("gives every operation a success response with a schema", () => {
+    for (const { method, path: route, operation: described } of operations()) {
+      const success = Object.entries(described.responses).find(([status]) => status.startsWith("2"));
+      const media = Object.values(success?.[1].content ?? {});
+      expect(media.length, `${method} ${route}`).toBeGreaterThan(0);
+      for (const type of media) expect(type.schema, `${method} ${route}`).toBeDefined();
+    }
+  });
+
+  it("lists the page's own origin as the first server, then PUBLIC_BASE_URL", () => {
+    expect(document.servers.map((server) => server.url)).toEqual(["/", harness.baseUrl]);
+  });
+
+  it("documents streamInfo's events as text/event-stream and its errors as JSON", () => {
+    const responses = operation("get", "/api/v1/jobs/streamInfo").responses;
+    expect(contentTypes(responses[200])).toEqual(["text/event-stream"]);
+    const events = responses[200]?.content?.["text/event-stream"]?.schema as { type: string; description: string };
+    expect(events.type).toBe("string");
+    expect(events.description).toContain("event: state");
+    expect(events.description).toContain(": heartbeat");
+    for (const status of ["400", "401", "404", "429"]) expect(contentTypes(responses[status])).toEqual(["application/json"]);
+  });
+
+  it("documents createTask's Idempotency-Key header and the 409 and 422 it can cause", () => {
+    const createTask = operation("post", "/api/v1/jobs/createTask");
+    const header = createTask.parameters?.find((parameter) => parameter.in === "header" && parameter.name === "Idempotency-Key");
+    expect(header?.required).toBe(false);
+    expect(header?.schema).toMatchObject({ type: "string", minLength: 1, maxLength: 255 });
+    expect(header?.description).toContain("24 hours");
+    expect(createTask.responses[409]?.description).toContain("Idempotency-Key");
+    expect(createTask.responses[422]?.description).toContain("Idempotency-Key");
+  });
+
+  it("gives createTask an example body that sends no callback", () => {
+    const body = operation("post", "/api/v1/jobs/createTask").requestBody?.content["application/json"];
+    expect(body?.example).toMatchObject({ model: MODEL, input: { prompt: expect.any(String) } });
+    expect(body?.example).not.toHaveProperty("callBackUrl");
+    expect(JSON.stringify(body?.schema)).toContain("callBackUrl");
+  });
+
+  it("documents result files at /files/{day}/{file} with their signed query and image answers", () => {
+    expect(Object.keys(document.paths).filter((route) => route.includes("*"))).toEqual([]);
+    const files = operation("get", "/files/{day}/{file}");
+    const parameters = files.parameters?.map((parameter) => `${parameter.in} ${parameter.name} ${String(parameter.required)}`);
+    expect(parameters?.sort()).toEqual(["path day true", "path file true", "query expires true", "query signature true"]);
+    for (const status of ["200", "206"]) {
+      expect(contentTypes(files.responses[status])).toEqual(["image/png", "image/jpeg"]);
+      expect(files.responses[status]?.content?.["image/png"]?.schema).toEqual({ type: "string", format: "binary" });
+    }
+    expect(contentTypes(files.responses[304])).toEqual([]);
+    for (const status of ["403", "404", "416"]) expect(contentTypes(files.responses[status])).toEqual(["application/json"]);
+  });
+});
+
+const CLIENT_SOURCE = `
+import createClient from "openapi-fetch";
+import type { operations, paths } from "./imagegate.ts";
+
+type CreateTaskAnswer = operations["createTask"]["responses"][200]["content"]["application/json"];
+type TaskRecord = operations["recordInfo"]["responses"][200]["content"]["application/json"]["data"];
+type Events = operations["streamInfo"]["responses"][200]["content"]["text/event-stream"];
+
+export async function createAndRead(baseUrl: string, key: string, model: "${MODEL}"): Promise<{ taskId: string; state: TaskRecord["state"] }> {
+  const client = createClient<paths>({ baseUrl, headers: { Authorization: "Bearer " + key } });
+  const created = await client.POST("/api/v1/jobs/createTask", {
+    params: { header: { "Idempotency-Key": "generated-client-1" } },
+    body: { model, input: { prompt: "A lighthouse at dusk", image_size: "16:9" } },
+  });
+  if (created.data === undefined) throw new Error("createTask answered " + created.error.msg);
+  const answer: CreateTaskAnswer = created.data;
+  const taskId: string = answer.data.taskId;
+  const record = await client.GET("/api/v1/jobs/recordInfo", { params: { query: { taskId } } });
+  if (record.data === undefined) throw new Error("recordInfo answered " + record.error.msg);
+  const events: Events = "";
+  return { taskId: record.data.data.taskId + events, state: record.data.data.state };
+}
+`;
+
+describe("a client generated from /openapi.json", () => {
+  let directory: string;
+  beforeAll(async () => {
+    directory = await mkdtemp(path.join(os.tmpdir(), "imagegate-client-"));
+  });
+  afterAll(async () => {
+    await rm(directory, { recursive: true, force: true });
+  });
+
+  it("type-checks calls of createTask and recordInfo, and runs them against the server", async () => {
+    const types = astToString(await openapiTS(document as unknown as OpenAPI3));
+    await writeFile(path.join(directory, "imagegate.ts"), types);
+    await writeFile(path.join(directory, "client.ts"), CLIENT_SOURCE);
+    await symlink(path.join(PROJECT_ROOT, "node_modules"), path.join(directory, "node_modules"), "dir");
+
+    const program = ts.createProgram([path.join(directory, "client.ts")], {
+      target: ts.ScriptTarget.ES2022,
+      module: ts.ModuleKind.ESNext,
+      moduleResolution: ts.ModuleResolutionKind.Bundler,
+      lib: ["lib.es2023.d.ts", "lib.dom.d.ts"],
+      types: [],
+      strict: true,
+      noEmit: true,
+      skipLibCheck: true,
+      allowImportingTsExtensions: true,
+    });
+    const problems = ts.getPreEmitDiagnostics(program).map((diagnostic) => ts.flattenDiagnosticMessageText(diagnostic.messageText, "\n"));
+    expect(problems).toEqual([]);
+
+    const client = (await import(path.join(directory, "client.ts"))) as {
+      createAndRead(baseUrl: string, key: string, model: string): Promise<{ taskId: string; state: string }>;
+    };
+    const result = await client.createAndRead(harness.baseUrl, harness.key, MODEL);
+    expect(result.taskId).toMatch(/^task_[0-9a-z]{26}$/);
+    expect(["waiting", "queuing", "generating", "success"]).toContain(result.state);
+    expect((await waitForTerminal(harness.baseUrl, harness.key, result.taskId)).record.state).toBe("success");
+  });
+});
