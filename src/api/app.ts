@@ -5,6 +5,7 @@ import { pooledRandomBytes } from "../domain/ids.ts";
 import { authenticator } from "./authentication.ts";
 import type { ApiContext } from "./context.ts";
 import { fail } from "./envelope.ts";
+import { frameworkErrorOptions } from "./framework-errors.ts";
 import { BODY_LIMIT_BYTES, registerJsonBodyParser } from "./json-body.ts";
 import { registerOpenApi } from "./openapi.ts";
 import { rateLimitCheck, type RateClass } from "./rate-limiting.ts";
@@ -49,6 +50,8 @@ export async function buildApp(context: ApiContext): Promise<FastifyInstance> {
     childLoggerFactory: lazyRequestLogger,
     return503OnClosing: true,
     forceCloseConnections: "idle",
+    // Answers that no route makes (a bad URL, a request Node cannot parse) are envelopes too.
+    ...frameworkErrorOptions(nextRequestId),
   });
   app.decorateRequest("caller", null);
 
