@@ -84,11 +84,14 @@ export function frameworkErrorOptions(nextRequestId: () => string): {
   frameworkErrors: typeof answerFrameworkError;
   clientErrorHandler: (error: Error & { code?: string }, socket: Socket) => void;
 } {
+  // The parser reports its error again for every later chunk on the connection; one answer is enough.
+  const refusedSockets = new WeakSet<Socket>();
   return {
     frameworkErrors: answerFrameworkError,
     clientErrorHandler: (error, socket) => {
       // A reset connection has nobody left to answer.
-      if (error.code === "ECONNRESET" || socket.destroyed) return;
+      if (error.code === "ECONNRESET" || socket.destroyed || refusedSockets.has(socket)) return;
+      refusedSockets.add(socket);
       const response = parserRefusalResponse(error.code ?? "", nextRequestId());
       afterAnswersInFlight(socket, () => {
         if (!socket.writable) {
