@@ -6,6 +6,7 @@ import { authenticator } from "./authentication.ts";
 import type { ApiContext } from "./context.ts";
 import { registerCors } from "./cors.ts";
 import { fail } from "./envelope.ts";
+import { frameworkErrorOptions } from "./framework-errors.ts";
 import { BODY_LIMIT_BYTES, registerJsonBodyParser } from "./json-body.ts";
 import { registerOpenApi } from "./openapi.ts";
 import { rateLimitCheck, type RateClass } from "./rate-limiting.ts";
@@ -50,6 +51,8 @@ export async function buildApp(context: ApiContext): Promise<FastifyInstance> {
     childLoggerFactory: lazyRequestLogger,
     return503OnClosing: true,
     forceCloseConnections: "idle",
+    // Answers that no route makes (a bad URL, a request Node cannot parse) are envelopes too.
+    ...frameworkErrorOptions(nextRequestId),
   });
   app.decorateRequest("caller", null);
   if (context.corsOrigins !== null) await registerCors(app, context.corsOrigins);

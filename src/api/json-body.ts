@@ -1,3 +1,4 @@
+import { isUtf8 } from "node:buffer";
 import type { FastifyInstance } from "fastify";
 import { failure, success, type Result } from "../domain/errors.ts";
 
@@ -6,15 +7,25 @@ export const BODY_LIMIT_BYTES = 1024 * 1024;
 /** Marks a body that is not JSON; the route answers 400 after authentication has run. */
 export const INVALID_JSON: unique symbol = Symbol("invalid JSON body");
 
+/** Marks a body that is not valid UTF-8, which decoding would silently repair; answered 400 like INVALID_JSON. */
+export const INVALID_UTF8: unique symbol = Symbol("invalid UTF-8 body");
+
 export type JsonObject = Record<string, unknown>;
 
 /**
- * Every body is read as text and parsed here, so that a body which is not JSON, or has no JSON
- * content type, is answered 400 by the route after authentication rather than 415 before it.
+ * Every body is read and parsed here, so that a body which is not JSON, or has no JSON content
+ * type, is answered 400 by the route after authentication rather than 415 before it. The bytes are
+ * checked before they are decoded: decoding alone would replace invalid UTF-8 with U+FFFD, and a
+ * task's `param` would no longer be what the client sent.
  */
 export function registerJsonBodyParser(app: FastifyInstance): void {
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser("*", { parseAs: "string" }, (_request, body, done) => {
+  app.addContentTypeParser("*", { parseAs: "buffer" }, (_request, body, done) => {
+    // parseAs "buffer" hands a Buffer; the type also allows the text parseAs "string" would give.
+    if (typeof body !== "string" && !isUtf8(body)) {
+      done(null, INVALID_UTF8);
+      return;
+    }
     const text = typeof body === "string" ? body : body.toString("utf8");
     if (text.trim() === "") {
       done(null, undefined);
@@ -40,6 +51,7 @@ export interface BodyRules {
 /** The parsed body as a JSON object, or the 400 (422 for an unknown field) that names what is wrong. */
 export function jsonObjectBody(body: unknown, rules: BodyRules): Result<JsonObject> {
   if (body === INVALID_JSON) return failure("BAD_REQUEST", "The request body is not valid JSON.");
+  if (body === INVALID_UTF8) return failure("BAD_REQUEST", "The request body is not valid UTF-8.");
   const object = body === undefined && rules.optional === true ? {} : body;
   if (typeof object !== "object" || object === null || Array.isArray(object)) return failure("BAD_REQUEST", rules.requirement);
   if (rules.allowed !== undefined) {

@@ -48,6 +48,8 @@ interface Answer {
 // ---------------------------------------------------------------------------------------------
 
 const utf8 = new TextDecoder("utf-8", { ignoreBOM: true });
+/** Throws on bytes that are not UTF-8, where the plain decoder would put U+FFFD. */
+const strictUtf8 = new TextDecoder("utf-8", { ignoreBOM: true, fatal: true });
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
@@ -71,7 +73,8 @@ function isAbsoluteHttpUrl(value: unknown): boolean {
   // Literally absolute: the scheme and "//" written out, nothing the URL parser would have to repair.
   if (!/^https?:\/\/[^\s\\]+$/i.test(value)) return false;
   const url = new URL(value);
-  return (url.protocol === "http:" || url.protocol === "https:") && url.hostname !== "";
+  // A user name or password would make every delivery fail.
+  return (url.protocol === "http:" || url.protocol === "https:") && url.hostname !== "" && url.username === "" && url.password === "";
 }
 
 function oneOf(allowed: readonly string[], value: unknown): boolean {
@@ -102,9 +105,15 @@ function inputProblems(input: Record<string, unknown>): string[] {
 
 function expectedAnswer(bytes: Uint8Array): Expected {
   if (bytes.byteLength > BODY_LIMIT_BYTES) return { status: 413, mentions: ["1 MiB"] };
+  let text: string;
+  try {
+    text = strictUtf8.decode(bytes);
+  } catch {
+    return { status: 400, mentions: ["UTF-8"] };
+  }
   let body: unknown;
   try {
-    body = JSON.parse(utf8.decode(bytes));
+    body = JSON.parse(text);
   } catch {
     return { status: 400, mentions: ["JSON"] };
   }
@@ -298,7 +307,6 @@ const VALID_CALLBACK_URLS = [
   "https://[::1]:8443/cb",
   "https://例え.jp/パス?q=ü",
   "HTTPS://EXAMPLE.COM/UP",
-  "https://user:pass@example.com/h#frag",
   `https://example.com/${"a".repeat(MAX_CALLBACK_URL_LENGTH - "https://example.com/".length)}`,
 ];
 
@@ -308,7 +316,7 @@ const callbackValue: fc.Arbitrary<Json> = fc.oneof(
   {
     arbitrary: fc.constantFrom(
       "ftp://example.com/hook", "/relative/hook", "not a url", "", "https://", "http://exa mple.com", "javascript:alert(1)",
-      "mailto:a@example.com", "//example.com/x", "file:///etc/passwd", "ws://example.com", "https://example.com:99999",
+      "mailto:a@example.com", "https://user:pass@example.com/h#frag", "https://user@example.com/h", "//example.com/x", "file:///etc/passwd", "ws://example.com", "https://example.com:99999",
       `https://example.com/${"a".repeat(MAX_CALLBACK_URL_LENGTH)}`,
       // Strings the WHATWG URL parser repairs; the oracle takes the parser's word for them.
       " https://example.com", "https:example.com", "https:\\\\example.com\\x", "ht\ttps://example.com",
@@ -505,7 +513,9 @@ describe("POST /api/v1/jobs/createTask under random and mutated bodies", () => {
     expect(statusOf({ model: MODEL, input: { prompt: "x", seed: 3 } })).toBe(422);
     expect(statusOf({ model: MODEL, input: { prompt: "x" }, callBackUrl: "ftp://example.com/hook" })).toBe(422);
     expect(statusOf({ model: MODEL, input: { prompt: "x" }, callBackUrl: "https://example.com/hook" })).toBe(200);
+    expect(statusOf({ model: MODEL, input: { prompt: "x" }, callBackUrl: "https://user:secret@example.com/hook" })).toBe(422);
     expect(expectedAnswer(encoder.encode("{not json")).status).toBe(400);
+    expect(expectedAnswer(new Uint8Array([...encoder.encode(`{"model":"${MODEL}","input":{"prompt":"`), 0xff, ...encoder.encode('"}}')])).status).toBe(400);
   });
 
   it("raw strings, random bytes, truncated JSON and odd numbers: never a 5xx, always the envelope, the oracle's status", async () => {

@@ -151,6 +151,30 @@ describe("POST /api/v1/jobs/createTask", () => {
         expectError(answer, 422, /^callBackUrl must be an absolute http or https URL of at most 2048 characters$/);
       },
     );
+    it.each([["https://user:secret@example.com/hook"], ["https://user@example.com/hook"], ["http://:secret@example.com/hook"]])(
+      "for callBackUrl %j with credentials, storing and charging nothing",
+      async (callBackUrl) => {
+        const tasksBefore = await harness.server.tasks.countForAccount(harness.accountId);
+        const creditsBefore = await harness.server.accounts.balance(harness.accountId);
+        const answer = await create({ model: MODEL, input: { prompt: "x" }, callBackUrl });
+        expect(answer.status).toBe(422);
+        expect(answer.body).toEqual({ code: 422, msg: "callBackUrl must not contain a user name or password", data: null });
+        expect(await harness.server.tasks.countForAccount(harness.accountId)).toBe(tasksBefore);
+        expect(await harness.server.accounts.balance(harness.accountId)).toBe(creditsBefore);
+      },
+    );
+    it("answers 400 before the 422 of a callBackUrl with credentials", async () => {
+      const answer = await create({ model: 12, input: { prompt: "x" }, callBackUrl: "https://user:secret@example.com/hook" });
+      expectError(answer, 400, /^model is required and must be a string\.$/);
+    });
+    it("answers the 422 of a callBackUrl with credentials before the 402 of an account without credits", async () => {
+      const poorKey = await harness.newAccountKey("penniless-callback", "live", 0);
+      const answer = await create(
+        { model: MODEL, input: { prompt: "x" }, callBackUrl: "https://user:secret@example.com/hook" },
+        { key: poorKey },
+      );
+      expectError(answer, 422, /^callBackUrl must not contain a user name or password$/);
+    });
     it("accepts an https callBackUrl", async () => {
       expect((await create({ model: MODEL, input: { prompt: "x" }, callBackUrl: "https://example.com/hook" })).status).toBe(200);
     });

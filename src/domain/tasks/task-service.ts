@@ -34,14 +34,25 @@ const IDEMPOTENCY_STALE_MS = 60_000;
 /** Literally absolute: the scheme and `//` written out, nothing the URL parser would repair. */
 const ABSOLUTE_HTTP_URL = /^https?:\/\/[^\s\\]+$/i;
 
-function validCallbackUrl(value: unknown): value is string {
-  if (typeof value !== "string" || value.length > CALLBACK_URL_MAX || !ABSOLUTE_HTTP_URL.test(value)) return false;
+const CALLBACK_URL_RULE = `callBackUrl must be an absolute http or https URL of at most ${CALLBACK_URL_MAX} characters`;
+
+/** What is wrong with a callback URL, or undefined when it can be delivered to. */
+function callbackUrlProblem(value: unknown): string | undefined {
+  if (typeof value !== "string" || value.length > CALLBACK_URL_MAX || !ABSOLUTE_HTTP_URL.test(value)) return CALLBACK_URL_RULE;
+  let url: URL;
   try {
-    const url = new URL(value);
-    return (url.protocol === "http:" || url.protocol === "https:") && url.hostname !== "";
+    url = new URL(value);
   } catch {
-    return false;
+    return CALLBACK_URL_RULE;
   }
+  if ((url.protocol !== "http:" && url.protocol !== "https:") || url.hostname === "") return CALLBACK_URL_RULE;
+  // fetch refuses a URL with credentials, so every delivery to it would fail.
+  if (url.username !== "" || url.password !== "") return "callBackUrl must not contain a user name or password";
+  return undefined;
+}
+
+function validCallbackUrl(value: unknown): value is string {
+  return callbackUrlProblem(value) === undefined;
 }
 
 /**
@@ -70,10 +81,7 @@ export class TaskService {
     if (!validated.ok) return validated;
     const callbackUrl = command.callbackUrl;
     if (callbackUrl !== undefined && !validCallbackUrl(callbackUrl)) {
-      return failure(
-        "VALIDATION_FAILED",
-        `callBackUrl must be an absolute http or https URL of at most ${CALLBACK_URL_MAX} characters`,
-      );
+      return failure("VALIDATION_FAILED", callbackUrlProblem(callbackUrl) ?? CALLBACK_URL_RULE);
     }
     // Only now is the body known to be small and flat enough to serialize cheaply.
     const param = JSON.stringify({
