@@ -6,7 +6,7 @@ import { authenticator } from "./authentication.ts";
 import type { ApiContext } from "./context.ts";
 import { registerCors } from "./cors.ts";
 import { fail } from "./envelope.ts";
-import { frameworkErrorOptions } from "./framework-errors.ts";
+import { answerUnmetExpectations, frameworkErrorOptions, refuseWithoutHost } from "./framework-errors.ts";
 import { BODY_LIMIT_BYTES, registerJsonBodyParser } from "./json-body.ts";
 import { registerOpenApi } from "./openapi.ts";
 import { rateLimitCheck, type RateClass } from "./rate-limiting.ts";
@@ -54,6 +54,7 @@ export async function buildApp(context: ApiContext): Promise<FastifyInstance> {
     // Answers that no route makes (a bad URL, a request Node cannot parse) are envelopes too.
     ...frameworkErrorOptions(nextRequestId),
   });
+  answerUnmetExpectations(app.server, nextRequestId);
   app.decorateRequest("caller", null);
   if (context.corsOrigins !== null) await registerCors(app, context.corsOrigins);
 
@@ -65,7 +66,7 @@ export async function buildApp(context: ApiContext): Promise<FastifyInstance> {
   // anything, so neither needs a promise.
   app.addHook("onRequest", (request, reply, done) => {
     reply.header("X-Request-Id", request.id);
-    done();
+    if (!refuseWithoutHost(request, reply)) done();
   });
   app.addHook("onResponse", (request, reply, done) => {
     // Through the server's logger with the id, so that requests which log nothing else never

@@ -1,4 +1,4 @@
-import { STATUS_CODES } from "node:http";
+import { STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import type { Writable } from "node:stream";
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
@@ -34,6 +34,12 @@ const PARSER_REFUSALS: Readonly<Record<string, Refusal>> = {
   HPE_INVALID_METHOD: { status: 400, message: "The request method is not valid." },
   HPE_CHUNK_EXTENSIONS_OVERFLOW: { status: 413, message: "A chunk extension of the request body is too large." },
   ERR_HTTP_REQUEST_TIMEOUT: { status: 408, message: "The request was not received in full in time." },
+};
+
+const MISSING_HOST: Refusal = { status: 400, message: "The request has no Host header: HTTP/1.1 requires one." };
+const UNMET_EXPECTATION: Refusal = {
+  status: 417,
+  message: "The request's Expect header cannot be met: the only expectation served is 100-continue.",
 };
 
 /** What Fastify's router refuses before any route or hook runs. */
@@ -76,17 +82,49 @@ function parserRefusalResponse(code: string, requestId: string): string {
 }
 
 /**
+ * Answers an HTTP/1.1 request without a Host header, which Node would otherwise refuse with an
+ * empty 400 of its own (the server is made with `requireHostHeader: false` for this). Called from
+ * the onRequest hook every request passes: true when it answered.
+ */
+export function refuseWithoutHost(request: FastifyRequest, reply: FastifyReply): boolean {
+  const raw = request.raw;
+  if (raw.headers.host !== undefined || raw.httpVersionMajor !== 1 || raw.httpVersionMinor === 0) return false;
+  void reply.code(MISSING_HOST.status).header("Connection", "close").type(JSON_CONTENT_TYPE).send(envelopeText(MISSING_HOST));
+  return true;
+}
+
+/**
+ * Answers an `Expect` header other than `100-continue` (which Node serves itself) in the envelope:
+ * without a `checkExpectation` listener Node answers an empty 417 of its own.
+ */
+export function answerUnmetExpectations(server: Server, nextRequestId: () => string): void {
+  server.on("checkExpectation", (_request: IncomingMessage, response: ServerResponse) => {
+    const body = envelopeText(UNMET_EXPECTATION);
+    response.writeHead(UNMET_EXPECTATION.status, {
+      "Content-Type": JSON_CONTENT_TYPE,
+      "Content-Length": Buffer.byteLength(body),
+      "X-Request-Id": nextRequestId(),
+      Connection: "close",
+    });
+    response.end(body);
+  });
+}
+
+/**
  * Fastify server options that give the envelope and an `X-Request-Id` to the answers no route
  * makes: Fastify's router refusals (`frameworkErrors`) and Node's parser refusals
  * (`clientErrorHandler`, which has no request, so the id is a new one).
  */
 export function frameworkErrorOptions(nextRequestId: () => string): {
+  http: { requireHostHeader: false };
   frameworkErrors: typeof answerFrameworkError;
   clientErrorHandler: (error: Error & { code?: string }, socket: Socket) => void;
 } {
   // The parser reports its error again for every later chunk on the connection; one answer is enough.
   const refusedSockets = new WeakSet<Socket>();
   return {
+    // A request without Host reaches the onRequest hook, which answers it (refuseWithoutHost).
+    http: { requireHostHeader: false },
     frameworkErrors: answerFrameworkError,
     clientErrorHandler: (error, socket) => {
       // A reset connection has nobody left to answer.

@@ -126,6 +126,24 @@ describe("requests Node's HTTP parser refuses", () => {
   });
 });
 
+describe("requests Node's HTTP server would answer itself", () => {
+  it("answers an HTTP/1.1 request without a Host header with a 400 envelope", async () => {
+    const answer = await refusalOf("GET /healthz HTTP/1.1\r\n\r\n");
+    expectRefusal(answer, "HTTP/1.1 400 Bad Request", "The request has no Host header: HTTP/1.1 requires one.");
+  });
+
+  it("serves an HTTP/1.0 request without a Host header, which that version allows", async () => {
+    const [answer] = await rawExchange("GET /healthz HTTP/1.0\r\n\r\n");
+    expect(answer?.statusLine).toBe("HTTP/1.1 200 OK");
+    expect(answer?.body).toEqual({ code: 200, msg: "success", data: { status: "ok" } });
+  });
+
+  it("answers an Expect header other than 100-continue with a 417 envelope", async () => {
+    const answer = await refusalOf("GET /healthz HTTP/1.1\r\nHost: x\r\nExpect: 200-ok\r\n\r\n");
+    expectRefusal(answer, "HTTP/1.1 417 Expectation Failed", "The request's Expect header cannot be met: the only expectation served is 100-continue.");
+  });
+});
+
 describe("requests Fastify's router refuses", () => {
   it("answers a URL that does not decode with a 400 envelope and the request id", async () => {
     const answer = await call(harness.baseUrl, "GET", "/api/v1/jobs/%ZZ", { key: harness.key });
