@@ -178,6 +178,14 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex("tasks_account_id").on("tasks").columns(["account_id", "id"]).execute();
     },
   },
+  "0007_callback_lease_owner": {
+    async up(db: Kysely<unknown>): Promise<void> {
+      // A claimed delivery names the run of the server that claimed it, so that the embedded
+      // server, the only process sending, can release at start the leases its previous run left
+      // behind instead of waiting for them to expire. Null: not leased, or leased before this column.
+      await db.schema.alterTable("callback_deliveries").addColumn("lease_owner", "text").execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {
