@@ -186,6 +186,18 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable("callback_deliveries").addColumn("lease_owner", "text").execute();
     },
   },
+  "0008_task_upstream_attempts": {
+    async up(db: Kysely<unknown>): Promise<void> {
+      // The upstream calls made for a task, counted across restarts, so a task resumed after
+      // crashes spends GEMINI_MAX_ATTEMPTS in all rather than afresh at every start. Each start so
+      // far was followed by at least one call; the retries after it were not counted.
+      await db.schema
+        .alterTable("tasks")
+        .addColumn("upstream_attempts", "integer", (column) => column.notNull().defaultTo(0))
+        .execute();
+      await sql`UPDATE tasks SET upstream_attempts = attempts`.execute(db);
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {
