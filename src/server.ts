@@ -9,6 +9,7 @@ import { AccountService } from "./domain/accounts/account-service.ts";
 import { CallbackService } from "./domain/callbacks/callback-service.ts";
 import { Catalog } from "./domain/catalog/catalog.ts";
 import { systemClock, type Clock } from "./domain/clock.ts";
+import { newId } from "./domain/ids.ts";
 import { TaskService } from "./domain/tasks/task-service.ts";
 import { isTerminal } from "./domain/tasks/task.ts";
 import { createGuardedFetch } from "./net/guarded-fetch.ts";
@@ -86,7 +87,7 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
       onRecovery: () => logger.info("checkpoints of the database's write-ahead log work again"),
     },
   });
-  const { handle } = store;
+  const { handle, outbox } = store;
 
   const catalog = new Catalog({ prices: config.prices });
   const dispatcher = new InProcessDispatcher(config.workerConcurrency);
@@ -108,9 +109,12 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
     { retentionMs: config.resultRetentionDays * DAY_MS },
   );
 
+  // Names this run's callback leases, so the next start can release those a crash leaves behind.
+  const runId = newId("run", clock.now());
   const callbacks = new CallbackSender(
     {
       outbox: store.outbox,
+      leaseOwner: runId,
       secretOf: (accountId) => accounts.webhookSecretOf(accountId),
       transport: createGuardedFetch({
         policy: { allowPrivate: config.callbackAllowPrivate, allowNetworks: config.callbackAllowNetworks },
@@ -189,6 +193,10 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
       const recovered = await tasks.recover();
       if (recovered.resumed + recovered.timedOut > 0) logger.info(recovered, "resumed tasks left by the previous run");
       dispatcher.start(runner.run);
+      // This process alone sends callbacks from this database, so a lease of another run is one a
+      // crash interrupted: due now rather than when it expires.
+      const released = await outbox.releaseOtherLeasesAsSoleProcess(runId, clock.now());
+      if (released > 0) logger.info({ released }, "released callback leases left by the previous run");
       callbacks.start();
       repeat(DEADLINE_SWEEP_MS, () => tasks.failOverdue(), "deadline sweep");
       repeat(RETENTION_SWEEP_MS, sweepRetention, "retention sweep");

@@ -178,6 +178,26 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex("tasks_account_id").on("tasks").columns(["account_id", "id"]).execute();
     },
   },
+  "0007_callback_lease_owner": {
+    async up(db: Kysely<unknown>): Promise<void> {
+      // A claimed delivery names the run of the server that claimed it, so that the embedded
+      // server, the only process sending, can release at start the leases its previous run left
+      // behind instead of waiting for them to expire. Null: not leased, or leased before this column.
+      await db.schema.alterTable("callback_deliveries").addColumn("lease_owner", "text").execute();
+    },
+  },
+  "0008_task_upstream_attempts": {
+    async up(db: Kysely<unknown>): Promise<void> {
+      // The upstream calls made for a task, counted across restarts, so a task resumed after
+      // crashes spends GEMINI_MAX_ATTEMPTS in all rather than afresh at every start. Each start so
+      // far was followed by at least one call; the retries after it were not counted.
+      await db.schema
+        .alterTable("tasks")
+        .addColumn("upstream_attempts", "integer", (column) => column.notNull().defaultTo(0))
+        .execute();
+      await sql`UPDATE tasks SET upstream_attempts = attempts`.execute(db);
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

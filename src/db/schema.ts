@@ -40,6 +40,7 @@ export interface TasksTable {
   complete_time: number | null;
   deadline_time: number;
   attempts: Generated<number>;
+  upstream_attempts: Generated<number>;
   credits_held: Generated<number>;
 }
 

@@ -22,6 +22,8 @@ interface DeliveryRow {
   delivered_at: number | null;
   last_status: number | null;
   last_error: string | null;
+  /** The run of the server that leased the delivery (see claimDue); null when not leased. */
+  lease_owner: string | null;
 }
 
 interface AttemptRow {
@@ -56,18 +58,23 @@ function prepareStatements(database: SqliteDatabase.Database) {
     due: prepare(
       "SELECT * FROM callback_deliveries WHERE state = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?",
     ),
-    lease: prepare("UPDATE callback_deliveries SET next_attempt_at = ? WHERE id = ?"),
+    lease: prepare("UPDATE callback_deliveries SET next_attempt_at = ?, lease_owner = ? WHERE id = ?"),
     insertAttempt: prepare(
       "INSERT INTO callback_attempts (delivery_id, at, status, duration_ms, error) VALUES (@deliveryId, @at, @status, @durationMs, @error)",
     ),
     updateDelivery: prepare(
       `UPDATE callback_deliveries SET state = @state, attempts = attempts + 1, next_attempt_at = @nextAttemptAt,
-         updated_at = @at, delivered_at = @deliveredAt, last_status = @status, last_error = @error WHERE id = @deliveryId`,
+         updated_at = @at, delivered_at = @deliveredAt, last_status = @status, last_error = @error, lease_owner = NULL
+       WHERE id = @deliveryId`,
     ),
     get: prepare("SELECT * FROM callback_deliveries WHERE id = ?"),
     attempts: prepare("SELECT * FROM callback_attempts WHERE delivery_id = ? ORDER BY id"),
     redeliver: prepare(
-      "UPDATE callback_deliveries SET state = 'pending', next_attempt_at = @now, updated_at = @now WHERE id = @deliveryId",
+      "UPDATE callback_deliveries SET state = 'pending', next_attempt_at = @now, updated_at = @now, lease_owner = NULL WHERE id = @deliveryId",
+    ),
+    releaseOtherLeases: prepare(
+      `UPDATE callback_deliveries SET next_attempt_at = min(next_attempt_at, @now), lease_owner = NULL
+       WHERE state = 'pending' AND lease_owner IS NOT NULL AND lease_owner <> @owner`,
     ),
     nextDue: prepare("SELECT min(next_attempt_at) AS due FROM callback_deliveries WHERE state = 'pending'"),
   };
@@ -93,12 +100,25 @@ export class SqliteCallbackOutbox implements CallbackOutbox {
    * Resolves once the leases are committed, without waiting for the disk: a lease lost to a crash
    * only makes the delivery due again at the next start, which it is anyway, its attempt unrecorded.
    */
-  async claimDue(now: number, leaseUntil: number, limit: number): Promise<CallbackDelivery[]> {
+  async claimDue(now: number, leaseUntil: number, limit: number, leaseOwner: string): Promise<CallbackDelivery[]> {
     return this.groupCommit.submit(() => {
       const rows = this.statements.due.all(now, limit) as DeliveryRow[];
-      for (const row of rows) this.statements.lease.run(leaseUntil, row.id);
+      for (const row of rows) this.statements.lease.run(leaseUntil, leaseOwner, row.id);
       return rows.map(toDelivery);
     }, "committed");
+  }
+
+  /**
+   * Makes every delivery leased by another owner than `owner` due at `now`: their attempts were
+   * interrupted by the end of the run that claimed them (a crash), and would otherwise wait for
+   * their whole lease. Only the embedded server calls this, at start, and only because it is then
+   * the one process sending callbacks from this database: a lease of another owner cannot belong to
+   * a live sender. A deployment of several processes sharing one outbox must never call it; there
+   * a lease ends only by expiring. Answers how many leases were released; resolves once committed,
+   * since a release lost to a crash is done again at the next start.
+   */
+  async releaseOtherLeasesAsSoleProcess(owner: string, now: number): Promise<number> {
+    return this.groupCommit.submit(() => this.statements.releaseOtherLeases.run({ owner, now }).changes, "committed");
   }
 
   async recordAttempt(attempt: DeliveryAttempt, next: Parameters<CallbackOutbox["recordAttempt"]>[1]): Promise<void> {

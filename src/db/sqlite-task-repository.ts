@@ -22,9 +22,9 @@ function prepareStatements(database: SqliteDatabase.Database) {
   return {
     insert: prepare(
       `INSERT INTO tasks (id, account_id, api_key_id, mode, model, state, param, input, callback_url, result_json,
-         fail_code, fail_msg, create_time, update_time, complete_time, deadline_time, attempts, credits_held)
+         fail_code, fail_msg, create_time, update_time, complete_time, deadline_time, attempts, upstream_attempts, credits_held)
        VALUES (@id, @accountId, @apiKeyId, @mode, @model, @state, @param, @input, @callbackUrl, @resultJson,
-         @failCode, @failMsg, @createTime, @updateTime, @completeTime, @deadlineTime, @attempts, @creditsHeld)`,
+         @failCode, @failMsg, @createTime, @updateTime, @completeTime, @deadlineTime, @attempts, @upstreamAttempts, @creditsHeld)`,
     ),
     get: prepare("SELECT * FROM tasks WHERE id = ?"),
     getForAccount: prepare("SELECT * FROM tasks WHERE id = ? AND account_id = ?"),
@@ -34,6 +34,7 @@ function prepareStatements(database: SqliteDatabase.Database) {
        FROM tasks WHERE id = ? AND account_id = ?`,
     ).raw(),
     countForAccount: prepare("SELECT count(*) AS count FROM tasks WHERE account_id = ?"),
+    countUpstreamAttempt: prepare(`UPDATE tasks SET upstream_attempts = upstream_attempts + 1 WHERE id = ? AND state IN ${ACTIVE}`),
     listActive: prepare(`SELECT * FROM tasks WHERE state IN ${ACTIVE} ORDER BY id`),
     listOverdue: prepare(
       `SELECT * FROM tasks WHERE state IN ${ACTIVE} AND deadline_time < ? ORDER BY deadline_time LIMIT ?`,
@@ -154,7 +155,7 @@ export class SqliteTaskRepository implements TaskRepository {
       if (change.failCode !== undefined) assignments.push("fail_code = @failCode");
       if (change.failMsg !== undefined) assignments.push("fail_msg = @failMsg");
       if (change.completeTime !== undefined) assignments.push("complete_time = @completeTime");
-      if (change.countAttempt === true) assignments.push("attempts = attempts + 1");
+      if (change.countAttempt === true) assignments.push("attempts = attempts + 1", "upstream_attempts = upstream_attempts + 1");
       const states = from.map((_, index) => `@from${index}`).join(", ");
       const parameters: Record<string, unknown> = { taskId, ...change };
       delete parameters.countAttempt;
@@ -266,6 +267,11 @@ export class SqliteTaskRepository implements TaskRepository {
     }
     if (changed !== null) this.remember(changed);
     return changed;
+  }
+
+  async countUpstreamAttempt(taskId: string): Promise<void> {
+    // Nothing recordInfo shows changes, so the kept records stay as they are.
+    await this.groupCommit.submit(() => this.statements.countUpstreamAttempt.run(taskId), "committed");
   }
 
   async listActive(): Promise<Task[]> {

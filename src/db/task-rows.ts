@@ -24,6 +24,7 @@ export function toTask(row: TaskRow): Task {
     completeTime: row.complete_time === null ? null : Number(row.complete_time),
     deadlineTime: Number(row.deadline_time),
     attempts: Number(row.attempts),
+    upstreamAttempts: Number(row.upstream_attempts),
     creditsHeld: Number(row.credits_held),
   };
 }

@@ -17,6 +17,17 @@ export interface ImageRequest {
    * the worker can mark the task `generating` only when the model is really being called.
    */
   onStart?: () => Promise<void>;
+  /**
+   * Called just before each later upstream call of the same request (a retry, or the next provider
+   * of a fallback route), so the worker can count every call before it is made. Decorators that
+   * call their inner provider more than once route these calls here (see withSingleStart).
+   */
+  onRetry?: () => Promise<void>;
+  /**
+   * Upstream attempts already made for this task by earlier runs of the server, which a crash
+   * interrupted: a provider with an attempt budget spends only what is left of it. 0 when absent.
+   */
+  attemptsSpent?: number;
 }
 
 /** The raw image an upstream returned; its real format is detected from the bytes later. */

@@ -12,6 +12,9 @@ import { abortedRequestError, deadlinePassedError } from "./request-abort.ts";
 import { abortableSleep, type Random, type Sleep } from "./sleep.ts";
 import { withSingleStart } from "./start-once.ts";
 
+/** failMsg of a task whose earlier runs, cut short by crashes, already made every attempt allowed. */
+export const ATTEMPTS_SPENT_MESSAGE = "The task's upstream attempts were all spent across restarts of the server.";
+
 export interface RetryPolicy {
   /** Upstream attempts in all, the first one included. */
   maxAttempts: number;
@@ -62,6 +65,18 @@ export class RetryingImageProvider implements ImageProvider {
   }
 
   async generate(request: ImageRequest): Promise<ImageOutput> {
+    // Attempts made by earlier runs of the server count against this task's budget.
+    const spent = request.attemptsSpent ?? 0;
+    const budget = this.#policy.maxAttempts - spent;
+    if (budget <= 0) {
+      // Retryable like any budget spent: a fallback route moves on to its next provider.
+      throw new ProviderError({
+        code: "PROVIDER_ERROR",
+        message: ATTEMPTS_SPENT_MESSAGE,
+        retryable: true,
+        detail: `${spent} upstream attempts were made before a restart; the limit is ${this.#policy.maxAttempts}`,
+      });
+    }
     const attemptRequest = withSingleStart(request);
     const failuresByCode = new Map<ProviderErrorCode, number>();
     let lastError: ProviderError | null = null;
@@ -86,7 +101,7 @@ export class RetryingImageProvider implements ImageProvider {
         const failures = (failuresByCode.get(error.code) ?? 0) + 1;
         failuresByCode.set(error.code, failures);
         const codeLimit = this.#policy.attemptLimits?.[error.code] ?? Number.POSITIVE_INFINITY;
-        if (attempt >= this.#policy.maxAttempts || failures >= codeLimit) {
+        if (attempt >= budget || failures >= codeLimit) {
           throw error;
         }
         const delayMs = error.retryAfterMs ?? this.#backoffMs(attempt);

@@ -25,6 +25,7 @@ export interface AdminTaskView extends TaskRecord {
   callBackUrl: string | null;
   creditsHeld: number;
   attempts: number;
+  upstreamAttempts: number;
   deadlineTime: number;
 }
 
@@ -39,6 +40,7 @@ export function adminTaskView(task: Task, accountName: string | null): AdminTask
     callBackUrl: task.callbackUrl,
     creditsHeld: task.creditsHeld,
     attempts: task.attempts,
+    upstreamAttempts: task.upstreamAttempts,
     deadlineTime: task.deadlineTime,
   };
 }

@@ -16,6 +16,11 @@ export interface CallbackSenderParts {
   /** Uniform in [0, 1): the jitter of the retry schedule. */
   random: () => number;
   logger: Logger;
+  /**
+   * Names this sender's leases in the outbox: an id made afresh at each start of the server, so
+   * that the next start can tell the leases a crash left behind from its own.
+   */
+  leaseOwner: string;
   /** Monotonic milliseconds for attempt durations; `performance.now` unless a test pins it. */
   elapsed?: () => number;
 }
@@ -189,7 +194,7 @@ export class CallbackSender {
         continue;
       }
       const now = this.parts.clock.now();
-      const due = await this.parts.outbox.claimDue(now, now + this.options.leaseMs, free);
+      const due = await this.parts.outbox.claimDue(now, now + this.options.leaseMs, free, this.parts.leaseOwner);
       for (const delivery of due) this.track(delivery);
       if (due.length < free) return;
     }

@@ -116,8 +116,11 @@ export class TaskRunner {
       onStart: async () => {
         if (started) return;
         started = true;
+        // Counts this run's first upstream call too, in the same write.
         await tasks.start(task.id);
       },
+      onRetry: () => tasks.countUpstreamAttempt(task.id),
+      attemptsSpent: task.upstreamAttempts,
     });
     if (signal.aborted) throw signal.reason;
     const expected = model.expectedSize(input);

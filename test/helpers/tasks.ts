@@ -25,6 +25,7 @@ export function storedTask(accountId: string, at: number, changes: Partial<Task>
     completeTime: null,
     deadlineTime: at + 3_600_000,
     attempts: 0,
+    upstreamAttempts: 0,
     creditsHeld: 0,
     ...changes,
   };

@@ -479,6 +479,8 @@ describe("admin API", () => {
       const taskId = taskIds[2] ?? "";
       const shown = await adminData<AdminTaskData & { failCode: string }>(harness, "GET", `/tasks/${taskId}`);
       expect(shown).toMatchObject({ taskId, accountId, accountName: "lima", state: "fail", failCode: "PROVIDER_ERROR", creditsHeld: PRICE });
+      // One run, one call to the (sandbox) upstream.
+      expect(shown).toMatchObject({ attempts: 1, upstreamAttempts: 1 });
       expect(JSON.parse(shown.param)).toEqual({ model: MODEL, input: { prompt: "[sandbox:fail] three" } });
       const unknown = await adminCall(harness, "GET", "/tasks/task_unknown");
       expect(unknown.status).toBe(404);

@@ -238,6 +238,7 @@ describe("imagegate administration commands", { timeout: COMMAND_TIMEOUT_MS }, (
       expect(lines).toContainEqual(expect.stringMatching(/^account {3}acme \(acct_[0-9a-z]{26}\)$/));
       expect(lines).toContain("state     fail");
       expect(lines).toContain(`credits   ${PRICE}`);
+      expect(lines).toContain("upstream  1");
       expect(lines).toContain(`param     ${JSON.stringify({ model: MODEL, input: { prompt: "[sandbox:fail] two" } })}`);
       expect(lines).toContainEqual(expect.stringMatching(/^failure {3}PROVIDER_ERROR: .+$/));
       expect(json<TaskJson>(asJson)).toMatchObject({
@@ -246,6 +247,7 @@ describe("imagegate administration commands", { timeout: COMMAND_TIMEOUT_MS }, (
         accountName: "acme",
         failCode: "PROVIDER_ERROR",
         attempts: 1,
+        upstreamAttempts: 1,
         mode: "live",
       });
     });

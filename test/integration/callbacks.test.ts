@@ -310,6 +310,7 @@ async function rig(options: Partial<CallbackSenderOptions> = {}): Promise<Rig> {
       // The middle of the jitter: every delay is exactly the schedule's.
       random: () => 0.5,
       logger,
+      leaseOwner: "run_test",
     },
     { concurrency: 4, pollIntervalMs: 1_000, leaseMs: 60_000, ...options, timeoutMs },
   );
@@ -680,5 +681,59 @@ describe("callbacks survive a restart", () => {
     expect((secondAttempt?.at ?? 0) - (firstAttempt?.at ?? 0)).toBeGreaterThanOrEqual(4_000);
     expect(secondAttempt).toMatchObject({ status: 200, error: null });
     expect(receiver.requests).toHaveLength(1);
+  });
+
+  it("sends again within seconds an attempt that SIGKILL interrupted, not after its 60 s lease", async () => {
+    const dataDir = await temporaryDirectory();
+    const servers: ServerProcess[] = [];
+    cleanups.push(async () => {
+      for (const server of servers) {
+        if (server.child.exitCode === null && server.child.signalCode === null) {
+          server.child.kill("SIGKILL");
+          await server.exited;
+        }
+      }
+      await rm(dataDir, { recursive: true, force: true });
+    });
+    // A receiver that takes the request and never answers: the attempt is in flight when killed.
+    const receiver = await startReceiver({ answer: () => undefined });
+    const env = { DATA_DIR: dataDir, SANDBOX_LATENCY_MS: "20", CALLBACK_ALLOW_PRIVATE: "true" };
+    const serverPort = await freePort();
+
+    const first = await startServerProcess(env, serverPort);
+    servers.push(first);
+    const key = demoKeyOf(first.output());
+    const taskId = await createTask({ baseUrl: first.baseUrl, key }, "an interrupted callback", receiver.url);
+    const interrupted = await eventually(() => receiver.requests[0], "the first attempt to reach the receiver");
+    first.child.kill("SIGKILL");
+    expect(await first.exited).toBe("SIGKILL");
+
+    receiver.answerWith(answerOk);
+    const second = await startServerProcess(env, serverPort);
+    servers.push(second);
+    const restartedAt = Date.now();
+    const received = await eventually(() => receiver.requests[1], "the callback after the restart", 10_000);
+    expect(Date.now() - restartedAt).toBeLessThan(10_000);
+
+    // The same delivery as contracted: the same webhook-id and body, signed afresh.
+    const outbox = outboxOf(dataDir);
+    const delivery = await onlyDelivery(outbox, taskId);
+    expect(header(received, "webhook-id")).toBe(delivery.id);
+    expect(header(interrupted, "webhook-id")).toBe(delivery.id);
+    expect(received.body).toBe(interrupted.body);
+    expect(received.body).toBe(await recordInfoText(second.baseUrl, key, taskId));
+    const reader = new SqliteDatabase(path.join(dataDir, "imagegate.db"), { readonly: true });
+    const { secret } = reader.prepare("SELECT webhook_secret AS secret FROM accounts WHERE name = 'demo'").get() as { secret: string };
+    reader.close();
+    expect(verifies(secret, received)).toBe(true);
+    expect(header(received, "x-webhook-signature")).toBe(simpleSignature(secret, taskId, header(received, "x-webhook-timestamp")));
+
+    // The interrupted attempt was never recorded; the one after the restart delivered it.
+    const delivered = await eventually(async () => {
+      const current = await outbox.get(delivery.id);
+      return current?.state === "delivered" ? current : undefined;
+    }, "the delivery to be recorded");
+    expect(delivered).toMatchObject({ attempts: 1, lastStatus: 200, lastError: null });
+    expect(receiver.requests).toHaveLength(2);
   });
 });

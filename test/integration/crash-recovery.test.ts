@@ -1,14 +1,20 @@
 import { readdir, rm } from "node:fs/promises";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import path from "node:path";
 import SqliteDatabase from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
+import { ATTEMPTS_SPENT_MESSAGE } from "../../src/providers/retrying-image-provider.ts";
+import { FakeGeminiServer } from "../fakes/fake-gemini-server.ts";
 import { demoKeyOf, startServerProcess, type ServerProcess } from "../helpers/server-process.ts";
 import { call, freePort, MODEL, statusOf, temporaryDirectory, waitForTerminal, type TaskData } from "../helpers/test-server.ts";
 
 const running: ServerProcess[] = [];
 const directories: string[] = [];
+const closers: Array<() => Promise<void>> = [];
 
 afterEach(async () => {
+  for (const close of closers.splice(0)) await close();
   for (const server of running.splice(0)) {
     if (server.child.exitCode === null && server.child.signalCode === null) {
       server.child.kill("SIGKILL");
@@ -42,6 +48,22 @@ async function states(baseUrl: string, key: string, ids: string[]): Promise<Task
   return Promise.all(
     ids.map(async (taskId) => (await call<TaskData>(baseUrl, "GET", `/api/v1/jobs/recordInfo?taskId=${taskId}`, { key })).body.data),
   );
+}
+
+/** A callback receiver on 127.0.0.1 that answers 200 and keeps every body it gets. */
+async function startReceiver(): Promise<{ url: string; bodies: string[] }> {
+  const bodies: string[] = [];
+  const server = createServer((request, response) => {
+    const chunks: Buffer[] = [];
+    request.on("data", (chunk: Buffer) => chunks.push(chunk));
+    request.on("end", () => {
+      bodies.push(Buffer.concat(chunks).toString("utf8"));
+      response.writeHead(200).end("ok");
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  closers.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`, bodies };
 }
 
 async function resultFiles(dataDir: string): Promise<string[]> {
@@ -143,6 +165,63 @@ describe("crash recovery with a real process", () => {
     const { record } = await waitForTerminal(second.baseUrl, key, taskId);
     expect(record.state).toBe("success");
   }, 60_000);
+
+  it("spends GEMINI_MAX_ATTEMPTS upstream calls in all across SIGKILLs during each call, then fails the task with PROVIDER_ERROR", async () => {
+    const maxAttempts = 3;
+    const dataDir = await temporaryDirectory();
+    directories.push(dataDir);
+    const port = await freePort();
+    // Every call hangs: each run is killed while its call is at the upstream.
+    const fake = await FakeGeminiServer.start({ defaultAnswer: { kind: "hang" } });
+    closers.push(() => fake.close());
+    const receiver = await startReceiver();
+    const env = {
+      GEMINI_API_KEY: "crash-test-key",
+      GEMINI_BASE_URL: fake.url,
+      GEMINI_MAX_ATTEMPTS: String(maxAttempts),
+      GEMINI_TIMEOUT_MS: "60000",
+      CALLBACK_ALLOW_PRIVATE: "true",
+    };
+    let server = await start(dataDir, port, env);
+    const key = demoKeyOf(server.output());
+    const creditsBefore = (await call<number>(server.baseUrl, "GET", "/api/v1/chat/credit", { key })).body.data;
+    const prompt = "killed during every upstream call";
+    const created = await call<{ taskId: string }>(server.baseUrl, "POST", "/api/v1/jobs/createTask", {
+      key,
+      body: { model: MODEL, input: { prompt }, callBackUrl: receiver.url },
+    });
+    expect(created.status).toBe(200);
+    const { taskId } = created.body.data;
+    expect((await call<number>(server.baseUrl, "GET", "/api/v1/chat/credit", { key })).body.data).toBeLessThan(creditsBefore);
+
+    for (let run = 1; run <= maxAttempts; run += 1) {
+      const until = Date.now() + 15_000;
+      while (fake.requests.length < run) {
+        if (Date.now() > until) throw new Error(`run ${run} made no upstream call`);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      server.child.kill("SIGKILL");
+      expect(await server.exited).toBe("SIGKILL");
+      server = await start(dataDir, port, env);
+    }
+
+    const { record } = await waitForTerminal(server.baseUrl, key, taskId, 15_000);
+    expect(record).toMatchObject({ state: "fail", failCode: "PROVIDER_ERROR", failMsg: ATTEMPTS_SPENT_MESSAGE, resultJson: null });
+    expect(fake.requests.map((request) => request.prompt)).toEqual(Array.from({ length: maxAttempts }, () => prompt));
+    expect((await call<number>(server.baseUrl, "GET", "/api/v1/chat/credit", { key })).body.data).toBe(creditsBefore);
+    const until = Date.now() + 10_000;
+    while (receiver.bodies.length === 0) {
+      if (Date.now() > until) throw new Error("no callback arrived");
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    // Once: nothing more arrives, and no further upstream call is made.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const recordInfo = await fetch(`${server.baseUrl}/api/v1/jobs/recordInfo?taskId=${taskId}`, {
+      headers: { Authorization: `Bearer ${key}` },
+    });
+    expect(receiver.bodies).toEqual([await recordInfo.text()]);
+    expect(fake.requests).toHaveLength(maxAttempts);
+  }, 120_000);
 
   it("keeps the ledger balanced through SIGKILLs at random moments, settlement included", async () => {
     const dataDir = await temporaryDirectory();

@@ -42,7 +42,7 @@ const turn = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 2
 
 describe("SqliteCallbackOutbox", () => {
   it("answers a claim once its leases are committed, without waiting for the disk", async () => {
-    const claimed = await outbox.claimDue(NOW, NOW + 60_000, 10);
+    const claimed = await outbox.claimDue(NOW, NOW + 60_000, 10, "run_a");
     expect(claimed.map((delivery) => delivery.id).sort()).toEqual(["msg_1", "msg_2", "msg_3"]);
     expect(held.calls).toBe(0);
     expect(committed<{ next_attempt_at: number }>("SELECT next_attempt_at FROM callback_deliveries")).toEqual([
@@ -50,7 +50,38 @@ describe("SqliteCallbackOutbox", () => {
       { next_attempt_at: NOW + 60_000 },
       { next_attempt_at: NOW + 60_000 },
     ]);
-    expect(await outbox.claimDue(NOW, NOW + 60_000, 10)).toEqual([]);
+    expect(await outbox.claimDue(NOW, NOW + 60_000, 10, "run_a")).toEqual([]);
+  });
+
+  it("releases at start the leases of an earlier run, due now, and keeps its own run's leases and scheduled retries", async () => {
+    expect(await outbox.claimDue(NOW, NOW + 60_000, 2, "run_earlier")).toHaveLength(2);
+    // msg_1's attempt was recorded before the crash: its retry keeps its schedule.
+    const recorded = outbox.recordAttempt(
+      { deliveryId: "msg_1", at: NOW, status: 500, durationMs: 3, error: "receiver answered 500" },
+      { state: "pending", nextAttemptAt: NOW + 5_000, deliveredAt: null },
+    );
+    await turn();
+    held.finish();
+    await recorded;
+    expect(await outbox.claimDue(NOW, NOW + 60_000, 10, "run_current")).toHaveLength(1);
+    const restartedAt = NOW + 1_000;
+
+    // Answered once committed: the release needs no flush of its own.
+    expect(await outbox.releaseOtherLeasesAsSoleProcess("run_current", restartedAt)).toBe(1);
+    expect(held.calls).toBe(1);
+    expect(
+      committed<{ id: string; next_attempt_at: number; lease_owner: string | null }>(
+        "SELECT id, next_attempt_at, lease_owner FROM callback_deliveries ORDER BY id",
+      ),
+    ).toEqual([
+      { id: "msg_1", next_attempt_at: NOW + 5_000, lease_owner: null },
+      { id: "msg_2", next_attempt_at: restartedAt, lease_owner: null },
+      { id: "msg_3", next_attempt_at: NOW + 60_000, lease_owner: "run_current" },
+    ]);
+    expect((await outbox.claimDue(restartedAt, restartedAt + 60_000, 10, "run_current")).map((delivery) => delivery.id)).toEqual([
+      "msg_2",
+    ]);
+    expect(await outbox.releaseOtherLeasesAsSoleProcess("run_current", restartedAt)).toBe(0);
   });
 
   it("records the attempts of callbacks answered together in one commit, each answered once the log is flushed", async () => {

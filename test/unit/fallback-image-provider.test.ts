@@ -41,6 +41,18 @@ describe("FallbackImageProvider", () => {
     expect(starts).toBe(1);
   });
 
+  it("counts the next provider's first call as a retry, not as a second start", async () => {
+    const first = new ScriptedImageProvider("first", [exhausted()]);
+    const second = new ScriptedImageProvider("second", [scriptedImage("second")]);
+    const heard: string[] = [];
+
+    await new FallbackImageProvider([first, second]).generate(
+      request({ onStart: async () => void heard.push("start"), onRetry: async () => void heard.push("retry") }),
+    );
+
+    expect(heard).toEqual(["start", "retry"]);
+  });
+
   it.each([
     ["CONTENT_POLICY", new ProviderError({ code: "CONTENT_POLICY", message: "refused", retryable: true })],
     ["a non-retryable failure", new ProviderError({ code: "PROVIDER_ERROR", message: "rejected" })],

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ProviderError, type ImageRequest } from "../../src/providers/image-provider.ts";
-import { RetryingImageProvider, type RetryPolicy } from "../../src/providers/retrying-image-provider.ts";
+import { ATTEMPTS_SPENT_MESSAGE, RetryingImageProvider, type RetryPolicy } from "../../src/providers/retrying-image-provider.ts";
 import type { Sleep } from "../../src/providers/sleep.ts";
 import { ScriptedImageProvider, scriptedImage } from "../fakes/scripted-image-provider.ts";
 
@@ -173,5 +173,39 @@ describe("RetryingImageProvider", () => {
     );
 
     expect(starts).toBe(1);
+  });
+
+  it("runs onRetry before each upstream call after the first", async () => {
+    const { wrap, request } = harness();
+    const heard: string[] = [];
+
+    await wrap(new ScriptedImageProvider("stub", [unavailable(), unavailable()])).generate(
+      request({ onStart: async () => void heard.push("start"), onRetry: async () => void heard.push("retry") }),
+    );
+
+    expect(heard).toEqual(["start", "retry", "retry"]);
+  });
+
+  it("spends only what is left of maxAttempts after the attempts of earlier runs", async () => {
+    const { wrap, request } = harness();
+    const inner = new ScriptedImageProvider("stub", [], unavailable());
+
+    const error = await rejection(wrap(inner).generate(request({ attemptsSpent: 2 })));
+
+    expect(error).toMatchObject({ code: "PROVIDER_ERROR", message: "unavailable" });
+    expect(inner.calls).toHaveLength(2);
+  });
+
+  it("fails with PROVIDER_ERROR without calling the inner provider once earlier runs spent every attempt", async () => {
+    const { wrap, request } = harness();
+    const inner = new ScriptedImageProvider("stub");
+    let starts = 0;
+
+    const error = await rejection(wrap(inner).generate(request({ attemptsSpent: 4, onStart: async () => void (starts += 1) })));
+
+    expect(error).toBeInstanceOf(ProviderError);
+    expect(error).toMatchObject({ code: "PROVIDER_ERROR", message: ATTEMPTS_SPENT_MESSAGE, retryable: true });
+    expect(inner.calls).toHaveLength(0);
+    expect(starts).toBe(0);
   });
 });

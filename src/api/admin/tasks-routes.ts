@@ -23,6 +23,7 @@ const adminTaskSchema = {
     callBackUrl: { type: ["string", "null"] },
     creditsHeld: { type: "number" },
     attempts: { type: "number" },
+    upstreamAttempts: { type: "number" },
     deadlineTime: { type: "number" },
   },
 };

@@ -32,6 +32,7 @@ function printTask(view: AdminTaskView, out: (line: string) => void): void {
     ["completed", view.completeTime === null ? "-" : `${formatTime(view.completeTime)} (${seconds(view.costTime)})`],
     ["deadline", formatTime(view.deadlineTime)],
     ["attempts", String(view.attempts)],
+    ["upstream", String(view.upstreamAttempts)],
     ["credits", String(view.creditsHeld)],
     ["param", view.param],
   ];

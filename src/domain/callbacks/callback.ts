@@ -46,10 +46,11 @@ export interface DeliveryFilter {
 export interface CallbackOutbox {
   /**
    * Pending deliveries due at `now`, leased until `leaseUntil` so that a second sender (another
-   * process, or a slow attempt) does not send the same one at the same time.
+   * process, or a slow attempt) does not send the same one at the same time. `leaseOwner` names
+   * the claiming sender's run; recording the attempt ends the lease.
    */
-  claimDue(now: number, leaseUntil: number, limit: number): Promise<CallbackDelivery[]>;
-  /** Records an attempt and the delivery's next state, in one transaction. */
+  claimDue(now: number, leaseUntil: number, limit: number, leaseOwner: string): Promise<CallbackDelivery[]>;
+  /** Records an attempt and the delivery's next state, and ends its lease, in one transaction. */
   recordAttempt(
     attempt: DeliveryAttempt,
     next: { state: DeliveryState; nextAttemptAt: number; deliveredAt: number | null },

@@ -8,7 +8,10 @@ export interface TaskChange {
   failCode?: FailCode;
   failMsg?: string;
   completeTime?: number;
-  /** Adds one to `attempts`. */
+  /**
+   * Adds one to `attempts` and to `upstreamAttempts`: a start is followed by its run's first
+   * upstream call, so one write counts both.
+   */
   countAttempt?: boolean;
   /** What happens to the task's credit hold, in the same transaction as the change. */
   credits?: "capture" | "release";
@@ -62,6 +65,11 @@ export interface TaskRepository {
    * change that a crash may undo harmlessly, because recovery redoes what it stood for.
    */
   transition(taskId: string, from: readonly TaskState[], change: TaskChange, wait?: Durability): Promise<Task | null>;
+  /**
+   * Adds one to a non-terminal task's `upstreamAttempts`. Answers once committed, not once on disk:
+   * the count survives a crash of the process, and a power loss costs one upstream call more.
+   */
+  countUpstreamAttempt(taskId: string): Promise<void>;
   /** Every non-terminal task, oldest first: what a restart must resume. */
   listActive(): Promise<Task[]>;
   /** Non-terminal tasks whose deadline is before `now`. */

@@ -108,6 +108,7 @@ export class TaskService {
       completeTime: null,
       deadlineTime: now + this.options.taskTimeoutMs,
       attempts: 0,
+      upstreamAttempts: 0,
       creditsHeld: 0,
     };
     const idempotency =
@@ -182,8 +183,20 @@ export class TaskService {
   /** A worker is about to call the upstream model. A recovered `generating` task may start again. */
   start(taskId: string): Promise<Task | null> {
     // The worker need not wait for the disk: if a crash undoes this change, recovery finds the
-    // task queuing (or generating) and starts it again, which is what this change stood for.
+    // task queuing (or generating) and starts it again, which is what this change stood for. The
+    // same write counts the run's first upstream call; a crash of the process keeps that count once
+    // committed, and only a power loss can undo it, which allows the task one upstream call more.
     return this.transition(taskId, ACTIVE_STATES, { state: "generating", countAttempt: true }, "committed");
+  }
+
+  /**
+   * A worker is about to call the upstream again in the same run (a retry, or the next provider of
+   * a fallback route); the run's first call was counted by start(). Counted before the call, so a
+   * restart knows of it, and like start() without waiting for the disk: a crash of the process
+   * keeps the committed count, and only a power loss can undo it, allowing one call more.
+   */
+  countUpstreamAttempt(taskId: string): Promise<void> {
+    return this.tasks.countUpstreamAttempt(taskId);
   }
 
   succeed(taskId: string, resultUrls: readonly string[]): Promise<Task | null> {

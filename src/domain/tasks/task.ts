@@ -48,6 +48,11 @@ export interface Task {
   deadlineTime: number;
   /** How many times a worker has started generating this task (recovery restarts count). */
   attempts: number;
+  /**
+   * Upstream calls made for this task, across restarts: the worker counts each one before making
+   * it, so a task resumed after a crash spends only what is left of the provider's attempts.
+   */
+  upstreamAttempts: number;
   /** Credits held for this task at creation: captured on success, released on failure. */
   creditsHeld: number;
 }
