@@ -39,6 +39,8 @@ export interface Config {
   demoCredits: number;
   /** Bearer credential of /admin/v1; null disables the admin API. */
   adminApiKey: string | null;
+  /** Bearer credential of /metrics; null leaves it open. */
+  metricsToken: string | null;
   /** Callbacks may reach loopback, private and other non-public addresses (development, tests). */
   callbackAllowPrivate: boolean;
   /** Non-public networks callbacks may reach anyway, e.g. a receiver on 10.1.2.3. */
@@ -137,6 +139,13 @@ function adminKey(env: Environment): string | null {
   return raw;
 }
 
+function metricsToken(env: Environment): string | null {
+  const raw = text(env, "METRICS_TOKEN");
+  if (raw === undefined) return null;
+  if (raw.length < 16) throw new ConfigError("METRICS_TOKEN must be at least 16 characters long");
+  return raw;
+}
+
 function keyList(env: Environment, prefix: string): string[] {
   return (text(env, `${prefix}_API_KEYS`) ?? text(env, `${prefix}_API_KEY`) ?? "")
     .split(",")
@@ -213,6 +222,7 @@ export function loadConfig(env: Environment): Config {
     prices: { "nano-banana-text-to-image": integer(env, "PRICE_NANO_BANANA_TEXT_TO_IMAGE", 4, 0, 1_000_000) },
     demoCredits: integer(env, "DEMO_CREDITS", 1_000, 0, 1_000_000_000),
     adminApiKey: adminKey(env),
+    metricsToken: metricsToken(env),
     callbackAllowPrivate: flag(env, "CALLBACK_ALLOW_PRIVATE", false),
     callbackAllowNetworks: networks(env, "CALLBACK_ALLOW_NETWORKS"),
     callbackTimeoutMs: integer(env, "CALLBACK_TIMEOUT_MS", 15_000, 100, 600_000),

@@ -1,5 +1,9 @@
 import type { FastifyInstance } from "fastify";
+import { sameSecret } from "../admin/admin-authentication.ts";
 import type { ApiContext } from "../context.ts";
+import { fail } from "../envelope.ts";
+
+const BEARER = /^Bearer\s+(\S+)\s*$/i;
 
 export function registerHealth(app: FastifyInstance, context: ApiContext): void {
   app.get("/healthz", { schema: { summary: "Liveness: the process answers", tags: ["health"] } }, async (_request, reply) =>
@@ -24,10 +28,26 @@ export function registerHealth(app: FastifyInstance, context: ApiContext): void 
     },
   );
 
+  const token = context.metricsToken;
   app.get(
     "/metrics",
     { schema: { summary: "Metrics in the Prometheus text format", tags: ["health"], produces: ["text/plain"] } },
-    async (_request, reply) =>
-      reply.header("Content-Type", "text/plain; version=0.0.4; charset=utf-8").send(context.metrics.render()),
+    async (request, reply) => {
+      if (token !== null) {
+        const header = request.headers.authorization;
+        const given = header === undefined ? undefined : BEARER.exec(header)?.[1];
+        if (given === undefined || !sameSecret(given, token)) {
+          reply.header("WWW-Authenticate", 'Bearer realm="imagegate-metrics"');
+          return fail(
+            reply,
+            "UNAUTHORIZED",
+            given === undefined
+              ? "Authentication failed: send the header Authorization: Bearer <METRICS_TOKEN>."
+              : "Authentication failed: the metrics token is not valid.",
+          );
+        }
+      }
+      return reply.header("Content-Type", context.metrics.contentType).send(await context.metrics.render());
+    },
   );
 }
