@@ -52,10 +52,7 @@ export class SeriesHistogram<Label extends string> extends Histogram {
     this.#bounds = [...options.buckets].sort((left, right) => left - right);
   }
 
-  /**
-   * The series of these label values, under a key the caller derives from them (one key, one set
-   * of values): the caller keeps it, or looks it up here by key alone.
-   */
+  /** The series of these label values, made once under a key the caller derives from them; the caller keeps it. */
   series(key: string, labels: Readonly<Record<Label, string>>): HistogramSeries {
     let series = this.#series.get(key);
     if (series === undefined) {
@@ -63,11 +60,6 @@ export class SeriesHistogram<Label extends string> extends Histogram {
       this.#series.set(key, series);
     }
     return series;
-  }
-
-  /** The series already made under this key, if any: one Map lookup. */
-  existing(key: string): HistogramSeries | undefined {
-    return this.#series.get(key);
   }
 
   override async get(): Promise<Exposition> {
