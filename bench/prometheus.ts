@@ -51,9 +51,11 @@ export function readServerMetrics(text: string): ServerMetrics {
     );
     return found?.value ?? 0;
   };
+  const total = (name: string): number =>
+    samples.filter((sample) => sample.name === name).reduce((sum, sample) => sum + sample.value, 0);
   const settled = samples.filter((sample) => sample.name === "imagegate_tasks_settled_total");
   return {
-    residentMemoryBytes: first("imagegate_process_resident_memory_bytes"),
+    residentMemoryBytes: first("process_resident_memory_bytes"),
     databaseSyncs: first("imagegate_database_syncs_total"),
     databaseSyncSeconds: first("imagegate_database_sync_seconds_total"),
     databaseCheckpoints: first("imagegate_database_checkpoints_total"),
@@ -64,7 +66,7 @@ export function readServerMetrics(text: string): ServerMetrics {
     tasksRunning: first("imagegate_tasks_running"),
     tasksRunningPeak: first("imagegate_tasks_running_peak"),
     tasksWaiting: first("imagegate_tasks_waiting"),
-    tasksCreated: first("imagegate_tasks_created_total"),
+    tasksCreated: total("imagegate_tasks_created_total"),
     tasksSucceeded: settled.filter((sample) => sample.labels.state === "success").reduce((sum, sample) => sum + sample.value, 0),
     tasksFailed: settled.filter((sample) => sample.labels.state === "fail").reduce((sum, sample) => sum + sample.value, 0),
   };

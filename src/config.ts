@@ -39,6 +39,8 @@ export interface Config {
   demoCredits: number;
   /** Bearer credential of /admin/v1; null disables the admin API. */
   adminApiKey: string | null;
+  /** Bearer credential of /metrics; null leaves it open. */
+  metricsToken: string | null;
   /** Callbacks may reach loopback, private and other non-public addresses (development, tests). */
   callbackAllowPrivate: boolean;
   /** Non-public networks callbacks may reach anyway, e.g. a receiver on 10.1.2.3. */
@@ -138,6 +140,13 @@ function adminKey(env: Environment): string | null {
   const raw = text(env, "ADMIN_API_KEY");
   if (raw === undefined) return null;
   if (raw.length < 24) throw new ConfigError("ADMIN_API_KEY must be at least 24 characters long");
+  return raw;
+}
+
+function metricsToken(env: Environment): string | null {
+  const raw = text(env, "METRICS_TOKEN");
+  if (raw === undefined) return null;
+  if (raw.length < 16) throw new ConfigError("METRICS_TOKEN must be at least 16 characters long");
   return raw;
 }
 
@@ -251,6 +260,7 @@ export function loadConfig(env: Environment): Config {
     prices: { "nano-banana-text-to-image": integer(env, "PRICE_NANO_BANANA_TEXT_TO_IMAGE", 4, 0, 1_000_000) },
     demoCredits: integer(env, "DEMO_CREDITS", 1_000, 0, 1_000_000_000),
     adminApiKey: adminKey(env),
+    metricsToken: metricsToken(env),
     callbackAllowPrivate: flag(env, "CALLBACK_ALLOW_PRIVATE", false),
     callbackAllowNetworks: networks(env, "CALLBACK_ALLOW_NETWORKS"),
     callbackTimeoutMs: integer(env, "CALLBACK_TIMEOUT_MS", 15_000, 100, 600_000),

@@ -14,6 +14,7 @@ import { TaskService } from "./domain/tasks/task-service.ts";
 import { isTerminal } from "./domain/tasks/task.ts";
 import { createGuardedFetch } from "./net/guarded-fetch.ts";
 import type { ImageProvider } from "./providers/image-provider.ts";
+import { MeteredImageProvider, type UpstreamCallObserver } from "./providers/metered-image-provider.ts";
 import { SandboxImageProvider } from "./providers/sandbox/sandbox-image-provider.ts";
 import { FlexibleRateLimiter } from "./limits/flexible-rate-limiter.ts";
 import { RuntimeMetrics } from "./observability/runtime-metrics.ts";
@@ -59,12 +60,17 @@ export function createLogger(config: Config): Logger {
   });
 }
 
-async function buildProvider(config: Config, logger: Logger, sandbox: ImageProvider): Promise<ImageProvider> {
+async function buildProvider(
+  config: Config,
+  logger: Logger,
+  sandbox: ImageProvider,
+  observer: UpstreamCallObserver,
+): Promise<ImageProvider> {
   if (config.imageProvider === "gemini" && config.gemini !== null) {
     // Loaded only when configured: the SDK is large and the sandbox needs none of it.
     const { createGeminiProvider } = await import("./providers/gemini/create-gemini-provider.ts");
     const { fallback, ...gemini } = config.gemini;
-    const primary = createGeminiProvider({ ...gemini, logger: logger.child({ provider: "gemini" }) });
+    const primary = createGeminiProvider({ ...gemini, logger: logger.child({ provider: "gemini" }), observer });
     if (fallback === null) return primary;
     const { FallbackImageProvider } = await import("./providers/fallback-image-provider.ts");
     const secondary = createGeminiProvider({
@@ -72,6 +78,7 @@ async function buildProvider(config: Config, logger: Logger, sandbox: ImageProvi
       ...fallback,
       name: "gemini-fallback",
       logger: logger.child({ provider: "gemini-fallback" }),
+      observer,
     });
     return new FallbackImageProvider([primary, secondary], { logger });
   }
@@ -101,8 +108,12 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
     secret: await loadOrCreateSigningSecret(config.dataDir),
     publicBaseUrl: config.publicBaseUrl,
   });
-  const sandbox = new SandboxImageProvider({ latencyMs: config.sandboxLatencyMs });
-  const provider = overrides.provider ?? (await buildProvider(config, logger, sandbox));
+  const metrics = new RuntimeMetrics(dispatcher, tasks, store.counters);
+  const sandbox = new MeteredImageProvider(new SandboxImageProvider({ latencyMs: config.sandboxLatencyMs }), metrics.upstream);
+  const provider =
+    overrides.provider === undefined
+      ? await buildProvider(config, logger, sandbox, metrics.upstream)
+      : new MeteredImageProvider(overrides.provider, metrics.upstream);
   const router = new ProviderRouter(new Map(catalog.list().map((model) => [model.id, provider])), sandbox);
   const runner = new TaskRunner(
     { tasks, catalog, router, blobs, signer, clock, logger },
@@ -124,6 +135,7 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
       clock,
       random: Math.random,
       logger: logger.child({ component: "callbacks" }),
+      observer: metrics.callbacks,
     },
     { timeoutMs: config.callbackTimeoutMs },
   );
@@ -132,7 +144,6 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
     if (isTerminal(task.state) && task.callbackUrl !== null) callbacks.wake();
   });
 
-  const metrics = new RuntimeMetrics(dispatcher, tasks, store.counters);
   const readiness: ReadinessCheck[] = [
     {
       name: "database",
@@ -164,6 +175,7 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
     adminApiKey: config.adminApiKey,
     metrics,
     corsOrigins: config.corsOrigins,
+    metricsToken: config.metricsToken,
   });
 
   const timers: NodeJS.Timeout[] = [];

@@ -69,10 +69,14 @@ export async function buildApp(context: ApiContext): Promise<FastifyInstance> {
     if (!refuseWithoutHost(request, reply)) done();
   });
   app.addHook("onResponse", (request, reply, done) => {
+    // Read once: Fastify builds the route's options object anew at each read.
+    const route = request.routeOptions.url;
+    const elapsedMs = reply.elapsedTime;
+    context.metrics.observeRequest(request.method, route, reply.statusCode, elapsedMs / 1000);
     // Through the server's logger with the id, so that requests which log nothing else never
     // make a child logger; and only when it is written (its fields cost a little to gather).
     if (context.logger.isLevelEnabled("info")) context.logger.info(
-      { reqId: request.id, method: request.method, url: request.routeOptions.url ?? request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) },
+      { reqId: request.id, method: request.method, url: route ?? request.url, status: reply.statusCode, ms: Math.round(elapsedMs) },
       "request",
     );
     done();

@@ -6,11 +6,18 @@ import type { Catalog } from "../domain/catalog/catalog.ts";
 import type { Clock } from "../domain/clock.ts";
 import type { RateLimiter } from "../domain/limits/rate-limiter.ts";
 import type { TaskReports } from "../domain/tasks/reports.ts";
-import type { RuntimeMetrics } from "../observability/runtime-metrics.ts";
 import type { RateLimitDefaults } from "./rate-limiting.ts";
 import type { TaskService } from "../domain/tasks/task-service.ts";
 import type { BlobStore } from "../storage/blob-store.ts";
 import type { UrlSigner } from "../storage/url-signer.ts";
+
+/** What the HTTP layer needs of the metrics: to record each request, and the exposition. */
+export interface HttpMetrics {
+  /** `route` is the matched route's pattern, undefined when none matched. */
+  observeRequest(method: string, route: string | undefined, statusCode: number, seconds: number): void;
+  readonly contentType: string;
+  render(): Promise<string>;
+}
 
 export interface ReadinessCheck {
   name: string;
@@ -34,7 +41,9 @@ export interface ApiContext {
   reports: TaskReports;
   /** Bearer credential of /admin/v1; null disables the admin API. */
   adminApiKey: string | null;
-  metrics: RuntimeMetrics;
+  metrics: HttpMetrics;
+  /** Bearer credential of /metrics; null leaves it open. */
+  metricsToken: string | null;
   /** Browser origins allowed cross-origin: any ("*"), these, or none (null: nothing registered). */
   corsOrigins: "*" | readonly string[] | null;
 }

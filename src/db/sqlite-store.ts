@@ -1,5 +1,5 @@
 import path from "node:path";
-import type { CommitCounters } from "../observability/runtime-metrics.ts";
+import type { CommitCounters } from "../observability/database-metrics.ts";
 import { migrate, openSqlite, type SqliteHandle } from "./sqlite.ts";
 import { ExternalWrites } from "./external-writes.ts";
 import { SqliteAccountRepository } from "./sqlite-account-repository.ts";

@@ -4,6 +4,8 @@ import type { AspectRatio } from "../domain/catalog/aspect-ratios.ts";
 export interface ImageRequest {
   /** The task being served, for logs and for fakes that record requests. */
   taskId: string;
+  /** The catalog's model id of the task, for metrics and logs. */
+  model: string;
   prompt: string;
   aspectRatio: AspectRatio;
   /** true: the provider's own safety checking stays on; false: relaxed as far as it allows. */

@@ -6,6 +6,14 @@ import type { Clock } from "../domain/clock.ts";
 import { OutboundNetworkError, OutboundRefusedError, type GuardedFetch, type GuardedResponse } from "../net/guarded-fetch.ts";
 import { parseRetryAfter } from "./retry-after.ts";
 
+/** How one delivery attempt ended: delivered, failed to be tried again, or failed for good. */
+export type CallbackAttemptOutcome = "delivered" | "retrying" | "gave_up";
+
+/** Told of every recorded attempt; implemented by the metrics, which the sender does not know. */
+export interface CallbackAttemptObserver {
+  callbackAttemptEnded(outcome: CallbackAttemptOutcome): void;
+}
+
 export interface CallbackSenderParts {
   outbox: CallbackOutbox;
   /** The account's webhook secret (`whsec_...`), made on first use. */
@@ -23,6 +31,7 @@ export interface CallbackSenderParts {
   leaseOwner: string;
   /** Monotonic milliseconds for attempt durations; `performance.now` unless a test pins it. */
   elapsed?: () => number;
+  observer?: CallbackAttemptObserver;
 }
 
 export interface CallbackSenderOptions {
@@ -264,6 +273,9 @@ export class CallbackSender {
     await this.parts.outbox.recordAttempt(
       { deliveryId: delivery.id, at, status: verdict.status, durationMs, error },
       next,
+    );
+    this.parts.observer?.callbackAttemptEnded(
+      next.state === "delivered" ? "delivered" : next.state === "failed" ? "gave_up" : "retrying",
     );
     const fields = { status: verdict.status, durationMs };
     if (next.state === "delivered") log.info(fields, "callback delivered");

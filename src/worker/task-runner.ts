@@ -108,6 +108,7 @@ export class TaskRunner {
     let started = false;
     const output = await provider.generate({
       taskId: task.id,
+      model: task.model,
       prompt: input.prompt,
       aspectRatio: input.aspectRatio,
       safetyChecking: input.safetyChecking,

@@ -72,6 +72,7 @@ function gemini(overrides: Partial<GeminiOptions> = {}): ImageProvider {
 function imageRequest(overrides: Partial<ImageRequest> = {}): ImageRequest {
   return {
     taskId: "task_test",
+    model: "nano-banana-text-to-image",
     prompt: "a banana on a blue plate",
     aspectRatio: "1:1",
     safetyChecking: true,

@@ -245,16 +245,18 @@ describe("service routes", () => {
 
   it("/metrics reports memory, event-loop delay, the queue and settled tasks", async () => {
     const response = await fetch(`${harness.baseUrl}/metrics`);
-    expect(response.headers.get("content-type")).toMatch(/^text\/plain/);
+    expect(response.headers.get("content-type")).toBe("text/plain; version=0.0.4; charset=utf-8");
     const text = await response.text();
-    expect(text).toMatch(/^imagegate_process_resident_memory_bytes \d+$/m);
-    expect(text).toMatch(/^imagegate_event_loop_delay_seconds\{quantile="0\.99"\} [\d.]+$/m);
+    expect(text).toMatch(/^process_resident_memory_bytes \d+$/m);
+    expect(text).toMatch(/^imagegate_event_loop_delay_seconds\{quantile="0\.99"\} [\d.e-]+$/m);
     expect(text).toMatch(/^imagegate_tasks_running \d+$/m);
     // Tasks were created, so groups were committed and the log was flushed at least once.
     expect(text).toMatch(/^imagegate_database_commits_total [1-9]\d*$/m);
     expect(text).toMatch(/^imagegate_database_syncs_total [1-9]\d*$/m);
-    expect(text).toMatch(/^imagegate_tasks_settled_total\{state="success"\} [1-9]\d*$/m);
-    expect(text).toMatch(/^imagegate_tasks_settled_total\{state="fail",fail_code="PROVIDER_ERROR"\} [1-9]\d*$/m);
+    expect(text).toMatch(/^imagegate_tasks_settled_total\{model="nano-banana-text-to-image",state="success"\} [1-9]\d*$/m);
+    expect(text).toMatch(
+      /^imagegate_tasks_settled_total\{model="nano-banana-text-to-image",state="fail",fail_code="PROVIDER_ERROR"\} [1-9]\d*$/m,
+    );
   });
 
   it("/metrics shows the log the server checkpoints off the event loop", async () => {

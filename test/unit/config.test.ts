@@ -21,7 +21,12 @@ describe("loadConfig", () => {
       prices: { "nano-banana-text-to-image": 4 },
       demoCredits: 1000,
       adminApiKey: null,
+      metricsToken: null,
     });
+  });
+
+  it("reads METRICS_TOKEN, trimmed, from 16 characters on", () => {
+    expect(loadConfig({ METRICS_TOKEN: " sixteen-chars-ok " }).metricsToken).toBe("sixteen-chars-ok");
   });
 
   it("follows PORT in the default public URL and trims a trailing slash from PUBLIC_BASE_URL", () => {
@@ -56,6 +61,7 @@ describe("loadConfig", () => {
     [{ LOG_LEVEL: "loud" }, 'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent, got "loud"'],
     [{ RATE_LIMIT_CREATE_TASK: "20 per 10s" }, 'RATE_LIMIT_CREATE_TASK must be a count per window such as 20/10s, got "20 per 10s"'],
     [{ ADMIN_API_KEY: "short" }, "ADMIN_API_KEY must be at least 24 characters long"],
+    [{ METRICS_TOKEN: "fifteen-chars!!" }, "METRICS_TOKEN must be at least 16 characters long"],
     [{ GEMINI_API_KEY: "k", GEMINI_BASE_URL: "ftp://x" }, 'GEMINI_BASE_URL must be an absolute http(s) URL, got "ftp://x"'],
   ])("refuses %j, naming the variable", (environment, message) => {
     expect(() => loadConfig(environment)).toThrow(new ConfigError(message));

@@ -6,6 +6,7 @@ import { ScriptedImageProvider, scriptedImage } from "../fakes/scripted-image-pr
 function request(overrides: Partial<ImageRequest> = {}): ImageRequest {
   return {
     taskId: "task_unit",
+    model: "nano-banana-text-to-image",
     prompt: "p",
     aspectRatio: "1:1",
     safetyChecking: true,

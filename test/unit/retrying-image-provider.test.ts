@@ -21,6 +21,7 @@ function harness(options: { policy?: Partial<RetryPolicy>; random?: () => number
     });
   const request = (overrides: Partial<ImageRequest> = {}): ImageRequest => ({
     taskId: "task_unit",
+    model: "nano-banana-text-to-image",
     prompt: "p",
     aspectRatio: "1:1",
     safetyChecking: true,
@@ -151,6 +152,7 @@ describe("RetryingImageProvider", () => {
     const error = await rejection(
       retrying.generate({
         taskId: "task_unit",
+        model: "nano-banana-text-to-image",
         prompt: "p",
         aspectRatio: "1:1",
         safetyChecking: true,

@@ -12,6 +12,7 @@ import {
 function imageRequest(overrides: Partial<ImageRequest> = {}): ImageRequest {
   return {
     taskId: "task_test",
+    model: "nano-banana-text-to-image",
     prompt: "A red fox sleeping under a cherry tree",
     aspectRatio: "1:1",
     safetyChecking: true,

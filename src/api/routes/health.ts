@@ -1,6 +1,9 @@
 import type { FastifyInstance } from "fastify";
+import { sameSecret } from "../admin/admin-authentication.ts";
 import type { ApiContext } from "../context.ts";
-import { envelopeSchema } from "../envelope.ts";
+import { envelopeSchema, errorResponseSchema, fail } from "../envelope.ts";
+
+const BEARER = /^Bearer\s+(\S+)\s*$/i;
 
 const checksSchema = {
   type: "object",
@@ -61,6 +64,7 @@ export function registerHealth(app: FastifyInstance, context: ApiContext): void 
     },
   );
 
+  const token = context.metricsToken;
   app.get(
     "/metrics",
     {
@@ -68,10 +72,29 @@ export function registerHealth(app: FastifyInstance, context: ApiContext): void 
         operationId: "getMetrics",
         summary: "Metrics in the Prometheus text format",
         tags: ["health"],
-        response: { 200: { description: "Prometheus text exposition format 0.0.4.", content: { "text/plain": { schema: { type: "string" } } } } },
+        description: "With METRICS_TOKEN set, requires Authorization: Bearer <METRICS_TOKEN>.",
+        response: {
+          200: { description: "Prometheus text exposition format 0.0.4.", content: { "text/plain": { schema: { type: "string" } } } },
+          401: errorResponseSchema("METRICS_TOKEN is set and the request's bearer token is missing or not it."),
+        },
       },
     },
-    async (_request, reply) =>
-      reply.header("Content-Type", "text/plain; version=0.0.4; charset=utf-8").send(context.metrics.render()),
+    async (request, reply) => {
+      if (token !== null) {
+        const header = request.headers.authorization;
+        const given = header === undefined ? undefined : BEARER.exec(header)?.[1];
+        if (given === undefined || !sameSecret(given, token)) {
+          reply.header("WWW-Authenticate", 'Bearer realm="imagegate-metrics"');
+          return fail(
+            reply,
+            "UNAUTHORIZED",
+            given === undefined
+              ? "Authentication failed: send the header Authorization: Bearer <METRICS_TOKEN>."
+              : "Authentication failed: the metrics token is not valid.",
+          );
+        }
+      }
+      return reply.header("Content-Type", context.metrics.contentType).send(await context.metrics.render());
+    },
   );
 }

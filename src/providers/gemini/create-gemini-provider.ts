@@ -2,6 +2,7 @@ import type { Logger } from "pino";
 import { systemClock, type Clock } from "../../domain/clock.ts";
 import { ConcurrencyLimitedImageProvider } from "../concurrency-limited-image-provider.ts";
 import type { ImageProvider } from "../image-provider.ts";
+import { MeteredImageProvider, type UpstreamCallObserver } from "../metered-image-provider.ts";
 import { RetryingImageProvider } from "../retrying-image-provider.ts";
 import { abortableSleep, type Random, type Sleep } from "../sleep.ts";
 import { GeminiImageProvider } from "./gemini-image-provider.ts";
@@ -41,12 +42,15 @@ export interface GeminiOptions {
   sleep?: Sleep;
   random?: Random;
   fetch?: typeof fetch;
+  /** Told of every upstream attempt, retries included. */
+  observer?: UpstreamCallObserver;
 }
 
 /**
  * Gemini as one ImageProvider: retries outermost, so a task sleeping between attempts holds no
- * concurrency slot; then the concurrency limit; then the adapter, which calls onStart right before
- * its upstream call (the retry layer makes that happen once per task).
+ * concurrency slot; then the concurrency limit; then the meter, which sees each attempt; then the
+ * adapter, which calls onStart right before its upstream call (the retry layer makes that happen
+ * once per task).
  */
 export function createGeminiProvider(options: GeminiOptions): ImageProvider {
   const clock = options.clock ?? systemClock;
@@ -64,7 +68,8 @@ export function createGeminiProvider(options: GeminiOptions): ImageProvider {
     sleep,
     fetch: options.fetch,
   });
-  const limited = new ConcurrencyLimitedImageProvider(adapter, { maxConcurrency: options.maxConcurrency, clock });
+  const metered = options.observer === undefined ? adapter : new MeteredImageProvider(adapter, options.observer);
+  const limited = new ConcurrencyLimitedImageProvider(metered, { maxConcurrency: options.maxConcurrency, clock });
   return new RetryingImageProvider(limited, {
     policy: {
       maxAttempts: options.maxAttempts,
