@@ -1,9 +1,6 @@
 import path from "node:path";
 import { Command, CommanderError, Option } from "commander";
 import { ConfigError, loadConfig } from "../config.ts";
-import { runServe } from "../main.ts";
-import { openAdminSession } from "./admin.ts";
-import { backupDataDirectory } from "./backup.ts";
 import { registerAccountsCommands } from "./commands/accounts-commands.ts";
 import { registerCallbacksCommands } from "./commands/callbacks-commands.ts";
 import { CliFailure, type WithAdmin } from "./commands/cli-support.ts";
@@ -16,7 +13,10 @@ import { registerWebhookSecretCommand } from "./commands/webhook-secret-commands
 import { runGenerate, type Terminal } from "./generate.ts";
 
 export function buildProgram(env: Readonly<Record<string, string | undefined>>, terminal: Terminal): Command {
+  // The server, the database and their packages load only for the commands that use them, so
+  // `imagegate --help` and a mistyped option answer at once.
   const withAdmin: WithAdmin = async (work) => {
+    const { openAdminSession } = await import("./admin.ts");
     const session = await openAdminSession(env);
     try {
       await work(session);
@@ -34,6 +34,7 @@ export function buildProgram(env: Readonly<Record<string, string | undefined>>, 
     .command("serve")
     .description("start the server (configuration from the environment; see README)")
     .action(async () => {
+      const { runServe } = await import("../main.ts");
       await runServe(env);
     });
 
@@ -54,6 +55,7 @@ export function buildProgram(env: Readonly<Record<string, string | undefined>>, 
     .option("--json", "print the summary as JSON")
     .action(async (directory: string, options: { json?: boolean }) => {
       const target = path.resolve(directory);
+      const { backupDataDirectory } = await import("./backup.ts");
       const summary = await backupDataDirectory(loadConfig(env).dataDir, target);
       if (options.json === true) {
         terminal.out(JSON.stringify({ directory: target, ...summary }));
