@@ -43,7 +43,7 @@ export async function startTestServer(
   overrides: ServerOverrides = {},
 ): Promise<TestServer> {
   const dataDir = env.DATA_DIR ?? (await temporaryDirectory());
-  const port = await freePort();
+  const port = env.PORT === undefined ? await freePort() : Number(env.PORT);
   const config = loadConfig({
     SANDBOX_LATENCY_MS: "20",
     LOG_LEVEL: "silent",
