@@ -30,12 +30,20 @@ export async function runImagegate(
     if (value !== undefined && !INHERITED_SETTINGS_TO_DROP.includes(name)) environment[name] = value;
   }
   Object.assign(environment, env);
+  return runNode([ENTRY_POINT, ...args], { cwd: REPOSITORY_ROOT, env: environment, timeoutMs });
+}
+
+/** Runs Node with `args` in a child process, gathering its whole output. */
+export async function runNode(
+  args: readonly string[],
+  options: { cwd: string; env: Record<string, string>; timeoutMs?: number },
+): Promise<CliRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [ENTRY_POINT, ...args], {
-      cwd: REPOSITORY_ROOT,
-      env: environment,
+    const child = spawn(process.execPath, [...args], {
+      cwd: options.cwd,
+      env: options.env,
       stdio: ["ignore", "pipe", "pipe"],
-      timeout: timeoutMs,
+      timeout: options.timeoutMs ?? 30_000,
     });
     let stdout = "";
     let stderr = "";

@@ -633,19 +633,25 @@ describe("callback retries, on a fake clock", () => {
 
 // ---------------------------------------------------------------------------------------------
 
+/** A list the test adds its server processes to; at cleanup each still running is killed and dataDir removed. */
+function serverProcessesKilledAtCleanup(dataDir: string): ServerProcess[] {
+  const servers: ServerProcess[] = [];
+  cleanups.push(async () => {
+    for (const server of servers) {
+      if (server.child.exitCode === null && server.child.signalCode === null) {
+        server.child.kill("SIGKILL");
+        await server.exited;
+      }
+    }
+    await rm(dataDir, { recursive: true, force: true });
+  });
+  return servers;
+}
+
 describe("callbacks survive a restart", () => {
   it("retries after SIGKILL once the receiver is up", async () => {
     const dataDir = await temporaryDirectory();
-    const servers: ServerProcess[] = [];
-    cleanups.push(async () => {
-      for (const server of servers) {
-        if (server.child.exitCode === null && server.child.signalCode === null) {
-          server.child.kill("SIGKILL");
-          await server.exited;
-        }
-      }
-      await rm(dataDir, { recursive: true, force: true });
-    });
+    const servers = serverProcessesKilledAtCleanup(dataDir);
     const env = { DATA_DIR: dataDir, SANDBOX_LATENCY_MS: "20", CALLBACK_ALLOW_PRIVATE: "true" };
     const serverPort = await freePort();
     const receiverPort = await freePort();
@@ -685,16 +691,7 @@ describe("callbacks survive a restart", () => {
 
   it("sends again within seconds an attempt that SIGKILL interrupted, not after its 60 s lease", async () => {
     const dataDir = await temporaryDirectory();
-    const servers: ServerProcess[] = [];
-    cleanups.push(async () => {
-      for (const server of servers) {
-        if (server.child.exitCode === null && server.child.signalCode === null) {
-          server.child.kill("SIGKILL");
-          await server.exited;
-        }
-      }
-      await rm(dataDir, { recursive: true, force: true });
-    });
+    const servers = serverProcessesKilledAtCleanup(dataDir);
     // A receiver that takes the request and never answers: the attempt is in flight when killed.
     const receiver = await startReceiver({ answer: () => undefined });
     const env = { DATA_DIR: dataDir, SANDBOX_LATENCY_MS: "20", CALLBACK_ALLOW_PRIVATE: "true" };

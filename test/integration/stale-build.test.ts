@@ -1,7 +1,7 @@
-import { spawn } from "node:child_process";
 import { copyFile, mkdir, rm, utimes, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { runNode, type CliRun } from "../helpers/cli.ts";
 import { REPOSITORY_ROOT } from "../helpers/server-process.ts";
 import { temporaryDirectory } from "../helpers/test-server.ts";
 
@@ -19,24 +19,8 @@ async function setMtime(relative: string, time: Date): Promise<void> {
   await utimes(path.join(checkout, relative), time, time);
 }
 
-function runBin(): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(checkout, "bin", "imagegate.js"), "--help"], {
-      cwd: checkout,
-      env: { PATH: process.env.PATH ?? "" },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
-      stdout += chunk;
-    });
-    child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
-      stderr += chunk;
-    });
-    child.once("error", reject);
-    child.once("exit", (code) => resolve({ code, stdout, stderr }));
-  });
+function runBin(): Promise<CliRun> {
+  return runNode([path.join(checkout, "bin", "imagegate.js"), "--help"], { cwd: checkout, env: { PATH: process.env.PATH ?? "" } });
 }
 
 beforeEach(async () => {
@@ -71,13 +55,13 @@ const STALE_NOTICE = (changed: string): string =>
 describe("bin/imagegate.js in a checkout", () => {
   it("runs dist/ and says nothing when no source changed after the build", async () => {
     const run = await runBin();
-    expect(run).toEqual({ code: 0, stdout: "built code ran: --help\n", stderr: "" });
+    expect(run).toEqual({ exitCode: 0, stdout: "built code ran: --help\n", stderr: "" });
   });
 
   it("names a source file edited in place after the build, and still runs the build there is", async () => {
     await setMtime("src/api/routes/health.ts", AFTER);
     const run = await runBin();
-    expect(run).toEqual({ code: 0, stdout: "built code ran: --help\n", stderr: STALE_NOTICE(path.join("src", "api", "routes", "health.ts")) });
+    expect(run).toEqual({ exitCode: 0, stdout: "built code ran: --help\n", stderr: STALE_NOTICE(path.join("src", "api", "routes", "health.ts")) });
   });
 
   it("notices a source file added in a nested directory, through that directory's time", async () => {
@@ -98,7 +82,7 @@ describe("bin/imagegate.js in a checkout", () => {
     await rm(path.join(checkout, "dist/.build-stamp"));
     const run = await runBin();
     expect(run).toEqual({
-      code: 1,
+      exitCode: 1,
       stdout: "",
       stderr: "imagegate: dist/ has not been built in this checkout; run npm run build (npm install runs it)\n",
     });
@@ -108,6 +92,6 @@ describe("bin/imagegate.js in a checkout", () => {
     await rm(path.join(checkout, "src"), { recursive: true });
     await rm(path.join(checkout, "dist/.build-stamp"));
     const run = await runBin();
-    expect(run).toEqual({ code: 0, stdout: "built code ran: --help\n", stderr: "" });
+    expect(run).toEqual({ exitCode: 0, stdout: "built code ran: --help\n", stderr: "" });
   });
 });
