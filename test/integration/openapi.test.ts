@@ -102,6 +102,23 @@ describe("/openapi.json", () => {
     }
   });
 
+  it("gives every JSON error answer an example envelope with its own status", () => {
+    const wrong: string[] = [];
+    for (const [route, operations] of Object.entries(document.paths)) {
+      for (const [method, operation] of Object.entries(operations)) {
+        for (const [status, response] of Object.entries(operation.responses)) {
+          const json = response.content?.["application/json"];
+          if (Number(status) < 400 || json === undefined) continue;
+          const example = json.example as { code?: unknown; msg?: unknown; data?: unknown } | undefined;
+          if (example?.code !== Number(status) || typeof example.msg !== "string" || example.data !== null) {
+            wrong.push(`${method.toUpperCase()} ${route} ${status}`);
+          }
+        }
+      }
+    }
+    expect(wrong).toEqual([]);
+  });
+
   it("lists the page's own origin as the first server, then PUBLIC_BASE_URL", () => {
     expect(document.servers.map((server) => server.url)).toEqual(["/", harness.baseUrl]);
   });
