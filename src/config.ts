@@ -8,6 +8,8 @@ export interface GeminiUpstream {
   apiKeys: string[];
   baseUrl: string | undefined;
   model: string;
+  /** The variable that set `model` (or that would), named in messages about it. */
+  modelSetting?: string;
 }
 
 export interface GeminiConfig extends GeminiUpstream {
@@ -171,6 +173,7 @@ function readGeminiFallback(env: Environment, primary: GeminiUpstream): GeminiUp
     apiKeys: apiKeys.length > 0 ? apiKeys : primary.apiKeys,
     baseUrl: baseUrl ?? primary.baseUrl,
     model: model ?? primary.model,
+    modelSetting: model === undefined ? "GEMINI_MODEL" : "GEMINI_FALLBACK_MODEL",
   };
 }
 

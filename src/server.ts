@@ -28,6 +28,8 @@ import { TaskRunner } from "./worker/task-runner.ts";
 const DAY_MS = 86_400_000;
 const DEADLINE_SWEEP_MS = 1_000;
 const RETENTION_SWEEP_MS = 3_600_000;
+/** How often the upstreams are asked again whether they serve the configured models. */
+const UPSTREAM_CHECK_MS = 600_000;
 
 /** Parts a caller (tests, benchmarks) may replace; everything else comes from Config. */
 export interface ServerOverrides {
@@ -70,14 +72,14 @@ async function buildProvider(
     // Loaded only when configured: the SDK is large and the sandbox needs none of it.
     const { createGeminiProvider } = await import("./providers/gemini/create-gemini-provider.ts");
     const { fallback, ...gemini } = config.gemini;
-    const primary = createGeminiProvider({ ...gemini, logger: logger.child({ provider: "gemini" }), observer });
+    const primary = createGeminiProvider({ ...gemini, logger, observer });
     if (fallback === null) return primary;
     const { FallbackImageProvider } = await import("./providers/fallback-image-provider.ts");
     const secondary = createGeminiProvider({
       ...gemini,
       ...fallback,
       name: "gemini-fallback",
-      logger: logger.child({ provider: "gemini-fallback" }),
+      logger,
       observer,
     });
     return new FallbackImageProvider([primary, secondary], { logger });
@@ -212,6 +214,13 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
       callbacks.start();
       repeat(DEADLINE_SWEEP_MS, () => tasks.failOverdue(), "deadline sweep");
       repeat(RETENTION_SWEEP_MS, sweepRetention, "retention sweep");
+      // In the background: an upstream slow to answer must not hold the start up; /readyz shows
+      // the answer once it comes.
+      const checkUpstreams = async (): Promise<void> => {
+        await Promise.all(router.providers().map((candidate) => candidate.checkUpstream?.()));
+      };
+      checkUpstreams().catch((error: unknown) => logger.error({ err: error }, "upstream check failed"));
+      repeat(UPSTREAM_CHECK_MS, checkUpstreams, "upstream check");
       await sweepRetention();
       return address;
     },

@@ -125,6 +125,10 @@ export class ConcurrencyLimitedImageProvider implements ImageProvider {
     return this.#inner.health?.() ?? { ok: true };
   }
 
+  async checkUpstream(): Promise<void> {
+    await this.#inner.checkUpstream?.();
+  }
+
   async #acquire(request: ImageRequest): Promise<() => void> {
     if (this.#clock.now() >= request.deadline) {
       throw deadlinePassedError();

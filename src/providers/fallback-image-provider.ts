@@ -63,6 +63,10 @@ export class FallbackImageProvider implements ImageProvider {
     throw new Error("unreachable: the fallback route ended without an outcome");
   }
 
+  async checkUpstream(): Promise<void> {
+    await Promise.all(this.#route.map((provider) => provider.checkUpstream?.()));
+  }
+
   /** Healthy while any provider of the route can serve. */
   health(): ProviderHealth {
     const reports = this.#route.map((provider) => provider.health?.() ?? { ok: true });

@@ -95,4 +95,9 @@ export interface ImageProvider {
   generate(request: ImageRequest): Promise<ImageOutput>;
   /** Optional: whether the provider can currently serve (e.g. a bad upstream key shows here). */
   health?(): ProviderHealth;
+  /**
+   * Asks the upstream whether it can serve what this provider is configured for (the model id);
+   * what it learns shows in health(). The server calls it at start and then now and then.
+   */
+  checkUpstream?(): Promise<void>;
 }

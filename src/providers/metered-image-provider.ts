@@ -84,4 +84,8 @@ export class MeteredImageProvider implements ImageProvider {
   health(): ProviderHealth {
     return this.inner.health?.() ?? { ok: true };
   }
+
+  async checkUpstream(): Promise<void> {
+    await this.inner.checkUpstream?.();
+  }
 }

@@ -123,6 +123,10 @@ export class RetryingImageProvider implements ImageProvider {
     return this.#inner.health?.() ?? { ok: true };
   }
 
+  async checkUpstream(): Promise<void> {
+    await this.#inner.checkUpstream?.();
+  }
+
   /** Full jitter (uniform in [0, ceiling]) spreads the retries of many tasks failing together. */
   #backoffMs(attempt: number): number {
     const ceiling = Math.min(this.#policy.maxDelayMs, this.#policy.baseDelayMs * 2 ** (attempt - 1));

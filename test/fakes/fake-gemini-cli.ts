@@ -3,7 +3,7 @@ import { MAGIC_WORDS_HELP } from "./fake-gemini-answers.ts";
 import { FakeGeminiServer } from "./fake-gemini-server.ts";
 
 /**
- * `npm run fake-gemini -- --port N [--latency-ms M] [--allowed-keys a,b]`: the fake Gemini API on
+ * `npm run fake-gemini -- --port N [--latency-ms M] [--allowed-keys a,b] [--models m1,m2]`: the fake Gemini API on
  * its own, so the Gemini path runs offline with
  * `GEMINI_BASE_URL=http://127.0.0.1:N GEMINI_API_KEY=test npm start`.
  */
@@ -13,13 +13,15 @@ const { values } = parseArgs({
     host: { type: "string", default: "127.0.0.1" },
     "latency-ms": { type: "string", default: "0" },
     "allowed-keys": { type: "string" },
+    models: { type: "string" },
     help: { type: "boolean", default: false },
   },
 });
 
 if (values.help) {
   process.stdout.write(
-    "usage: npm run fake-gemini -- --port N [--host H] [--latency-ms M] [--allowed-keys k1,k2]\n\n" +
+    "usage: npm run fake-gemini -- --port N [--host H] [--latency-ms M] [--allowed-keys k1,k2] [--models m1,m2]\n\n" +
+      "  --models   serve only these model ids (the others answer 404, in generateContent and the model listing)\n\n" +
       `magic words in a prompt:\n${MAGIC_WORDS_HELP}\n`,
   );
   process.exit(0);
@@ -37,6 +39,7 @@ const fake = await FakeGeminiServer.start({
   port,
   latencyMs,
   allowedKeys: values["allowed-keys"]?.split(",").map((key) => key.trim()) ?? null,
+  models: values.models?.split(",").map((model) => model.trim()) ?? null,
 });
 process.stdout.write(`${fake.url}\n`);
 process.stderr.write(

@@ -53,6 +53,24 @@ export interface FakeGeminiOptions {
 }
 
 const GENERATE_PATH = /^\/(v1|v1beta)\/models\/([^/:]+):generateContent$/;
+const MODEL_PATH = /^\/(v1|v1beta)\/models\/([^/:]+)$/;
+const LIST_PATH = /^\/(v1|v1beta)\/models$/;
+
+/** The image models the listing shows when no `models` option narrows it. */
+const LISTED_IMAGE_MODELS = ["gemini-2.5-flash-image", "gemini-3-pro-image", "gemini-3.1-flash-lite-image", "gemini-nano-banana-2.1"];
+
+/** A model resource as models.get and models.list answer it. */
+function modelResource(model: string): Record<string, unknown> {
+  return {
+    name: `models/${model}`,
+    version: "001",
+    displayName: model,
+    description: `Fake ${model}.`,
+    inputTokenLimit: 32_768,
+    outputTokenLimit: 32_768,
+    supportedGenerationMethods: ["generateContent", "countTokens"],
+  };
+}
 
 /**
  * A stand-in for the Gemini Developer API's generateContent, speaking its wire format. Answers
@@ -60,7 +78,10 @@ const GENERATE_PATH = /^\/(v1|v1beta)\/models\/([^/:]+):generateContent$/;
  * default answer (a real PNG of the requested ratio's size).
  */
 export class FakeGeminiServer {
+  /** Every request but the model listing's: generateContent calls, and anything else sent. */
   readonly requests: RecordedGeminiRequest[] = [];
+  /** models.get and models.list requests, apart, so that counting upstream calls is not disturbed. */
+  readonly listingRequests: RecordedGeminiRequest[] = [];
   readonly #server: Server;
   readonly #images = new FakeImageCache();
   readonly #queue: FakeGeminiAnswer[] = [];
@@ -126,6 +147,11 @@ export class FakeGeminiServer {
     this.#latencyMs = ms;
   }
 
+  /** The models served from now on; null serves every id. */
+  setModels(models: readonly string[] | null): void {
+    this.#models = models === null ? null : new Set(models);
+  }
+
   setAllowedKeys(keys: readonly string[] | null): void {
     this.#allowedKeys = keys === null ? null : new Set(keys);
   }
@@ -133,6 +159,7 @@ export class FakeGeminiServer {
   /** Forgets recorded requests, queued answers and counters, keeping the options. */
   reset(): void {
     this.requests.length = 0;
+    this.listingRequests.length = 0;
     this.#queue.length = 0;
     this.#magicWordUses.clear();
     this.#maxInFlight = this.#inFlight;
@@ -143,6 +170,28 @@ export class FakeGeminiServer {
     // Hanging answers would otherwise keep close() waiting forever.
     this.#server.closeAllConnections();
     await closed;
+  }
+
+  /** models.get (one model) and models.list (`model` undefined), behind the same key checks. */
+  #answerListing(response: ServerResponse, apiKey: string | null, model: string | undefined): void {
+    if (apiKey === null || apiKey === "") {
+      send(response, missingKeyBody());
+      return;
+    }
+    if (this.#allowedKeys !== null && !this.#allowedKeys.has(apiKey)) {
+      send(response, invalidKeyBody());
+      return;
+    }
+    if (model === undefined) {
+      const served = this.#models === null ? LISTED_IMAGE_MODELS : [...this.#models];
+      send(response, { status: 200, body: { models: served.map(modelResource) } });
+      return;
+    }
+    if (this.#models !== null && !this.#models.has(model)) {
+      send(response, errorBody(404, `models/${model} is not found for API version v1beta, or is not supported for generateContent.`));
+      return;
+    }
+    send(response, { status: 200, body: modelResource(model) });
   }
 
   async #handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
@@ -159,11 +208,12 @@ export class FakeGeminiServer {
     const prompt = promptOf(body);
     const aspectRatio = aspectRatioOf(body);
     const apiKey = headerValue(request.headers["x-goog-api-key"]) ?? url.searchParams.get("key");
-    this.requests.push({
+    const listing = request.method === "GET" ? (MODEL_PATH.exec(url.pathname) ?? LIST_PATH.exec(url.pathname)) : null;
+    (listing === null ? this.requests : this.listingRequests).push({
       method: request.method ?? "GET",
       path: url.pathname,
       apiVersion: route?.[1] ?? null,
-      model: route?.[2] ?? null,
+      model: route?.[2] ?? listing?.[2] ?? null,
       headers: request.headers,
       apiKey,
       body,
@@ -172,6 +222,10 @@ export class FakeGeminiServer {
       receivedAt: Date.now(),
     });
 
+    if (listing !== null) {
+      this.#answerListing(response, apiKey, listing[2]);
+      return;
+    }
     const model = route?.[2];
     if (request.method !== "POST" || model === undefined) {
       send(response, errorBody(404, `Method not found: ${request.method ?? ""} ${url.pathname}`));

@@ -1,3 +1,4 @@
+import pino from "pino";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ASPECT_RATIOS, PIXEL_SIZES } from "../../src/domain/catalog/aspect-ratios.ts";
@@ -521,6 +522,90 @@ describe("/readyz with Gemini", () => {
       expect(JSON.stringify(ready)).not.toContain(badKey);
     } finally {
       await harness.close();
+    }
+  });
+
+  it("answers 503 naming the model and GEMINI_MODEL when Gemini's model listing has no such model, and logs it once", async () => {
+    const listing = await FakeGeminiServer.start({ models: ["gemini-some-other-image"] });
+    const lines: string[] = [];
+    const logger = pino({ level: "info" }, { write: (line: string) => lines.push(line) });
+    const harness = await startTestServer(
+      { GEMINI_API_KEY: GOOD_KEY, GEMINI_BASE_URL: listing.url, GEMINI_MODEL: "gemini-retired-image" },
+      { logger },
+    );
+    try {
+      const reason = "Gemini serves no model gemini-retired-image; set GEMINI_MODEL to a model it serves";
+      await waitUntil(() => listing.listingRequests.length > 0, "the model check");
+      let ready = await readiness(harness);
+      for (const until = Date.now() + 5_000; ready.status !== 503 && Date.now() < until; ) ready = await readiness(harness);
+      expect(ready).toEqual({
+        status: 503,
+        code: 503,
+        msg: "Not ready.",
+        data: {
+          checks: [
+            { name: "database", ok: true },
+            { name: "provider:gemini", ok: false, reason },
+            { name: "provider:sandbox", ok: true },
+          ],
+        },
+      });
+      const asked = listing.listingRequests[0];
+      expect(asked).toMatchObject({ path: "/v1beta/models/gemini-retired-image", apiKey: GOOD_KEY });
+      const logged = lines.map((line) => JSON.parse(line) as { msg: string; level: number }).filter((line) => line.msg.includes(reason));
+      expect(logged).toEqual([
+        expect.objectContaining({ level: 50, msg: `OPERATOR ACTION NEEDED: ${reason}`, provider: "gemini", setting: "GEMINI_MODEL" }),
+      ]);
+      // Each field once: JSON with a repeated key reads as its last value, but log shippers differ.
+      expect(lines.find((line) => line.includes(reason))?.match(/"provider":/g)).toHaveLength(1);
+
+      // Once the upstream serves the model again, the next task that gets an image makes it ready.
+      listing.setModels(["gemini-retired-image"]);
+      const record = await runTask(harness, { prompt: "after the model came back" });
+      expect(record.state).toBe("success");
+      expect((await readiness(harness)).status).toBe(200);
+    } finally {
+      await harness.close();
+      await listing.close();
+    }
+  });
+
+  it("stays ready while one route's model is served, and names each route's variable when neither is", async () => {
+    const listing = await FakeGeminiServer.start({ models: ["gemini-current-image"] });
+    const harness = await startTestServer({
+      GEMINI_API_KEY: GOOD_KEY,
+      GEMINI_BASE_URL: listing.url,
+      GEMINI_MODEL: "gemini-current-image",
+      GEMINI_FALLBACK_MODEL: "gemini-retired-image",
+    });
+    try {
+      await waitUntil(() => listing.listingRequests.length === 2, "both model checks");
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const ready = await readiness(harness);
+      expect(ready.status).toBe(200);
+      expect(ready.data.checks).toContainEqual({ name: "provider:gemini>gemini-fallback", ok: true });
+    } finally {
+      await harness.close();
+    }
+    const neither = await startTestServer({
+      GEMINI_API_KEY: GOOD_KEY,
+      GEMINI_BASE_URL: listing.url,
+      GEMINI_MODEL: "gemini-old-image",
+      GEMINI_FALLBACK_MODEL: "gemini-retired-image",
+    });
+    try {
+      let ready = await readiness(neither);
+      for (const until = Date.now() + 5_000; ready.status !== 503 && Date.now() < until; ) ready = await readiness(neither);
+      expect(ready.data.checks).toContainEqual({
+        name: "provider:gemini>gemini-fallback",
+        ok: false,
+        reason:
+          "Gemini serves no model gemini-old-image; set GEMINI_MODEL to a model it serves; " +
+          "Gemini serves no model gemini-retired-image; set GEMINI_FALLBACK_MODEL to a model it serves",
+      });
+    } finally {
+      await neither.close();
+      await listing.close();
     }
   });
 

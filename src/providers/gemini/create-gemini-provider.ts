@@ -29,6 +29,8 @@ export interface GeminiOptions {
   apiVersion?: string;
   /** GEMINI_MODEL. */
   model: string;
+  /** The variable that set `model`, named when the upstream does not serve it. */
+  modelSetting?: string;
   /** GEMINI_TIMEOUT_MS: budget of each upstream attempt. */
   timeoutMs: number;
   /** GEMINI_MAX_ATTEMPTS: upstream attempts per task, the first one included. */
@@ -36,7 +38,7 @@ export interface GeminiOptions {
   /** GEMINI_MAX_CONCURRENCY: upstream calls in flight at once, across all tasks of this process. */
   maxConcurrency: number;
   logger: Logger;
-  /** The name in configuration and logs; set it when a route holds two Gemini instances. */
+  /** The name in configuration and logs (bound to the logger given); set it when a route holds two Gemini instances. */
   name?: string;
   clock?: Clock;
   sleep?: Sleep;
@@ -55,11 +57,13 @@ export interface GeminiOptions {
 export function createGeminiProvider(options: GeminiOptions): ImageProvider {
   const clock = options.clock ?? systemClock;
   const sleep = options.sleep ?? abortableSleep;
-  const logger = options.logger;
+  // One binding of the provider's name for every layer's lines.
+  const logger = options.logger.child({ provider: options.name ?? "gemini" });
   const adapter = new GeminiImageProvider({
     name: options.name ?? "gemini",
     keyPool: new KeyPool(options.apiKeys, clock),
     model: options.model,
+    modelSetting: options.modelSetting,
     baseUrl: options.baseUrl,
     apiVersion: options.apiVersion,
     timeoutMs: options.timeoutMs,

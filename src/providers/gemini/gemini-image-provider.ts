@@ -77,6 +77,8 @@ export interface GeminiImageProviderOptions {
   sleep?: Sleep;
   /** The fetch the SDK calls; bufferedFetch unless given. */
   fetch?: typeof fetch;
+  /** The setting that names `model`, for the operator's messages: GEMINI_MODEL unless given. */
+  modelSetting?: string;
 }
 
 type AbortCause = "task" | "deadline" | "attempt";
@@ -97,6 +99,8 @@ export class GeminiImageProvider implements ImageProvider {
   readonly #clients = new Map<string, GoogleGenAI>();
   #lastOperatorLogAt: number | null = null;
   #lastRejection: string | null = null;
+  /** Set when the upstream said it serves no such model (its listing, or a 404 to a task). */
+  #modelMissing: string | null = null;
 
   constructor(options: GeminiImageProviderOptions) {
     if (!Number.isFinite(options.timeoutMs) || options.timeoutMs <= 0) {
@@ -105,7 +109,8 @@ export class GeminiImageProvider implements ImageProvider {
     this.name = options.name ?? "gemini";
     this.#options = options;
     this.#keyPool = options.keyPool;
-    this.#logger = options.logger.child({ provider: this.name, model: options.model });
+    // The logger given already names the provider (createGeminiProvider binds it for every layer).
+    this.#logger = options.logger.child({ model: options.model });
     this.#clock = options.clock ?? systemClock;
     this.#sleep = options.sleep ?? abortableSleep;
   }
@@ -119,13 +124,52 @@ export class GeminiImageProvider implements ImageProvider {
   }
 
   health(): ProviderHealth {
-    if (this.#keyPool.hasAcceptedKey()) {
-      return { ok: true };
+    if (!this.#keyPool.hasAcceptedKey()) {
+      return {
+        ok: false,
+        reason: `Gemini rejected every configured API key (${this.#lastRejection ?? "rejected"}); check GEMINI_API_KEY`,
+      };
     }
-    return {
-      ok: false,
-      reason: `Gemini rejected every configured API key (${this.#lastRejection ?? "rejected"}); check GEMINI_API_KEY`,
-    };
+    if (this.#modelMissing !== null) return { ok: false, reason: this.#modelMissing };
+    return { ok: true };
+  }
+
+  /**
+   * Asks the upstream's model listing whether it serves the configured model: Google shuts model
+   * ids down every few months, and a server still naming one fails every task. A model it does not
+   * serve makes health() say so, naming the id and the setting to change; an answer that says
+   * nothing about the model (a network error, a 5xx, a rejected key) changes nothing.
+   */
+  async checkUpstream(): Promise<void> {
+    const model = this.#options.model;
+    const lease = this.#keyPool.next();
+    try {
+      await this.#client(lease.key).models.get({
+        model,
+        config: { abortSignal: AbortSignal.timeout(this.#options.timeoutMs) },
+      });
+      if (this.#modelMissing !== null) this.#logger.info("Gemini serves the configured model again");
+      this.#modelMissing = null;
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 404) {
+        this.#markModelMissing();
+        return;
+      }
+      const detail = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+      this.#logger.warn({ keyIndex: lease.index, detail }, "could not ask Gemini whether it serves the configured model");
+    }
+  }
+
+  #markModelMissing(): void {
+    const setting = this.#options.modelSetting ?? "GEMINI_MODEL";
+    const first = this.#modelMissing === null;
+    this.#modelMissing = `Gemini serves no model ${this.#options.model}; set ${setting} to a model it serves`;
+    if (first) {
+      this.#logger.error(
+        { operatorError: true, setting },
+        `OPERATOR ACTION NEEDED: Gemini serves no model ${this.#options.model}; set ${setting} to a model it serves`,
+      );
+    }
   }
 
   #throwIfOver(request: ImageRequest): void {
@@ -205,6 +249,7 @@ export class GeminiImageProvider implements ImageProvider {
     }
     const upstreamMs = this.#clock.now() - startedAt;
     this.#keyPool.markAccepted(lease.index);
+    this.#modelMissing = null;
 
     const outcome = readGeminiResponse(response);
     const logFields = { taskId: request.taskId, keyIndex: lease.index, upstreamMs, responseId: response.responseId };
@@ -316,6 +361,7 @@ export class GeminiImageProvider implements ImageProvider {
       return new ProviderError({ code: "PROVIDER_ERROR", message: MESSAGES.unavailable, retryable: true, detail, cause: error });
     }
     this.#logger.error({ ...logFields, detail }, "Gemini rejected the request");
+    if (status === 404) this.#markModelMissing();
     // An unknown model (404) is the operator's setting, not the request: another route may serve.
     return new ProviderError({ code: "PROVIDER_ERROR", message: MESSAGES.rejected, detail, operatorError: status === 404, cause: error });
   }
