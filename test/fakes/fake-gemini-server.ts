@@ -172,14 +172,18 @@ export class FakeGeminiServer {
     await closed;
   }
 
+  /** Google's answer to a missing or refused key, or null when the key may go on. */
+  #keyRefusal(apiKey: string | null): FakeResponse | null {
+    if (apiKey === null || apiKey === "") return missingKeyBody();
+    if (this.#allowedKeys !== null && !this.#allowedKeys.has(apiKey)) return invalidKeyBody();
+    return null;
+  }
+
   /** models.get (one model) and models.list (`model` undefined), behind the same key checks. */
   #answerListing(response: ServerResponse, apiKey: string | null, model: string | undefined): void {
-    if (apiKey === null || apiKey === "") {
-      send(response, missingKeyBody());
-      return;
-    }
-    if (this.#allowedKeys !== null && !this.#allowedKeys.has(apiKey)) {
-      send(response, invalidKeyBody());
+    const refusal = this.#keyRefusal(apiKey);
+    if (refusal !== null) {
+      send(response, refusal);
       return;
     }
     if (model === undefined) {
@@ -231,12 +235,9 @@ export class FakeGeminiServer {
       send(response, errorBody(404, `Method not found: ${request.method ?? ""} ${url.pathname}`));
       return;
     }
-    if (apiKey === null || apiKey === "") {
-      send(response, missingKeyBody());
-      return;
-    }
-    if (this.#allowedKeys !== null && !this.#allowedKeys.has(apiKey)) {
-      send(response, invalidKeyBody());
+    const refusal = this.#keyRefusal(apiKey);
+    if (refusal !== null) {
+      send(response, refusal);
       return;
     }
     if (body === null || prompt === null) {

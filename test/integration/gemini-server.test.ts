@@ -124,6 +124,22 @@ async function readiness(harness: TestServer): Promise<{ status: number; code: n
   return { status: answer.status, ...answer.body };
 }
 
+/** /readyz's answer when the gemini route alone cannot serve, for `reason`. */
+function geminiNotReady(reason: string): { status: number; code: number; msg: string; data: ReadinessData } {
+  return {
+    status: 503,
+    code: 503,
+    msg: "Not ready.",
+    data: {
+      checks: [
+        { name: "database", ok: true },
+        { name: "provider:gemini", ok: false, reason },
+        { name: "provider:sandbox", ok: true },
+      ],
+    },
+  };
+}
+
 async function waitUntil(condition: () => boolean, what: string, timeoutMs = 5_000): Promise<void> {
   const until = Date.now() + timeoutMs;
   while (!condition()) {
@@ -503,22 +519,7 @@ describe("/readyz with Gemini", () => {
       expect(requestsFor(guardedFake, "with a refused key")).toHaveLength(1);
 
       const ready = await readiness(harness);
-      expect(ready).toEqual({
-        status: 503,
-        code: 503,
-        msg: "Not ready.",
-        data: {
-          checks: [
-            { name: "database", ok: true },
-            {
-              name: "provider:gemini",
-              ok: false,
-              reason: "Gemini rejected every configured API key (API_KEY_INVALID); check GEMINI_API_KEY",
-            },
-            { name: "provider:sandbox", ok: true },
-          ],
-        },
-      });
+      expect(ready).toEqual(geminiNotReady("Gemini rejected every configured API key (API_KEY_INVALID); check GEMINI_API_KEY"));
       expect(JSON.stringify(ready)).not.toContain(badKey);
     } finally {
       await harness.close();
@@ -538,18 +539,7 @@ describe("/readyz with Gemini", () => {
       await waitUntil(() => listing.listingRequests.length > 0, "the model check");
       let ready = await readiness(harness);
       for (const until = Date.now() + 5_000; ready.status !== 503 && Date.now() < until; ) ready = await readiness(harness);
-      expect(ready).toEqual({
-        status: 503,
-        code: 503,
-        msg: "Not ready.",
-        data: {
-          checks: [
-            { name: "database", ok: true },
-            { name: "provider:gemini", ok: false, reason },
-            { name: "provider:sandbox", ok: true },
-          ],
-        },
-      });
+      expect(ready).toEqual(geminiNotReady(reason));
       const asked = listing.listingRequests[0];
       expect(asked).toMatchObject({ path: "/v1beta/models/gemini-retired-image", apiKey: GOOD_KEY });
       const logged = lines.map((line) => JSON.parse(line) as { msg: string; level: number }).filter((line) => line.msg.includes(reason));
