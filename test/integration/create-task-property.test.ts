@@ -124,8 +124,10 @@ function expectedAnswer(bytes: Uint8Array): Expected {
   const problems = inputProblems(input);
   if (body.model !== MODEL) problems.push("model");
   const callBackUrl = ownValue(body, "callBackUrl");
-  // `"callBackUrl"?: string`: when present, even as null, it must be an absolute http(s) URL.
-  if (hasOwn(body, "callBackUrl") && !isAbsoluteHttpUrl(callBackUrl)) problems.push("callBackUrl");
+  // `"callBackUrl"?: string`: "" and null mean no callback; anything else must be an absolute http(s) URL.
+  if (hasOwn(body, "callBackUrl") && callBackUrl !== "" && callBackUrl !== null && !isAbsoluteHttpUrl(callBackUrl)) {
+    problems.push("callBackUrl");
+  }
   return problems.length === 0 ? { status: 200 } : { status: 422, mentions: problems };
 }
 

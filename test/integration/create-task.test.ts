@@ -34,6 +34,15 @@ describe("POST /api/v1/jobs/createTask", () => {
     expect(answer.headers.get("x-request-id")).toMatch(/\S+/);
   });
 
+  it.each([[""], [null]])("takes callBackUrl %j as no callback, keeping it in param as sent", async (callBackUrl) => {
+    const answer = await create({ model: MODEL, input: { prompt: "no callback wanted" }, callBackUrl });
+    expect(answer.status).toBe(200);
+    const taskId = answer.body.data?.taskId ?? "";
+    const task = await harness.server.store.tasks.get(taskId);
+    expect(task?.callbackUrl).toBeNull();
+    expect(task?.param).toBe(JSON.stringify({ model: MODEL, input: { prompt: "no callback wanted" }, callBackUrl }));
+  });
+
   it("gives task ids that sort by creation time", async () => {
     const first = await create({ model: MODEL, input: { prompt: "one" } });
     await new Promise((resolve) => setTimeout(resolve, 3));
@@ -141,7 +150,6 @@ describe("POST /api/v1/jobs/createTask", () => {
       ["not a url"],
       [`https://example.com/${"a".repeat(2048)}`],
       [12],
-      [null],
       [" https://example.com/hook"],
       ["https:example.com/hook"],
     ])(

@@ -43,10 +43,10 @@ export function registerCreateTask(api: FastifyInstance, context: ApiContext): v
             model: { type: "string", enum: models.map((model) => model.id) },
             input: z.toJSONSchema(models[0]?.inputSchema ?? z.object({}), { io: "input", unrepresentable: "any" }),
             callBackUrl: {
-              type: "string",
-              format: "uri",
+              type: ["string", "null"],
               maxLength: 2048,
-              description: "Optional: when the task succeeds or fails, its record is POSTed here, signed with the account's webhook secret.",
+              description:
+                "Optional absolute http(s) URL, without a user name or password: when the task succeeds or fails, its record is POSTed here, signed with the account's webhook secret. \"\" or null: no callback.",
             },
           },
           // Without an example of its own, the docs page would make one with a callBackUrl, and

@@ -79,15 +79,18 @@ export class TaskService {
   async create(command: CreateTaskCommand): Promise<Result<Task>> {
     const validated = this.catalog.validate(command.model, command.input);
     if (!validated.ok) return validated;
-    const callbackUrl = command.callbackUrl;
+    const given = command.callbackUrl;
+    // Clients of the hosted services send "" or null when they want no callback.
+    const callbackUrl = given === "" || given === null ? undefined : given;
     if (callbackUrl !== undefined && !validCallbackUrl(callbackUrl)) {
       return failure("VALIDATION_FAILED", callbackUrlProblem(callbackUrl) ?? CALLBACK_URL_RULE);
     }
-    // Only now is the body known to be small and flat enough to serialize cheaply.
+    // Only now is the body known to be small and flat enough to serialize cheaply. As sent: an
+    // empty or null callBackUrl stays in param, though it means no callback.
     const param = JSON.stringify({
       model: command.model,
       input: command.input,
-      ...(callbackUrl === undefined ? {} : { callBackUrl: callbackUrl }),
+      ...(given === undefined ? {} : { callBackUrl: given }),
     });
     const now = this.clock.now();
     const task: Task = {
