@@ -51,6 +51,11 @@ export interface Config {
   callbackTimeoutMs: number;
   /** Browser origins allowed to call the API cross-origin: any ("*"), these, or none (null). */
   corsOrigins: CorsOrigins;
+  /** The largest file one upload may store. */
+  uploadMaxBytes: number;
+  /** The bytes an account's live uploads may hold together. */
+  uploadAccountMaxBytes: number;
+  uploadRetentionDays: number;
 }
 
 export type CorsOrigins = "*" | string[] | null;
@@ -62,6 +67,8 @@ export class ConfigError extends Error {
     this.name = "ConfigError";
   }
 }
+
+const MIB = 1024 * 1024;
 
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
 
@@ -268,5 +275,8 @@ export function loadConfig(env: Environment): Config {
     callbackAllowNetworks: networks(env, "CALLBACK_ALLOW_NETWORKS"),
     callbackTimeoutMs: integer(env, "CALLBACK_TIMEOUT_MS", 15_000, 100, 600_000),
     corsOrigins: corsOrigins(env),
+    uploadMaxBytes: integer(env, "UPLOAD_MAX_BYTES", 30 * MIB, 1, 1_024 * MIB),
+    uploadAccountMaxBytes: integer(env, "UPLOAD_ACCOUNT_MAX_BYTES", 1_024 * MIB, 1, Number.MAX_SAFE_INTEGER),
+    uploadRetentionDays: integer(env, "UPLOAD_RETENTION_DAYS", 3, 1, 3_650),
   };
 }

@@ -12,6 +12,7 @@ import { systemClock, type Clock } from "./domain/clock.ts";
 import { newId } from "./domain/ids.ts";
 import { TaskService } from "./domain/tasks/task-service.ts";
 import { isTerminal } from "./domain/tasks/task.ts";
+import { UPLOADS_FOLDER, UploadService } from "./domain/uploads/upload-service.ts";
 import { createGuardedFetch } from "./net/guarded-fetch.ts";
 import type { ImageProvider } from "./providers/image-provider.ts";
 import { MeteredImageProvider, type UpstreamCallObserver } from "./providers/metered-image-provider.ts";
@@ -110,6 +111,11 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
     secret: await loadOrCreateSigningSecret(config.dataDir),
     publicBaseUrl: config.publicBaseUrl,
   });
+  const uploads = new UploadService(store.uploads, blobs, clock, {
+    maxBytes: config.uploadMaxBytes,
+    accountMaxBytes: config.uploadAccountMaxBytes,
+    retentionMs: config.uploadRetentionDays * DAY_MS,
+  });
   const metrics = new RuntimeMetrics(dispatcher, tasks, store.counters);
   const sandbox = new MeteredImageProvider(new SandboxImageProvider({ latencyMs: config.sandboxLatencyMs }), metrics.upstream);
   const provider =
@@ -178,12 +184,16 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
     metrics,
     corsOrigins: config.corsOrigins,
     metricsToken: config.metricsToken,
+    uploads,
   });
 
   const timers: NodeJS.Timeout[] = [];
   const sweepRetention = async (): Promise<void> => {
-    const removed = await blobs.deleteOlderThan(clock.now() - config.resultRetentionDays * DAY_MS);
+    // Uploads are kept UPLOAD_RETENTION_DAYS, each until the expiry its row records.
+    const removed = await blobs.deleteOlderThan(clock.now() - config.resultRetentionDays * DAY_MS, [UPLOADS_FOLDER]);
     if (removed > 0) logger.info({ removed }, "deleted result files past their retention period");
+    const expiredUploads = await uploads.deleteExpired();
+    if (expiredUploads > 0) logger.info({ removed: expiredUploads }, "deleted uploads past their retention period");
     await tasks.deleteExpiredIdempotencyKeys();
   };
   const repeat = (everyMs: number, job: () => Promise<unknown>, what: string): void => {

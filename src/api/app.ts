@@ -19,6 +19,7 @@ import { registerStreamInfo } from "./routes/stream-info.ts";
 import { registerFiles } from "./routes/files.ts";
 import { registerHealth } from "./routes/health.ts";
 import { registerRecordInfo } from "./routes/record-info.ts";
+import { registerUploads } from "./routes/uploads.ts";
 import { callerOf } from "./request-fields.ts";
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -100,11 +101,11 @@ export async function buildApp(context: ApiContext): Promise<FastifyInstance> {
   await registerOpenApi(app, context);
   registerHealth(app, context);
   registerFiles(app, context);
-  // One hook runs first on every /api/v1 route: the key (401), then its rate budget (429).
+  // One hook runs first on every /api/v1 and /api upload route: the key (401), then its rate budget (429).
   // createTask's budget is its own, so it has a scope of its own, and the hook knows its budget
   // without looking at the request.
   const authenticate = authenticator(context.accounts);
-  const guardedScope = (name: RateClass, register: (api: FastifyInstance) => void) =>
+  const guardedScope = (name: RateClass, register: (api: FastifyInstance) => void | Promise<void>, prefix = "/api/v1") =>
     app.register(
       async (api) => {
         const withinRateLimit = rateLimitCheck(context.rateLimiter, name, context.rateLimits[name]);
@@ -112,9 +113,9 @@ export async function buildApp(context: ApiContext): Promise<FastifyInstance> {
           if (!(await authenticate(request, reply))) return;
           await withinRateLimit(reply, callerOf(request));
         });
-        register(api);
+        await register(api);
       },
-      { prefix: "/api/v1" },
+      { prefix },
     );
   await guardedScope("createTask", (api) => registerCreateTask(api, context));
   await guardedScope("other", (api) => {
@@ -124,6 +125,8 @@ export async function buildApp(context: ApiContext): Promise<FastifyInstance> {
     registerStreamInfo(api, context);
     registerDownloadUrl(api, context);
   });
+  // The hosted services' File Upload API sits beside /api/v1, on the same key and "other" budget.
+  await guardedScope("other", (api) => registerUploads(api, context), "/api");
   await app.register(adminApi(context), { prefix: "/admin/v1" });
   return app;
 }

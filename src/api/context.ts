@@ -8,6 +8,7 @@ import type { RateLimiter } from "../domain/limits/rate-limiter.ts";
 import type { TaskReports } from "../domain/tasks/reports.ts";
 import type { RateLimitDefaults } from "./rate-limiting.ts";
 import type { TaskService } from "../domain/tasks/task-service.ts";
+import type { UploadService } from "../domain/uploads/upload-service.ts";
 import type { BlobStore } from "../storage/blob-store.ts";
 import type { UrlSigner } from "../storage/url-signer.ts";
 
@@ -44,6 +45,7 @@ export interface ApiContext {
   metrics: HttpMetrics;
   /** Bearer credential of /metrics; null leaves it open. */
   metricsToken: string | null;
+  uploads: UploadService;
   /** Browser origins allowed cross-origin: any ("*"), these, or none (null: nothing registered). */
   corsOrigins: "*" | readonly string[] | null;
 }

@@ -198,6 +198,23 @@ const migrations: Record<string, Migration> = {
       await sql`UPDATE tasks SET upstream_attempts = attempts`.execute(db);
     },
   },
+  "0009_uploads": {
+    async up(db: Kysely<unknown>): Promise<void> {
+      // Files accounts upload to use as inputs, one row per file path of an account: the row is
+      // the quota's count and the retention sweep's list; the bytes live in the blob store.
+      await db.schema
+        .createTable("uploads")
+        .addColumn("account_id", "text", (column) => column.notNull())
+        .addColumn("file_path", "text", (column) => column.notNull())
+        .addColumn("bytes", "integer", (column) => column.notNull())
+        .addColumn("mime_type", "text", (column) => column.notNull())
+        .addColumn("created_at", "bigint", (column) => column.notNull())
+        .addColumn("expires_at", "bigint", (column) => column.notNull())
+        .addPrimaryKeyConstraint("uploads_pk", ["account_id", "file_path"])
+        .execute();
+      await db.schema.createIndex("uploads_expires").on("uploads").column("expires_at").execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -71,4 +71,14 @@ export interface Database {
   tasks: TasksTable;
   credit_ledger: CreditLedgerTable;
   audit_log: AuditLogTable;
+  uploads: UploadsTable;
+}
+
+export interface UploadsTable {
+  account_id: string;
+  file_path: string;
+  bytes: number;
+  mime_type: string;
+  created_at: number;
+  expires_at: number;
 }

@@ -7,6 +7,7 @@ import { SqliteCallbackOutbox } from "./sqlite-callback-outbox.ts";
 import { SqliteGroupCommit } from "./sqlite-group-commit.ts";
 import { SqliteReports } from "./sqlite-reports.ts";
 import { SqliteTaskRepository } from "./sqlite-task-repository.ts";
+import { SqliteUploadRepository } from "./sqlite-upload-repository.ts";
 import { WalFileSync } from "./wal-sync.ts";
 import { BACKGROUND_AUTOCHECKPOINT_FRAMES, WalCheckpointer } from "./wal-checkpoint.ts";
 
@@ -16,6 +17,7 @@ export interface SqliteStore {
   tasks: SqliteTaskRepository;
   reports: SqliteReports;
   outbox: SqliteCallbackOutbox;
+  uploads: SqliteUploadRepository;
   /** The group commit's and the log flush's counters, for /metrics. */
   counters(): CommitCounters;
   close(): Promise<void>;
@@ -60,6 +62,7 @@ export async function openSqliteStore(dataDir: string, options: SqliteStoreOptio
     }),
     reports: new SqliteReports(handle.db),
     outbox: new SqliteCallbackOutbox(handle.raw, groupCommit),
+    uploads: new SqliteUploadRepository(handle.raw, groupCommit),
     close: async () => {
       // First: no checkpoint runs on while the server's connection closes.
       await checkpointer?.close();

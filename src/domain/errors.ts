@@ -10,9 +10,11 @@ export type ErrorCode =
   | "NOT_FOUND"
   | "CONFLICT"
   | "PAYLOAD_TOO_LARGE"
+  | "UNSUPPORTED_MEDIA_TYPE"
   | "VALIDATION_FAILED"
   | "RATE_LIMITED"
-  | "INTERNAL";
+  | "INTERNAL"
+  | "INSUFFICIENT_STORAGE";
 
 export interface Failure {
   ok: false;

@@ -40,6 +40,9 @@ export interface BlobStore {
   /** null when no such blob exists (deleted by retention, or never written). */
   open(key: string): Promise<OpenedBlob | null>;
   delete(key: string): Promise<void>;
-  /** Removes blobs written before `before` (epoch ms); returns how many were removed. */
-  deleteOlderThan(before: number): Promise<number>;
+  /**
+   * Removes blobs written before `before` (epoch ms); returns how many were removed. Keys under
+   * the top-level folders named in `except` are left alone: they have a retention of their own.
+   */
+  deleteOlderThan(before: number, except?: readonly string[]): Promise<number>;
 }

@@ -118,11 +118,11 @@ export class LocalBlobStore implements BlobStore {
     await removeIfPresent(filePath + SIDECAR_SUFFIX);
   }
 
-  async deleteOlderThan(before: number): Promise<number> {
-    return this.sweepDirectory(this.root, before);
+  async deleteOlderThan(before: number, except: readonly string[] = []): Promise<number> {
+    return this.sweepDirectory(this.root, before, except);
   }
 
-  private async sweepDirectory(directory: string, before: number): Promise<number> {
+  private async sweepDirectory(directory: string, before: number, except: readonly string[] = []): Promise<number> {
     let entries;
     try {
       entries = await readdir(directory, { withFileTypes: true });
@@ -135,7 +135,8 @@ export class LocalBlobStore implements BlobStore {
     for (const entry of entries) {
       const entryPath = path.join(directory, entry.name);
       if (entry.isDirectory()) {
-        if (!directoryMayHoldOlderBlobs(entry.name, before)) continue;
+        // Only at the top: `except` names top-level folders.
+        if (except.includes(entry.name) || !directoryMayHoldOlderBlobs(entry.name, before)) continue;
         removed += await this.sweepDirectory(entryPath, before);
       } else if (!entry.isFile()) {
         continue;
