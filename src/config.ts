@@ -56,6 +56,14 @@ export interface Config {
   /** The bytes an account's live uploads may hold together. */
   uploadAccountMaxBytes: number;
   uploadRetentionDays: number;
+  /** Input images (file-url-upload) may be fetched from loopback, private and other non-public addresses. */
+  inputImageAllowPrivate: boolean;
+  /** Non-public networks input images may be fetched from anyway. */
+  inputImageAllowNetworks: Network[];
+  /** The largest input image fetched from a URL. */
+  inputImageMaxBytes: number;
+  /** The budget for fetching one input image, redirects included. */
+  inputImageTimeoutMs: number;
 }
 
 export type CorsOrigins = "*" | string[] | null;
@@ -278,5 +286,9 @@ export function loadConfig(env: Environment): Config {
     uploadMaxBytes: integer(env, "UPLOAD_MAX_BYTES", 30 * MIB, 1, 1_024 * MIB),
     uploadAccountMaxBytes: integer(env, "UPLOAD_ACCOUNT_MAX_BYTES", 1_024 * MIB, 1, Number.MAX_SAFE_INTEGER),
     uploadRetentionDays: integer(env, "UPLOAD_RETENTION_DAYS", 3, 1, 3_650),
+    inputImageAllowPrivate: flag(env, "INPUT_IMAGE_ALLOW_PRIVATE", false),
+    inputImageAllowNetworks: networks(env, "INPUT_IMAGE_ALLOW_NETWORKS"),
+    inputImageMaxBytes: integer(env, "INPUT_IMAGE_MAX_BYTES", 10 * MIB, 1, 1_024 * MIB),
+    inputImageTimeoutMs: integer(env, "INPUT_IMAGE_TIMEOUT_MS", 30_000, 100, 600_000),
   };
 }

@@ -14,6 +14,7 @@ import { TaskService } from "./domain/tasks/task-service.ts";
 import { isTerminal } from "./domain/tasks/task.ts";
 import { UPLOADS_FOLDER, UploadService } from "./domain/uploads/upload-service.ts";
 import { createGuardedFetch } from "./net/guarded-fetch.ts";
+import { createImageDownload } from "./net/image-download.ts";
 import type { ImageProvider } from "./providers/image-provider.ts";
 import { MeteredImageProvider, type UpstreamCallObserver } from "./providers/metered-image-provider.ts";
 import { SandboxImageProvider } from "./providers/sandbox/sandbox-image-provider.ts";
@@ -185,6 +186,12 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
     corsOrigins: config.corsOrigins,
     metricsToken: config.metricsToken,
     uploads,
+    downloadImage: createImageDownload({
+      policy: { allowPrivate: config.inputImageAllowPrivate, allowNetworks: config.inputImageAllowNetworks },
+      maxBytes: config.inputImageMaxBytes,
+      timeoutMs: config.inputImageTimeoutMs,
+      urlName: "fileUrl",
+    }),
   });
 
   const timers: NodeJS.Timeout[] = [];

@@ -9,6 +9,7 @@ import type { TaskReports } from "../domain/tasks/reports.ts";
 import type { RateLimitDefaults } from "./rate-limiting.ts";
 import type { TaskService } from "../domain/tasks/task-service.ts";
 import type { UploadService } from "../domain/uploads/upload-service.ts";
+import type { ImageDownload } from "../net/image-download.ts";
 import type { BlobStore } from "../storage/blob-store.ts";
 import type { UrlSigner } from "../storage/url-signer.ts";
 
@@ -46,6 +47,8 @@ export interface ApiContext {
   /** Bearer credential of /metrics; null leaves it open. */
   metricsToken: string | null;
   uploads: UploadService;
+  /** Fetches file-url-upload's fileUrl under INPUT_IMAGE_*. */
+  downloadImage: ImageDownload;
   /** Browser origins allowed cross-origin: any ("*"), these, or none (null: nothing registered). */
   corsOrigins: "*" | readonly string[] | null;
 }

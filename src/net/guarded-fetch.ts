@@ -32,8 +32,10 @@ export interface GuardedRequest {
 export interface GuardedResponse {
   status: number;
   headers: Headers;
-  /** At most `BODY_LIMIT_BYTES` of the body, decoded as UTF-8. */
+  /** At most the body limit of the body, decoded as UTF-8. */
   bodyText: string;
+  /** The same bytes, undecoded. */
+  bodyBytes: Buffer;
   /** True when the body was longer than the limit and reading stopped. */
   bodyTruncated: boolean;
   durationMs: number;
@@ -50,6 +52,8 @@ export interface GuardedFetchOptions {
   timeoutMs?: number;
   /** Names the URL in refusal reasons, e.g. "callBackUrl". */
   urlName?: string;
+  /** How much of a body is read (`BODY_LIMIT_BYTES` unless given); the rest is left unread. */
+  maxBodyBytes?: number;
   /** Monotonic milliseconds, for `durationMs`. */
   now?: () => number;
 }
@@ -116,6 +120,7 @@ export function createGuardedFetch(options: GuardedFetchOptions): GuardedFetch {
   const lookup = options.lookup ?? defaultLookup;
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const urlName = options.urlName ?? "URL";
+  const maxBodyBytes = options.maxBodyBytes ?? BODY_LIMIT_BYTES;
   const now = options.now ?? (() => performance.now());
 
   return async (urlText, init) => {
@@ -135,7 +140,7 @@ export function createGuardedFetch(options: GuardedFetchOptions): GuardedFetch {
 
     try {
       const address = await checkedAddress(target, urlName, options.policy, lookup, signal, describeFailure);
-      return await send(target, address, init, signal, timeoutMs, startedAt, now).catch((error: unknown) => {
+      return await send(target, address, init, signal, timeoutMs, maxBodyBytes, startedAt, now).catch((error: unknown) => {
         throw describeFailure(error);
       });
     } finally {
@@ -189,6 +194,7 @@ async function send(
   init: GuardedRequest,
   signal: AbortSignal,
   timeoutMs: number,
+  maxBodyBytes: number,
   startedAt: number,
   now: () => number,
 ): Promise<GuardedResponse> {
@@ -213,11 +219,12 @@ async function send(
       body: init.body,
       signal,
     });
-    const body = await readLimited(response.body);
+    const body = await readLimited(response.body, maxBodyBytes);
     return {
       status: response.statusCode,
       headers: toHeaders(response.headers),
-      bodyText: body.text,
+      bodyText: new TextDecoder().decode(body.bytes),
+      bodyBytes: body.bytes,
       bodyTruncated: body.truncated,
       durationMs: now() - startedAt,
       address,
@@ -233,14 +240,14 @@ function withoutHostHeader(headers: Record<string, string>): Record<string, stri
   return Object.fromEntries(Object.entries(headers).filter(([name]) => name.toLowerCase() !== "host"));
 }
 
-async function readLimited(body: AsyncIterable<unknown>): Promise<{ text: string; truncated: boolean }> {
+async function readLimited(body: AsyncIterable<unknown>, limit: number): Promise<{ bytes: Buffer; truncated: boolean }> {
   const chunks: Buffer[] = [];
   let size = 0;
   let truncated = false;
   for await (const chunk of body) {
     const buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk));
-    if (size + buffer.length > BODY_LIMIT_BYTES) {
-      chunks.push(buffer.subarray(0, BODY_LIMIT_BYTES - size));
+    if (size + buffer.length > limit) {
+      chunks.push(buffer.subarray(0, limit - size));
       truncated = true;
       // Leaving the loop destroys the stream, so the rest of an oversized body is never read.
       break;
@@ -248,7 +255,7 @@ async function readLimited(body: AsyncIterable<unknown>): Promise<{ text: string
     chunks.push(buffer);
     size += buffer.length;
   }
-  return { text: new TextDecoder().decode(Buffer.concat(chunks)), truncated };
+  return { bytes: Buffer.concat(chunks), truncated };
 }
 
 function toHeaders(incoming: IncomingHttpHeaders): Headers {

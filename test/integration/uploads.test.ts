@@ -1,4 +1,6 @@
 import { existsSync } from "node:fs";
+import { createServer, type Server as HttpServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestServer, type TestServer } from "../helpers/test-server.ts";
@@ -241,5 +243,85 @@ describe("file uploads", () => {
     now += 1000;
     const expired = await fetch(uploaded.downloadUrl);
     expect(await expired.json()).toEqual({ code: 404, msg: "This file URL has expired.", data: null });
+  });
+});
+
+describe("file-url-upload", () => {
+  let harness: TestServer;
+  let images: HttpServer;
+  let origin: string;
+  const cat = png(1500, 5);
+
+  beforeAll(async () => {
+    // A local image server: /hop/N redirects N times before the image.
+    images = createServer((request, response) => {
+      const url = request.url ?? "/";
+      const hop = /^\/hop\/(\d+)$/.exec(url);
+      if (hop !== null) {
+        const left = Number(hop[1]);
+        response.writeHead(302, { Location: left === 1 ? "/cat.png" : `/hop/${left - 1}` }).end();
+      } else if (url === "/cat.png") {
+        response.writeHead(200, { "Content-Type": "image/png" }).end(cat);
+      } else if (url === "/big.png") {
+        response.writeHead(200, { "Content-Type": "image/png" }).end(png(2001));
+      } else if (url === "/text.png") {
+        response.writeHead(200, { "Content-Type": "image/png" }).end("not an image at all");
+      } else {
+        response.writeHead(404).end();
+      }
+    });
+    await new Promise<void>((resolve) => images.listen(0, "127.0.0.1", resolve));
+    origin = `http://127.0.0.1:${(images.address() as AddressInfo).port}`;
+    harness = await startTestServer({ ...LIMITS, INPUT_IMAGE_ALLOW_PRIVATE: "true", INPUT_IMAGE_MAX_BYTES: "2000" });
+  });
+  afterAll(async () => {
+    await harness.close();
+    await new Promise((resolve) => images.close(resolve));
+  });
+
+  const urlUpload = (fields: Record<string, unknown>, on: TestServer = harness) =>
+    post(on, "file-url-upload", JSON.stringify(fields), on.key, "application/json");
+
+  it("stores the image at the URL and serves the same bytes", async () => {
+    const answer = await urlUpload({ fileUrl: `${origin}/cat.png`, uploadPath: "fetched", fileName: "cat.png" });
+    expect(answer.body).toMatchObject({ success: true, code: 200, msg: "File uploaded successfully" });
+    const uploaded = data(answer);
+    expect(uploaded).toMatchObject({ fileName: "cat.png", filePath: "fetched/cat.png", fileSize: 1500, mimeType: "image/png" });
+    expect(await download(uploaded.downloadUrl)).toEqual({ status: 200, type: "image/png", bytes: cat });
+  });
+
+  it("follows a chain of 2 redirects, and of 5", async () => {
+    expect(data(await urlUpload({ fileUrl: `${origin}/hop/2`, uploadPath: "fetched" })).fileSize).toBe(1500);
+    expect(data(await urlUpload({ fileUrl: `${origin}/hop/5`, uploadPath: "fetched" })).fileSize).toBe(1500);
+  });
+
+  const refusals: [string, string, string][] = [
+    ["a chain of 6 redirects", "/hop/6", "fileUrl redirected more than 5 times"],
+    ["a 404", "/missing.png", "fileUrl answered 404"],
+    ["more than INPUT_IMAGE_MAX_BYTES", "/big.png", "fileUrl is larger than 2000 bytes"],
+    ["what is not an image", "/text.png", "fileUrl is not an image"],
+  ];
+  it.each(refusals)("refuses %s with 400, storing nothing", async (_name, route, msg) => {
+    expectError(await urlUpload({ fileUrl: `${origin}${route}`, uploadPath: "refused" }), 400, msg);
+    expect(existsSync(path.join(harness.dataDir, "results", "uploads", harness.accountId, "refused"))).toBe(false);
+  });
+
+  it("names a missing or malformed fileUrl", async () => {
+    expectError(await urlUpload({ uploadPath: "a" }), 400, "fileUrl is required");
+    expectError(
+      await urlUpload({ fileUrl: "ftp://example.com/x.png", uploadPath: "a" }),
+      400,
+      "fileUrl uses scheme ftp:, only http and https are allowed",
+    );
+  });
+
+  it("refuses a loopback address unless INPUT_IMAGE_ALLOW_PRIVATE is set", async () => {
+    const strict = await startTestServer(LIMITS);
+    try {
+      expectError(await urlUpload({ fileUrl: `${origin}/cat.png`, uploadPath: "a" }, strict), 400, "fileUrl host 127.0.0.1 is a loopback address");
+      expect(existsSync(path.join(strict.dataDir, "results", "uploads"))).toBe(false);
+    } finally {
+      await strict.close();
+    }
   });
 });

@@ -1,6 +1,7 @@
 import multipart from "@fastify/multipart";
 import type { FastifyError, FastifyInstance, FastifyReply } from "fastify";
 import { DomainError, failure, type Failure, type Result } from "../../domain/errors.ts";
+import { sniffImageType } from "../../domain/uploads/image-type.ts";
 import { placementOf, type StoredUpload } from "../../domain/uploads/upload-service.ts";
 import type { ApiContext } from "../context.ts";
 import { errorResponseSchema, fail } from "../envelope.ts";
@@ -171,6 +172,38 @@ export async function registerUploads(api: FastifyInstance, context: ApiContext)
       const placement = placementOf(fields.uploadPath, fields.fileName);
       if (!placement.ok) return answer(reply, placement);
       return respond(reply, await uploads.store(caller.accountId, placement.value, file));
+    },
+  );
+
+  api.post(
+    "/file-url-upload",
+    {
+      schema: {
+        operationId: "uploadFileFromUrl",
+        summary: "Upload an image the server fetches from a URL",
+        description: "The URL is fetched under INPUT_IMAGE_* (address policy, size, time), following at most 5 redirects, each checked again.",
+        tags: ["uploads"],
+        body: {
+          type: "object",
+          required: ["fileUrl", "uploadPath"],
+          properties: { fileUrl: { type: "string", format: "uri", description: "An http(s) URL of an image." }, ...placementProperties },
+        },
+        response: uploadResponses,
+      },
+    },
+    async (request, reply) => {
+      const caller = callerOf(request);
+      const body = jsonObjectBody(request.body, { requirement: "The request body must be a JSON object with fileUrl and uploadPath." });
+      if (!body.ok) return answer(reply, body);
+      const { fileUrl, uploadPath, fileName } = body.value;
+      if (fileUrl === undefined || fileUrl === null || fileUrl === "") return answer(reply, failure("BAD_REQUEST", "fileUrl is required"));
+      if (typeof fileUrl !== "string") return answer(reply, failure("BAD_REQUEST", "fileUrl must be a string holding an http(s) URL"));
+      const placement = placementOf(uploadPath, fileName);
+      if (!placement.ok) return answer(reply, placement);
+      const downloaded = await context.downloadImage(fileUrl);
+      if (!downloaded.ok) return answer(reply, failure("BAD_REQUEST", downloaded.reason));
+      if (sniffImageType(downloaded.bytes) === null) return answer(reply, failure("BAD_REQUEST", "fileUrl is not an image"));
+      return respond(reply, await uploads.store(caller.accountId, placement.value, downloaded.bytes));
     },
   );
 }
