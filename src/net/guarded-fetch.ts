@@ -32,7 +32,7 @@ export interface GuardedRequest {
 export interface GuardedResponse {
   status: number;
   headers: Headers;
-  /** At most the body limit of the body, decoded as UTF-8. */
+  /** At most the body limit of the body, decoded as UTF-8 when first read. */
   bodyText: string;
   /** The same bytes, undecoded. */
   bodyBytes: Buffer;
@@ -220,10 +220,15 @@ async function send(
       signal,
     });
     const body = await readLimited(response.body, maxBodyBytes);
+    let text: string | undefined;
     return {
       status: response.statusCode,
       headers: toHeaders(response.headers),
-      bodyText: new TextDecoder().decode(body.bytes),
+      // Decoded when read: an image downloaded through here is never wanted as text.
+      get bodyText() {
+        text ??= new TextDecoder().decode(body.bytes);
+        return text;
+      },
       bodyBytes: body.bytes,
       bodyTruncated: body.truncated,
       durationMs: now() - startedAt,
