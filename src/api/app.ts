@@ -18,6 +18,7 @@ import { registerDownloadUrl } from "./routes/download-url.ts";
 import { registerStreamInfo } from "./routes/stream-info.ts";
 import { registerFiles } from "./routes/files.ts";
 import { registerHealth } from "./routes/health.ts";
+import { registerModels } from "./routes/models.ts";
 import { registerRecordInfo } from "./routes/record-info.ts";
 import { registerUploads } from "./routes/uploads.ts";
 import { callerOf } from "./request-fields.ts";
@@ -124,6 +125,7 @@ export async function buildApp(context: ApiContext): Promise<FastifyInstance> {
     registerCancelTask(api, context);
     registerStreamInfo(api, context);
     registerDownloadUrl(api, context);
+    registerModels(api, context);
   });
   // The hosted services' File Upload API sits beside /api/v1, on the same key and "other" budget.
   await guardedScope("other", (api) => registerUploads(api, context), "/api");

@@ -36,7 +36,7 @@ interface Document {
 
 const PUBLIC_OPERATIONS = [
   "createTask", "recordInfo", "cancelTask", "streamInfo", "getCredit", "getDownloadUrl", "getFile",
-  "getHealth", "getReadiness", "getMetrics",
+  "getHealth", "getReadiness", "getMetrics", "listModels",
 ];
 const PROJECT_ROOT = path.resolve(import.meta.dirname, "../..");
 

@@ -20,4 +20,20 @@ export interface ModelDefinition<Input extends ImageTaskInput = ImageTaskInput> 
   normalize(raw: unknown): Input;
   /** The pixel size the result must have. */
   expectedSize(input: Input): PixelSize;
+  /** What a client may rely on, as GET /api/v1/models lists it. */
+  describe: ModelDescription;
+}
+
+/** A model's published facts beside its schema: the defaults applied, its limits, its result sizes. */
+export interface ModelDescription {
+  /** The value each optional input field takes when it is not sent. */
+  defaults: Readonly<Record<string, unknown>>;
+  limits: {
+    /** Unicode code points of input.prompt, at most. */
+    promptMaxCharacters: number;
+    /** Reference images accepted, or null for a text-only model. */
+    inputImages: { min: number; max: number } | null;
+  };
+  /** Pixel size of the result per aspect ratio. */
+  resultSizes: Readonly<Record<string, PixelSize>>;
 }

@@ -74,4 +74,9 @@ export const nanoBananaTextToImage: ModelDefinition<NanoBananaInput> = {
     };
   },
   expectedSize: (input) => PIXEL_SIZES[input.aspectRatio],
+  describe: {
+    defaults: { image_size: "1:1", output_format: "png", nsfw_checker: true },
+    limits: { promptMaxCharacters: MAX_PROMPT_CODE_POINTS, inputImages: null },
+    resultSizes: PIXEL_SIZES,
+  },
 };
