@@ -1,15 +1,10 @@
 import type SqliteDatabase from "better-sqlite3";
 import type { ReserveOutcome, Upload, UploadRepository } from "../domain/uploads/upload.ts";
+import type { UploadsTable } from "./schema.ts";
 import type { SqliteGroupCommit } from "./sqlite-group-commit.ts";
 
-interface UploadRow {
-  account_id: string;
-  file_path: string;
-  bytes: number;
-  mime_type: string;
-  created_at: number;
-  expires_at: number;
-}
+/** A row as the database holds it: the table's own description. */
+type UploadRow = UploadsTable;
 
 function toUpload(row: UploadRow): Upload {
   return {

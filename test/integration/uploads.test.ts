@@ -1,3 +1,4 @@
+import type { UploadAnswerData } from "../../src/api/routes/uploads.ts";
 import { existsSync } from "node:fs";
 import { createServer, type Server as HttpServer } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -19,14 +20,7 @@ function webp(size: number): Buffer {
   return bytes;
 }
 
-interface UploadData {
-  fileName: string;
-  filePath: string;
-  downloadUrl: string;
-  fileSize: number;
-  mimeType: string;
-  uploadedAt: string;
-}
+type UploadData = UploadAnswerData;
 
 interface UploadAnswer {
   status: number;
