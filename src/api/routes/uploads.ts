@@ -115,7 +115,7 @@ export async function registerUploads(api: FastifyInstance, context: ApiContext)
       // Base64 takes 4 bytes for every 3.
       bodyLimit: Math.ceil(limits.maxBytes / 3) * 4 + JSON_ROOM_BYTES,
       schema: {
-        operationId: "uploadFileAsBase",
+        operationId: "uploadFileBase64",
         summary: "Upload an image given as base64 or a data URL",
         tags: ["uploads"],
         body: {
