@@ -1,7 +1,8 @@
 import { crc32 } from "node:zlib";
 import { describe, it, expect } from "vitest";
 import sharp from "sharp";
-import { detectImageFormat, pngHeader, processImage } from "../../src/images/process-image.ts";
+import { detectImageFormat } from "../../src/domain/image-format.ts";
+import { pngHeader, processImage } from "../../src/images/process-image.ts";
 import { ProviderError } from "../../src/providers/image-provider.ts";
 
 const WIDTH = 64;
