@@ -36,23 +36,24 @@ const ABSOLUTE_HTTP_URL = /^https?:\/\/[^\s\\]+$/i;
 
 const CALLBACK_URL_RULE = `callBackUrl must be an absolute http or https URL of at most ${CALLBACK_URL_MAX} characters`;
 
-/** What is wrong with a callback URL, or undefined when it can be delivered to. */
-function callbackUrlProblem(value: unknown): string | undefined {
-  if (typeof value !== "string" || value.length > CALLBACK_URL_MAX || !ABSOLUTE_HTTP_URL.test(value)) return CALLBACK_URL_RULE;
+/**
+ * The task's callback URL, null for none, or the 422 saying what is wrong with it. Clients of the
+ * hosted services send "" or null when they want no callback.
+ */
+function callbackUrlOf(value: unknown): Result<string | null> {
+  if (value === undefined || value === null || value === "") return success(null);
+  const invalid = failure("VALIDATION_FAILED", CALLBACK_URL_RULE);
+  if (typeof value !== "string" || value.length > CALLBACK_URL_MAX || !ABSOLUTE_HTTP_URL.test(value)) return invalid;
   let url: URL;
   try {
     url = new URL(value);
   } catch {
-    return CALLBACK_URL_RULE;
+    return invalid;
   }
-  if ((url.protocol !== "http:" && url.protocol !== "https:") || url.hostname === "") return CALLBACK_URL_RULE;
+  if ((url.protocol !== "http:" && url.protocol !== "https:") || url.hostname === "") return invalid;
   // fetch refuses a URL with credentials, so every delivery to it would fail.
-  if (url.username !== "" || url.password !== "") return "callBackUrl must not contain a user name or password";
-  return undefined;
-}
-
-function validCallbackUrl(value: unknown): value is string {
-  return callbackUrlProblem(value) === undefined;
+  if (url.username !== "" || url.password !== "") return failure("VALIDATION_FAILED", "callBackUrl must not contain a user name or password");
+  return success(value);
 }
 
 /**
@@ -80,11 +81,8 @@ export class TaskService {
     const validated = this.catalog.validate(command.model, command.input);
     if (!validated.ok) return validated;
     const given = command.callbackUrl;
-    // Clients of the hosted services send "" or null when they want no callback.
-    const callbackUrl = given === "" || given === null ? undefined : given;
-    if (callbackUrl !== undefined && !validCallbackUrl(callbackUrl)) {
-      return failure("VALIDATION_FAILED", callbackUrlProblem(callbackUrl) ?? CALLBACK_URL_RULE);
-    }
+    const callbackUrl = callbackUrlOf(given);
+    if (!callbackUrl.ok) return callbackUrl;
     // Only now is the body known to be small and flat enough to serialize cheaply. As sent: an
     // empty or null callBackUrl stays in param, though it means no callback.
     const param = JSON.stringify({
@@ -102,7 +100,7 @@ export class TaskService {
       state: this.dispatcher.handsOverAtOnce ? "queuing" : "waiting",
       param,
       input: JSON.stringify(validated.value.input),
-      callbackUrl: callbackUrl ?? null,
+      callbackUrl: callbackUrl.value,
       resultJson: null,
       failCode: null,
       failMsg: null,
