@@ -1,4 +1,7 @@
+import { readFileSync } from "node:fs";
 import path from "node:path";
+import type { PriceSetting } from "./domain/catalog/catalog.ts";
+import { MODELS } from "./domain/catalog/models/index.ts";
 import { parseRatePolicy, type RatePolicy } from "./domain/limits/rate-policy.ts";
 import { parseNetwork, type Network } from "./net/address-policy.ts";
 
@@ -36,8 +39,8 @@ export interface Config {
   rateLimitCreateTask: RatePolicy;
   rateLimitOther: RatePolicy;
   activeTaskLimit: number;
-  /** Credits per task, by model id. */
-  prices: Record<string, number>;
+  /** Credits per task by model id: one figure, or one per resolution. */
+  prices: Record<string, PriceSetting>;
   demoCredits: number;
   /** Bearer credential of /admin/v1; null disables the admin API. */
   adminApiKey: string | null;
@@ -243,6 +246,73 @@ function corsOrigins(env: Environment): CorsOrigins {
   return origins.length === 0 ? null : origins;
 }
 
+const MAX_PRICE = 1_000_000;
+const SEED_PRICE_SETTING = "PRICE_NANO_BANANA_TEXT_TO_IMAGE";
+
+function priceFigure(value: unknown, where: string): number {
+  if (typeof value !== "number" || !Number.isInteger(value) || value < 0 || value > MAX_PRICE) {
+    throw new ConfigError(`PRICES: ${where} must be a whole number of credits from 0 to ${MAX_PRICE}, got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+/**
+ * PRICES: JSON, or the path of a JSON file, mapping model ids to credits per task, either one figure
+ * or one per resolution: {"nano-banana-pro": {"1K": 18, "4K": 24}, "google/nano-banana": 4}. Models
+ * and resolutions not named keep their default prices.
+ */
+function prices(env: Environment): Record<string, PriceSetting> {
+  const result: Record<string, PriceSetting> = {};
+  if (text(env, SEED_PRICE_SETTING) !== undefined) {
+    result["nano-banana-text-to-image"] = integer(env, SEED_PRICE_SETTING, 4, 0, MAX_PRICE);
+  }
+  const raw = text(env, "PRICES");
+  if (raw === undefined) return result;
+  let source = raw;
+  if (!/^\s*[[{]/.test(raw)) {
+    try {
+      source = readFileSync(path.resolve(raw), "utf8");
+    } catch (error) {
+      const reason = error instanceof Error && "code" in error ? String(error.code) : String(error);
+      throw new ConfigError(`PRICES must be a JSON object or the path of a file holding one; could not read "${raw}" (${reason})`);
+    }
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(source);
+  } catch (error) {
+    throw new ConfigError(`PRICES is not valid JSON: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    throw new ConfigError('PRICES must be a JSON object such as {"nano-banana-pro": {"1K": 18, "4K": 24}}');
+  }
+  for (const [modelId, setting] of Object.entries(parsed)) {
+    const model = MODELS.find((candidate) => candidate.id === modelId);
+    if (model === undefined) {
+      throw new ConfigError(`PRICES names no model "${modelId}"; the models are ${MODELS.map((known) => known.id).join(", ")}`);
+    }
+    if (modelId in result) {
+      throw new ConfigError(`the price of ${modelId} is set by both PRICES and ${SEED_PRICE_SETTING}; keep one`);
+    }
+    if (typeof setting === "number") {
+      result[modelId] = priceFigure(setting, modelId);
+      continue;
+    }
+    if (typeof setting !== "object" || setting === null || Array.isArray(setting)) {
+      throw new ConfigError(`PRICES: ${modelId} must be a number of credits or an object of them per resolution`);
+    }
+    const perResolution: Record<string, number> = {};
+    for (const [resolution, figure] of Object.entries(setting as Record<string, unknown>)) {
+      if (!(model.resolutions as readonly string[]).includes(resolution)) {
+        throw new ConfigError(`PRICES: ${modelId} has no resolution "${resolution}"; it has ${model.resolutions.join(", ")}`);
+      }
+      perResolution[resolution] = priceFigure(figure, `${modelId} at ${resolution}`);
+    }
+    result[modelId] = perResolution;
+  }
+  return result;
+}
+
 /** Reads every setting once. Nothing else in the program reads process.env. */
 export function loadConfig(env: Environment): Config {
   const port = integer(env, "PORT", 8080, 0, 65_535);
@@ -275,7 +345,7 @@ export function loadConfig(env: Environment): Config {
     rateLimitCreateTask: rate(env, "RATE_LIMIT_CREATE_TASK", "20/10s"),
     rateLimitOther: rate(env, "RATE_LIMIT_OTHER", "10/1s"),
     activeTaskLimit: integer(env, "ACTIVE_TASK_LIMIT", 100, 1, 1_000_000),
-    prices: { "nano-banana-text-to-image": integer(env, "PRICE_NANO_BANANA_TEXT_TO_IMAGE", 4, 0, 1_000_000) },
+    prices: prices(env),
     demoCredits: integer(env, "DEMO_CREDITS", 1_000, 0, 1_000_000_000),
     adminApiKey: adminKey(env),
     metricsToken: metricsToken(env),

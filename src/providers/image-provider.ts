@@ -1,4 +1,11 @@
-import type { AspectRatio } from "../domain/catalog/aspect-ratios.ts";
+import type { AspectRatio, Resolution } from "../domain/catalog/aspect-ratios.ts";
+
+/** A reference image the worker fetched for a task, in the order the client gave it. */
+export interface InputImage {
+  bytes: Buffer;
+  /** Sniffed from the bytes: image/png, image/jpeg or image/webp. */
+  mimeType: string;
+}
 
 /** What a worker asks an upstream image model for. */
 export interface ImageRequest {
@@ -8,6 +15,12 @@ export interface ImageRequest {
   model: string;
   prompt: string;
   aspectRatio: AspectRatio;
+  /** Output resolution; "1K" when absent. A provider whose model has one size ignores it. */
+  resolution?: Resolution;
+  /** Reference images to edit or compose from, in the client's order; none when absent. */
+  images?: readonly InputImage[];
+  /** Ground the generation with web search, where the model offers it. */
+  googleSearch?: boolean;
   /** true: the provider's own safety checking stays on; false: relaxed as far as it allows. */
   safetyChecking: boolean;
   /** Aborted on cancellation or when the task's deadline passes. */

@@ -161,7 +161,7 @@ describe("imagegate generate", { timeout: COMMAND_TIMEOUT_MS }, () => {
     const metadata = await sharp(target).metadata();
     expect({ format: metadata.format, width: metadata.width, height: metadata.height }).toEqual({
       format: "jpeg",
-      width: 1344,
+      width: 1376,
       height: 768,
     });
   });

@@ -101,7 +101,7 @@ describe("POST /api/v1/jobs/createTask", () => {
 
   describe("422", () => {
     it("for a model not in the catalog, listing the known models", async () => {
-      expectError(await create({ model: "dall-e", input: { prompt: "x" } }), 422, /^model must be one of nano-banana-text-to-image$/);
+      expectError(await create({ model: "dall-e", input: { prompt: "x" } }), 422, /^model must be one of nano-banana-text-to-image, google\/nano-banana, google\/nano-banana-edit, nano-banana-pro, nano-banana-2, nano-banana-2-lite, nano-banana-2-1$/);
     });
     it("for a missing prompt", async () => {
       expectError(await create({ model: MODEL, input: {} }), 422, /^input\.prompt is required/);

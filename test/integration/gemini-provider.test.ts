@@ -1,13 +1,18 @@
 import { pino, type Logger } from "pino";
 import sharp from "sharp";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { ASPECT_RATIOS, PIXEL_SIZES } from "../../src/domain/catalog/aspect-ratios.ts";
+import { BASE_RATIOS } from "../../src/domain/catalog/aspect-ratios.ts";
+import { FAKE_GEMINI_DEFAULT_SIZE, FAKE_GEMINI_PIXEL_SIZES } from "../fakes/fake-gemini-images.ts";
 import type { Clock } from "../../src/domain/clock.ts";
 import { FallbackImageProvider } from "../../src/providers/fallback-image-provider.ts";
 import { createGeminiProvider, type GeminiOptions } from "../../src/providers/gemini/create-gemini-provider.ts";
 import { ProviderError, type ImageProvider, type ImageRequest } from "../../src/providers/image-provider.ts";
 import type { Sleep } from "../../src/providers/sleep.ts";
 import { FakeGeminiServer } from "../fakes/fake-gemini-server.ts";
+
+const SEED_RATIOS = [...BASE_RATIOS, "auto"] as const;
+/** The fake answers in the pixel table of gemini-2.5-flash-image. */
+const fakeSize = (ratio: string) => FAKE_GEMINI_PIXEL_SIZES[ratio] ?? FAKE_GEMINI_DEFAULT_SIZE;
 
 const MODEL = "gemini-2.5-flash-image";
 const KEY = "test-key";
@@ -109,7 +114,7 @@ const MESSAGES = {
 };
 
 describe("what the Gemini provider sends", () => {
-  it.each(ASPECT_RATIOS)("asks for aspect ratio %s and returns a PNG of its table size", async (ratio) => {
+  it.each(SEED_RATIOS)("asks for aspect ratio %s and returns a PNG of its table size", async (ratio) => {
     const output = await gemini().generate(imageRequest({ aspectRatio: ratio }));
 
     const imageConfig = (sentBody().generationConfig as Record<string, unknown>).imageConfig;
@@ -117,7 +122,7 @@ describe("what the Gemini provider sends", () => {
     const metadata = await sharp(output.bytes).metadata();
     expect({ format: metadata.format, width: metadata.width, height: metadata.height }).toEqual({
       format: "png",
-      ...PIXEL_SIZES[ratio],
+      ...fakeSize(ratio),
     });
     expect(output.declaredMimeType).toBe("image/png");
   });

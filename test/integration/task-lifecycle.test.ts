@@ -2,7 +2,7 @@ import { readdir } from "node:fs/promises";
 import path from "node:path";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { PIXEL_SIZES } from "../../src/domain/catalog/aspect-ratios.ts";
+import { BASE_RATIOS, pixelSize } from "../../src/domain/catalog/aspect-ratios.ts";
 import { call, MODEL, startTestServer, statusOf, waitForTerminal, type TaskData, type TestServer } from "../helpers/test-server.ts";
 
 const DAY_MS = 86_400_000;
@@ -90,7 +90,7 @@ describe("a task's life", () => {
 });
 
 describe("result files", () => {
-  const ratios = Object.keys(PIXEL_SIZES) as (keyof typeof PIXEL_SIZES)[];
+  const ratios = [...BASE_RATIOS, "auto"] as const;
   for (const format of ["png", "jpeg"] as const) {
     it(`are ${format} images of the table's size for every ratio`, async () => {
       const ids = await Promise.all(ratios.map((ratio) => createTask({ prompt: `ratio ${ratio}`, image_size: ratio, output_format: format })));
@@ -107,7 +107,7 @@ describe("result files", () => {
         expect(response.headers.get("cache-control")).toMatch(/max-age=\d+/);
         const metadata = await sharp(bytes).metadata();
         expect(metadata.format).toBe(format);
-        expect({ width: metadata.width, height: metadata.height }).toEqual(PIXEL_SIZES[ratio]);
+        expect({ width: metadata.width, height: metadata.height }).toEqual(pixelSize(ratio));
       }
     });
   }

@@ -1,3 +1,5 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { ConfigError, loadConfig } from "../../src/config.ts";
@@ -18,7 +20,7 @@ describe("loadConfig", () => {
       rateLimitCreateTask: { limit: 20, windowSeconds: 10 },
       rateLimitOther: { limit: 10, windowSeconds: 1 },
       activeTaskLimit: 100,
-      prices: { "nano-banana-text-to-image": 4 },
+      prices: {},
       demoCredits: 1000,
       adminApiKey: null,
       metricsToken: null,
@@ -100,6 +102,49 @@ describe("CORS_ORIGINS", () => {
   it("refuses * among origins", () => {
     expect(() => loadConfig({ CORS_ORIGINS: "*,https://app.example.com" })).toThrow(
       new ConfigError(`CORS_ORIGINS must be * alone or ${origins}, got "*"`),
+    );
+  });
+});
+
+describe("PRICES", () => {
+  const load = (env: Record<string, string>) => loadConfig({ ...env });
+
+  it("takes one figure or one per resolution, by model id, from JSON", () => {
+    const config = load({ PRICES: '{"nano-banana-pro": {"1K": 10, "4K": 30}, "google/nano-banana": 2}' });
+    expect(config.prices).toEqual({ "nano-banana-pro": { "1K": 10, "4K": 30 }, "google/nano-banana": 2 });
+  });
+
+  it("reads a file when the value is a path", () => {
+    const file = path.join(mkdtempSync(path.join(tmpdir(), "prices-")), "prices.json");
+    writeFileSync(file, '{"nano-banana-2": {"2K": 20}}');
+    expect(load({ PRICES: file }).prices).toEqual({ "nano-banana-2": { "2K": 20 } });
+  });
+
+  it("keeps PRICE_NANO_BANANA_TEXT_TO_IMAGE beside it", () => {
+    expect(load({ PRICE_NANO_BANANA_TEXT_TO_IMAGE: "9", PRICES: '{"nano-banana-pro": 5}' }).prices).toEqual({
+      "nano-banana-text-to-image": 9,
+      "nano-banana-pro": 5,
+    });
+  });
+
+  it.each([
+    ['{"dall-e": 3}', /PRICES names no model "dall-e"; the models are nano-banana-text-to-image, /],
+    ['{"nano-banana-pro": {"8K": 3}}', /PRICES: nano-banana-pro has no resolution "8K"; it has 1K, 2K, 4K/],
+    ['{"google/nano-banana": {"2K": 3}}', /google\/nano-banana has no resolution "2K"; it has 1K/],
+    ['{"nano-banana-pro": -1}', /PRICES: nano-banana-pro must be a whole number of credits from 0 to 1000000, got -1/],
+    ['{"nano-banana-pro": {"1K": 1.5}}', /nano-banana-pro at 1K must be a whole number/],
+    ['{"nano-banana-pro": "18"}', /nano-banana-pro must be a number of credits or an object of them per resolution/],
+    ["[1]", /PRICES must be a JSON object such as/],
+    ["{nope", /PRICES is not valid JSON/],
+    ["/no/such/prices.json", /could not read "\/no\/such\/prices.json" \(ENOENT\)/],
+  ])("refuses %s, saying why", (value, message) => {
+    expect(() => load({ PRICES: value })).toThrow(ConfigError);
+    expect(() => load({ PRICES: value })).toThrow(message);
+  });
+
+  it("refuses the seed model's price set twice", () => {
+    expect(() => load({ PRICE_NANO_BANANA_TEXT_TO_IMAGE: "9", PRICES: '{"nano-banana-text-to-image": 5}' })).toThrow(
+      /set by both PRICES and PRICE_NANO_BANANA_TEXT_TO_IMAGE/,
     );
   });
 });

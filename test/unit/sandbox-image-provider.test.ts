@@ -1,6 +1,6 @@
 import { describe, it, expect } from "vitest";
 import sharp from "sharp";
-import { ASPECT_RATIOS, PIXEL_SIZES } from "../../src/domain/catalog/aspect-ratios.ts";
+import { BASE_RATIOS, pixelSize } from "../../src/domain/catalog/aspect-ratios.ts";
 import { ProviderError, type ImageRequest } from "../../src/providers/image-provider.ts";
 import {
   SandboxImageProvider,
@@ -8,6 +8,8 @@ import {
   wrapText,
   type SandboxSleep,
 } from "../../src/providers/sandbox/sandbox-image-provider.ts";
+
+const SEED_RATIOS = [...BASE_RATIOS, "auto"] as const;
 
 function imageRequest(overrides: Partial<ImageRequest> = {}): ImageRequest {
   return {
@@ -47,12 +49,12 @@ describe("SandboxImageProvider", () => {
     expect(new SandboxImageProvider({ latencyMs: 0 }).name).toBe("sandbox");
   });
 
-  it.each(ASPECT_RATIOS)("returns a PNG of exactly the %s pixel size", async (aspectRatio) => {
+  it.each(SEED_RATIOS)("returns a PNG of exactly the %s pixel size", async (aspectRatio) => {
     const output = await new SandboxImageProvider({ latencyMs: 0 }).generate(imageRequest({ aspectRatio }));
     expect(output.declaredMimeType).toBe("image/png");
     const metadata = await sharp(output.bytes).metadata();
     expect(metadata.format).toBe("png");
-    expect({ width: metadata.width, height: metadata.height }).toEqual(PIXEL_SIZES[aspectRatio]);
+    expect({ width: metadata.width, height: metadata.height }).toEqual(pixelSize(aspectRatio));
   });
 
   it("gives byte-identical output for the same prompt and ratio", async () => {
@@ -190,7 +192,7 @@ describe("SandboxImageProvider", () => {
     const prompt = `<svg> & "quotes" 'apostrophes' \u0000\u0007\u001b ]]> ${"wordy ".repeat(4_000)}`.slice(0, 20_000);
     const output = await new SandboxImageProvider({ latencyMs: 0 }).generate(imageRequest({ prompt, aspectRatio: "21:9" }));
     const metadata = await sharp(output.bytes).metadata();
-    expect({ width: metadata.width, height: metadata.height }).toEqual(PIXEL_SIZES["21:9"]);
+    expect({ width: metadata.width, height: metadata.height }).toEqual(pixelSize("21:9"));
   });
 });
 

@@ -1,23 +1,45 @@
 import { failure, success, type Result } from "../errors.ts";
+import type { Resolution } from "./aspect-ratios.ts";
 import type { ImageTaskInput, ModelDefinition } from "./model.ts";
-import { nanoBananaTextToImage } from "./nano-banana.ts";
+import { MODELS } from "./models/index.ts";
+
+/** A configured price: one figure for every resolution, or one per resolution. */
+export type PriceSetting = number | Readonly<Partial<Record<Resolution, number>>>;
 
 export class Catalog {
   private readonly models: ReadonlyMap<string, ModelDefinition>;
-  private readonly prices: ReadonlyMap<string, number>;
+  private readonly priceTable: ReadonlyMap<string, Readonly<Partial<Record<Resolution, number>>>>;
 
-  /** `prices` overrides the models' default prices, by model id. */
+  /** `prices` overrides the models' default prices, by model id (see PRICES). */
   constructor(
-    options: { models?: readonly ModelDefinition[]; prices?: Readonly<Record<string, number>> } = {},
+    options: { models?: readonly ModelDefinition[]; prices?: Readonly<Record<string, PriceSetting>> } = {},
   ) {
-    const models = options.models ?? [nanoBananaTextToImage];
+    const models = options.models ?? MODELS;
     this.models = new Map(models.map((model) => [model.id, model]));
-    this.prices = new Map(models.map((model) => [model.id, options.prices?.[model.id] ?? model.defaultPrice]));
+    this.priceTable = new Map(
+      models.map((model) => {
+        const setting = options.prices?.[model.id];
+        const prices: Partial<Record<Resolution, number>> = {};
+        for (const resolution of model.resolutions) {
+          const configured = typeof setting === "number" ? setting : setting?.[resolution];
+          prices[resolution] = configured ?? model.defaultPrices[resolution] ?? model.defaultPrices[model.resolutions[0]!] ?? 0;
+        }
+        return [model.id, prices];
+      }),
+    );
   }
 
-  /** Credits one task of the model costs. */
-  price(modelId: string): number {
-    return this.prices.get(modelId) ?? 0;
+  /** Credits one task of the model costs at `resolution` (the model's default when absent). */
+  price(modelId: string, resolution?: Resolution): number {
+    const prices = this.priceTable.get(modelId);
+    const model = this.models.get(modelId);
+    if (prices === undefined || model === undefined) return 0;
+    return prices[resolution ?? model.resolutions[0]!] ?? 0;
+  }
+
+  /** The model's price per resolution it offers. */
+  prices(modelId: string): Readonly<Partial<Record<Resolution, number>>> {
+    return this.priceTable.get(modelId) ?? {};
   }
 
   list(): ModelDefinition[] {

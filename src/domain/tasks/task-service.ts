@@ -137,7 +137,7 @@ export class TaskService {
       }
     }
     // Test-mode keys exercise everything but credits.
-    const price = command.caller.mode === "test" ? 0 : this.catalog.price(command.model);
+    const price = command.caller.mode === "test" ? 0 : this.catalog.price(command.model, validated.value.input.resolution);
     const activeLimit = command.caller.limits.activeTasks ?? this.options.activeTaskLimit;
     const outcome = await this.tasks.create(task, {
       activeLimit,

@@ -16,6 +16,7 @@ export const FAIL_CODES = [
   "INVALID_OUTPUT",
   "CANCELED",
   "INTERNAL",
+  "INPUT_IMAGE_ERROR",
 ] as const;
 export type FailCode = (typeof FAIL_CODES)[number];
 

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { setTimeout as delay } from "node:timers/promises";
 import sharp from "sharp";
-import { ASPECT_RATIOS, PIXEL_SIZES, type AspectRatio } from "../../domain/catalog/aspect-ratios.ts";
+import { ASPECT_RATIOS, pixelSize, type AspectRatio } from "../../domain/catalog/aspect-ratios.ts";
 import { ProviderError, type ImageOutput, type ImageProvider, type ImageRequest } from "../image-provider.ts";
 
 /** Prompt words that make the sandbox act out an upstream's behaviours, for demos and tests. */
@@ -121,7 +121,7 @@ interface Layout {
 }
 
 function computeLayout(ratio: AspectRatio): Layout {
-  const { width, height } = PIXEL_SIZES[ratio];
+  const { width, height } = pixelSize(ratio);
   const shortSide = Math.min(width, height);
   const margin = Math.round(shortSide * 0.06);
   const titleSize = Math.round(shortSide * 0.1);
