@@ -22,7 +22,7 @@ export class Catalog {
         const prices: Partial<Record<Resolution, number>> = {};
         for (const resolution of model.resolutions) {
           const configured = typeof setting === "number" ? setting : setting?.[resolution];
-          prices[resolution] = configured ?? model.defaultPrices[resolution] ?? model.defaultPrices[model.resolutions[0]!] ?? 0;
+          prices[resolution] = configured ?? model.defaultPrices[resolution] ?? model.defaultPrices[model.resolutions[0]] ?? 0;
         }
         return [model.id, prices];
       }),
@@ -34,7 +34,7 @@ export class Catalog {
     const prices = this.priceTable.get(modelId);
     const model = this.models.get(modelId);
     if (prices === undefined || model === undefined) return 0;
-    return prices[resolution ?? model.resolutions[0]!] ?? 0;
+    return prices[resolution ?? model.resolutions[0]] ?? 0;
   }
 
   /** The model's price per resolution it offers. */

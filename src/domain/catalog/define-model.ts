@@ -3,7 +3,6 @@ import {
   pixelSize,
   type AspectRatio,
   type FixedAspectRatio,
-  type OutputFormat,
   type PixelSize,
   type Resolution,
 } from "./aspect-ratios.ts";
@@ -114,7 +113,6 @@ export function defineImageModel(spec: ImageModelSpec): ModelDefinition & { spec
   const ratioList = spec.ratios.join(", ");
   const [ratioField] = spec.ratioFields;
   const defaultResolution: Resolution = spec.resolutions?.[0] ?? "1K";
-  const defaultFormat: OutputFormat = spec.defaultOutputFormat === "png" ? "png" : "jpeg";
   const shape: Record<string, z.ZodType> = { prompt: promptField(spec.promptMaxCharacters) };
   for (const field of spec.ratioFields) {
     shape[field] = z
@@ -172,7 +170,8 @@ export function defineImageModel(spec: ImageModelSpec): ModelDefinition & { spec
     .superRefine((raw, context) => {
       const input = raw as ParsedInput;
       const ratios = spec.ratioFields.filter((field) => input[field] !== undefined);
-      if (ratios.length > 1 && ratios.some((field) => input[field] !== input[ratios[0]!])) {
+      const [firstRatio] = ratios;
+      if (firstRatio !== undefined && ratios.some((field) => input[field] !== input[firstRatio])) {
         context.addIssue({ code: "custom", message: `input.${ratios[1]} and input.${ratios[0]} disagree; give one of them, or the same value in both` });
         return;
       }
@@ -186,12 +185,12 @@ export function defineImageModel(spec: ImageModelSpec): ModelDefinition & { spec
         context.addIssue({ code: "custom", message: `input.${spec.images.fields[0]} is required: give ${range} image URLs` });
         return;
       }
-      const ratio = ratios.length > 0 ? (input[ratios[0]!] as AspectRatio) : spec.defaultRatio;
+      const ratio = firstRatio === undefined ? spec.defaultRatio : (input[firstRatio] as AspectRatio);
       const resolution = input.resolution ?? defaultResolution;
       if (onlyAt1K.has(ratio) && resolution !== "1K") {
         context.addIssue({
           code: "custom",
-          message: `input.${ratios[0] ?? ratioField} ${ratio} is offered only at resolution 1K, not ${resolution}`,
+          message: `input.${firstRatio ?? ratioField} ${ratio} is offered only at resolution 1K, not ${resolution}`,
         });
       }
     });
@@ -214,7 +213,7 @@ export function defineImageModel(spec: ImageModelSpec): ModelDefinition & { spec
     };
   }
 
-  const resolutions = spec.resolutions ?? (["1K"] as const);
+  const resolutions: readonly [Resolution, ...Resolution[]] = spec.resolutions ?? ["1K"];
   const fixedRatios = spec.ratios.filter((ratio): ratio is FixedAspectRatio => ratio !== "auto");
   const resultSizes: Record<string, Record<string, PixelSize>> = {};
   for (const resolution of resolutions) {

@@ -25,7 +25,7 @@ export interface ModelDefinition {
   /** The name of the model's reference-images field (`image_urls`, `image_input`), or null without one. */
   imagesField: string | null;
   /** The resolutions the model produces; the first is its default. */
-  resolutions: readonly Resolution[];
+  resolutions: readonly [Resolution, ...Resolution[]];
   /** Credits one task costs per resolution unless configuration says otherwise. */
   defaultPrices: Readonly<Partial<Record<Resolution, number>>>;
   /** The upstream Gemini model id that serves the model unless configuration maps it elsewhere. */
