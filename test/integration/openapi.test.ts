@@ -2,6 +2,7 @@ import { mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { Validator } from "@seriousme/openapi-schema-validator";
+import { Catalog } from "../../src/domain/catalog/catalog.ts";
 import openapiTS, { astToString, type OpenAPI3 } from "openapi-typescript";
 import ts from "typescript";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -150,6 +151,18 @@ describe("/openapi.json", () => {
     expect(JSON.stringify(body?.schema)).toContain("callBackUrl");
   });
 
+  it("describes createTask's body with one schema per model, told apart by model", () => {
+    const schema = operation("post", "/api/v1/jobs/createTask").requestBody?.content["application/json"]?.schema as {
+      oneOf: { title: string; properties: { model: { enum: string[] }; input: { properties: Record<string, unknown> } } }[];
+    };
+    const ids = new Catalog().list().map((model) => model.id);
+    expect(schema.oneOf.map((branch) => branch.properties.model.enum[0])).toEqual(ids);
+    const inputOf = (id: string) => schema.oneOf.find((branch) => branch.title === id)?.properties.input.properties ?? {};
+    expect(Object.keys(inputOf("nano-banana-pro"))).toEqual(["prompt", "aspect_ratio", "image_input", "image_urls", "resolution", "output_format", "nsfw_checker"]);
+    expect(Object.keys(inputOf("nano-banana-2"))).toContain("google_search");
+    expect(Object.keys(inputOf(MODEL))).toEqual(["prompt", "image_size", "aspect_ratio", "output_format", "nsfw_checker"]);
+  });
+
   it("documents result files at /files/{day}/{file} with their signed query and image answers", () => {
     expect(Object.keys(document.paths).filter((route) => route.includes("*"))).toEqual([]);
     const files = operation("get", "/files/{day}/{file}");
@@ -183,6 +196,10 @@ export async function createAndRead(baseUrl: string, key: string, model: "${MODE
   const taskId: string = answer.data.taskId;
   const record = await client.GET("/api/v1/jobs/recordInfo", { params: { query: { taskId } } });
   if (record.data === undefined) throw new Error("recordInfo answered " + record.error.msg);
+  const pro = await client.POST("/api/v1/jobs/createTask", {
+    body: { model: "nano-banana-pro", input: { prompt: "A lighthouse at dusk", aspect_ratio: "16:9", resolution: "2K", output_format: "jpg" } },
+  });
+  if (pro.data === undefined) throw new Error("createTask answered " + pro.error.msg);
   const events: Events = "";
   return { taskId: record.data.data.taskId + events, state: record.data.data.state };
 }

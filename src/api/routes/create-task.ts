@@ -7,6 +7,13 @@ import { callerOf } from "../request-fields.ts";
 
 const IDEMPOTENCY_KEY = /^[\x20-\x7e]{1,255}$/;
 
+const CALLBACK_URL_SCHEMA = {
+  type: ["string", "null"],
+  maxLength: 2048,
+  description:
+    "Optional absolute http(s) URL, without a user name or password: when the task succeeds or fails, its record is POSTed here, signed with the account's webhook secret. \"\" or null: no callback.",
+};
+
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
@@ -18,9 +25,9 @@ export function registerCreateTask(api: FastifyInstance, context: ApiContext): v
     {
       schema: {
         operationId: "createTask",
-        summary: "Create a text-to-image task",
+        summary: "Create an image task",
         description:
-          "Validates the request, stores the task durably and answers its taskId. Poll recordInfo for the result.",
+          "Validates the request against the model's input schema (GET /api/v1/models lists them), stores the task durably and answers its taskId. Poll recordInfo for the result.",
         tags: ["tasks"],
         security: [{ bearerAuth: [] }],
         headers: {
@@ -37,18 +44,18 @@ export function registerCreateTask(api: FastifyInstance, context: ApiContext): v
           },
         },
         body: {
-          type: "object",
-          required: ["model", "input"],
-          properties: {
-            model: { type: "string", enum: models.map((model) => model.id) },
-            input: z.toJSONSchema(models[0]?.inputSchema ?? z.object({}), { io: "input", unrepresentable: "any" }),
-            callBackUrl: {
-              type: ["string", "null"],
-              maxLength: 2048,
-              description:
-                "Optional absolute http(s) URL, without a user name or password: when the task succeeds or fails, its record is POSTed here, signed with the account's webhook secret. \"\" or null: no callback.",
+          // One schema per model, told apart by `model`: a generated client types each model's input.
+          oneOf: models.map((model) => ({
+            type: "object",
+            title: model.id,
+            description: model.description,
+            required: ["model", "input"],
+            properties: {
+              model: { type: "string", const: model.id },
+              input: z.toJSONSchema(model.inputSchema, { io: "input", unrepresentable: "any" }),
+              callBackUrl: CALLBACK_URL_SCHEMA,
             },
-          },
+          })),
           // Without an example of its own, the docs page would make one with a callBackUrl, and
           // trying it out would send a callback to a stranger's host.
           examples: [{ model: models[0]?.id ?? "", input: { prompt: "A watercolor fox in a snowy forest", image_size: "1:1" } }],

@@ -94,6 +94,8 @@ function imagesField(field: string, spec: NonNullable<ImageModelSpec["images"]>,
         }
       }
     })
+    // The check above is the real one; this is what the JSON Schema shows of it.
+    .meta({ items: { type: "string", format: "uri", maxLength: MAX_IMAGE_URL_LENGTH }, minItems: spec.min, maxItems: spec.max })
     .describe(
       `Reference images to edit or compose from, as http(s) URLs (an upload's downloadUrl works); ${range}, in the order the prompt refers to them.`,
     );
