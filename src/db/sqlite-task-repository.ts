@@ -30,7 +30,7 @@ function prepareStatements(database: SqliteDatabase.Database) {
     getForAccount: prepare("SELECT * FROM tasks WHERE id = ? AND account_id = ?"),
     // Only the record's columns, as an array: a third of the row, and no object to build per row.
     getRecordForAccount: prepare(
-      `SELECT id, model, state, param, result_json, fail_code, fail_msg, create_time, update_time, complete_time
+      `SELECT id, model, state, param, result_json, fail_code, fail_msg, create_time, update_time, complete_time, credits_held
        FROM tasks WHERE id = ? AND account_id = ?`,
     ).raw(),
     countForAccount: prepare("SELECT count(*) AS count FROM tasks WHERE account_id = ?"),

@@ -1,5 +1,5 @@
 import type { Selectable } from "kysely";
-import { costTimeOf, type FailCode, type Task, type TaskRecord, type TaskState } from "../domain/tasks/task.ts";
+import { costTimeOf, creditsConsumedOf, type FailCode, type Task, type TaskRecord, type TaskState } from "../domain/tasks/task.ts";
 import type { TasksTable } from "./schema.ts";
 
 /** A row of the tasks table as the database answers it. */
@@ -41,10 +41,11 @@ export type RecordRow = [
   createTime: number | bigint,
   updateTime: number | bigint,
   completeTime: number | bigint | null,
+  creditsHeld: number | bigint,
 ];
 
 export function toRecordFromRow(row: RecordRow): TaskRecord {
-  const [taskId, model, state, param, resultJson, failCode, failMsg, created, updated, completed] = row;
+  const [taskId, model, state, param, resultJson, failCode, failMsg, created, updated, completed, held] = row;
   const createTime = Number(created);
   const completeTime = completed === null ? null : Number(completed);
   return {
@@ -59,5 +60,6 @@ export function toRecordFromRow(row: RecordRow): TaskRecord {
     completeTime,
     createTime,
     updateTime: Number(updated),
+    creditsConsumed: creditsConsumedOf(state as TaskState, Number(held)),
   };
 }

@@ -124,6 +124,7 @@ export interface TaskData {
   completeTime: number | null;
   createTime: number;
   updateTime: number;
+  creditsConsumed: number;
 }
 
 /** Polls recordInfo until the task is terminal; returns every distinct state seen, in order. */

@@ -43,6 +43,32 @@ async function expectLedgerBalances(harness: TestServer, name: string): Promise<
 }
 
 describe("credits", () => {
+  it("charge each model's price at the resolution asked, shown as creditsConsumed; a failed task costs nothing", async () => {
+    const harness = await start({ SANDBOX_LATENCY_MS: "0", PRICES: '{"nano-banana-pro": {"4K": 60}}' });
+    const key = await harness.newAccountKey("per-resolution", "live", 100);
+    const run = async (model: string, input: Record<string, unknown>) => {
+      const created = await call<{ taskId: string }>(harness.baseUrl, "POST", "/api/v1/jobs/createTask", { key, body: { model, input } });
+      expect(created.status).toBe(200);
+      return (await waitForTerminal(harness.baseUrl, key, created.body.data.taskId)).record;
+    };
+    const balance = async () => (await call<number>(harness.baseUrl, "GET", "/api/v1/chat/credit", { key })).body.data;
+
+    expect((await run("nano-banana-pro", { prompt: "at 4K", resolution: "4K", aspect_ratio: "1:1" })).creditsConsumed).toBe(60);
+    expect(await balance()).toBe(40);
+    expect((await run("nano-banana-2", { prompt: "at 2K", resolution: "2K" })).creditsConsumed).toBe(12);
+    expect((await run("google/nano-banana", { prompt: "at 1K" })).creditsConsumed).toBe(4);
+    expect(await balance()).toBe(24);
+    const failed = await run("nano-banana-pro", { prompt: "[sandbox:fail] at 1K" });
+    expect([failed.state, failed.creditsConsumed]).toEqual(["fail", 0]);
+    expect(await balance()).toBe(24);
+    const refused = await call(harness.baseUrl, "POST", "/api/v1/jobs/createTask", {
+      key,
+      body: { model: "nano-banana-pro", input: { prompt: "too dear", resolution: "4K" } },
+    });
+    expect(refused.body).toEqual({ code: 402, msg: "Insufficient credits: nano-banana-pro costs 60 credits per task at 4K.", data: null });
+    expect(await expectLedgerBalances(harness, "per-resolution")).toBe(24);
+  });
+
   it("200 concurrent createTask calls on a balance that covers 50: exactly 50 succeed, the rest get 402", async () => {
     const harness = await start({ SANDBOX_LATENCY_MS: "60000" });
     const key = await harness.newAccountKey("fifty", "live", 200);

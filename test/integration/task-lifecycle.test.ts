@@ -41,8 +41,9 @@ describe("a task's life", () => {
     expect(states.slice(-2)).toEqual(["generating", "success"]);
     expect(["queuing", "generating"]).toContain(states[0]);
     expect(Object.keys(record).sort()).toEqual(
-      ["completeTime", "costTime", "createTime", "failCode", "failMsg", "model", "param", "resultJson", "state", "taskId", "updateTime"].sort(),
+      ["completeTime", "costTime", "createTime", "creditsConsumed", "failCode", "failMsg", "model", "param", "resultJson", "state", "taskId", "updateTime"].sort(),
     );
+    expect(record.creditsConsumed).toBe(4);
     expect(record.taskId).toBe(taskId);
     expect(record.model).toBe(MODEL);
     expect(JSON.parse(record.param)).toEqual(body);
@@ -63,6 +64,7 @@ describe("a task's life", () => {
     expect(answer.body.data.resultJson).toBeNull();
     expect(answer.body.data.costTime).toBeNull();
     expect(answer.body.data.completeTime).toBeNull();
+    expect(answer.body.data.creditsConsumed).toBe(0);
     await waitForTerminal(harness.baseUrl, harness.key, taskId);
   });
 

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply } from "fastify";
 import type { ApiContext } from "../context.ts";
-import type { TaskRecord } from "../../domain/tasks/task.ts";
+import { FAIL_CODES, type TaskRecord } from "../../domain/tasks/task.ts";
 import { envelopeSchema, errorEnvelopeSchema, fail, JSON_CONTENT_TYPE, okEnvelope } from "../envelope.ts";
 import { callerOf, taskIdFromQuery } from "../request-fields.ts";
 
@@ -11,7 +11,7 @@ export const taskRecordSchema = {
   type: "object",
   required: [
     "taskId", "model", "state", "param", "resultJson", "failCode", "failMsg",
-    "costTime", "completeTime", "createTime", "updateTime",
+    "costTime", "completeTime", "createTime", "updateTime", "creditsConsumed",
   ],
   properties: {
     taskId: { type: "string" },
@@ -21,13 +21,17 @@ export const taskRecordSchema = {
     resultJson: { ...nullableString, description: 'On success: JSON text {"resultUrls":["https://..."]}.' },
     failCode: {
       type: ["string", "null"],
-      enum: ["CONTENT_POLICY", "PROVIDER_ERROR", "TIMEOUT", "INVALID_OUTPUT", "CANCELED", "INTERNAL", null],
+      enum: [...FAIL_CODES, null],
     },
     failMsg: nullableString,
     costTime: { ...nullableNumber, description: "completeTime - createTime, in ms, once terminal." },
     completeTime: { ...nullableNumber, description: "Epoch ms, once terminal." },
     createTime: { type: "number", description: "Epoch ms." },
     updateTime: { type: "number", description: "Epoch ms of the last state change." },
+    creditsConsumed: {
+      type: "number",
+      description: "Credits the task cost: its model's price at its resolution once it succeeded; 0 while it runs (the price is held), when it failed, and for test keys.",
+    },
   },
 };
 

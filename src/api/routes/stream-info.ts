@@ -11,7 +11,7 @@ const RECHECK_MS = 2_000;
 const eventStreamSchema = {
   type: "string",
   description:
-    "Server-sent events. Each state is one event `event: state` whose `data:` line is the recordInfo `data` object as JSON (taskId, model, state, param, resultJson, failCode, failMsg, costTime, completeTime, createTime, updateTime): the current state first, then every later change. The stream ends after the success or fail state. Lines `: heartbeat` are comments sent every 15 s to keep the connection open; ignore them.",
+    "Server-sent events. Each state is one event `event: state` whose `data:` line is the recordInfo `data` object as JSON (taskId, model, state, param, resultJson, failCode, failMsg, costTime, completeTime, createTime, updateTime, creditsConsumed): the current state first, then every later change. The stream ends after the success or fail state. Lines `: heartbeat` are comments sent every 15 s to keep the connection open; ignore them.",
   example: 'event: state\ndata: {"taskId":"task_01jd...","model":"nano-banana-text-to-image","state":"queuing",...}\n\n: heartbeat\n\n',
 };
 

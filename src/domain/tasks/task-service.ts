@@ -151,7 +151,8 @@ export class TaskService {
       return failure("CONFLICT", `The account already has its maximum of ${activeLimit} active tasks; wait for some to finish.`);
     }
     if (outcome === "INSUFFICIENT_CREDITS") {
-      return failure("INSUFFICIENT_CREDITS", `Insufficient credits: ${command.model} costs ${price} credits per task.`);
+      const at = validated.value.model.resolutions.length > 1 ? ` at ${validated.value.input.resolution ?? "1K"}` : "";
+      return failure("INSUFFICIENT_CREDITS", `Insufficient credits: ${command.model} costs ${price} credits per task${at}.`);
     }
     task.creditsHeld = price;
     this.notify(task, "created");

@@ -71,6 +71,13 @@ export interface TaskRecord {
   completeTime: number | null;
   createTime: number;
   updateTime: number;
+  /** Credits charged: the held price once successful, else 0 (a hold is not a charge). */
+  creditsConsumed: number;
+}
+
+/** Credits a task in `state` holding `creditsHeld` has cost its account. */
+export function creditsConsumedOf(state: TaskState, creditsHeld: number): number {
+  return state === "success" ? creditsHeld : 0;
 }
 
 /** Milliseconds from creation to the end, once the task has ended. */
@@ -91,5 +98,6 @@ export function toRecord(task: Task): TaskRecord {
     completeTime: task.completeTime,
     createTime: task.createTime,
     updateTime: task.updateTime,
+    creditsConsumed: creditsConsumedOf(task.state, task.creditsHeld),
   };
 }
