@@ -30,10 +30,11 @@ export class SqliteReports implements TaskReports {
         "tasks.account_id as accountId",
         "accounts.name as accountName",
         "tasks.state as state",
+        "tasks.model as model",
         (expression) => expression.fn.countAll<number>().as("count"),
         sql<number>`sum(case when tasks.state = 'success' then tasks.credits_held else 0 end)`.as("spent"),
       ])
-      .groupBy([day, "tasks.account_id", "accounts.name", "tasks.state"])
+      .groupBy([day, "tasks.account_id", "accounts.name", "tasks.state", "tasks.model"])
       .orderBy("day")
       .orderBy("accounts.name");
     if (filter.accountId !== undefined) query = query.where("tasks.account_id", "=", filter.accountId);
@@ -51,11 +52,15 @@ export class SqliteReports implements TaskReports {
           accountName: row.accountName,
           tasks: Object.fromEntries(TASK_STATES.map((state) => [state, 0])) as Record<TaskState, number>,
           creditsSpent: 0,
+          models: {},
         };
         byDayAndAccount.set(key, usage);
       }
       usage.tasks[row.state as TaskState] += Number(row.count);
       usage.creditsSpent += Number(row.spent);
+      const model = (usage.models[row.model] ??= { tasks: 0, creditsSpent: 0 });
+      model.tasks += Number(row.count);
+      model.creditsSpent += Number(row.spent);
     }
     return [...byDayAndAccount.values()];
   }

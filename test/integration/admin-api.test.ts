@@ -499,6 +499,7 @@ describe("admin API", () => {
           accountName: "lima",
           tasks: { waiting: 0, queuing: 0, generating: 0, success: 3, fail: 1 },
           creditsSpent: 3 * PRICE,
+          models: { [MODEL]: { tasks: 4, creditsSpent: 3 * PRICE } },
         },
       ]);
       const credit = await call<number>(harness.baseUrl, "GET", "/api/v1/chat/credit", { key });

@@ -237,7 +237,7 @@ describe("imagegate administration commands", { timeout: COMMAND_TIMEOUT_MS }, (
       expect(lines).toContain(`task      ${failedTask?.taskId}`);
       expect(lines).toContainEqual(expect.stringMatching(/^account {3}acme \(acct_[0-9a-z]{26}\)$/));
       expect(lines).toContain("state     fail");
-      expect(lines).toContain(`credits   ${PRICE}`);
+      expect(lines).toContain(`credits   0 charged (the ${PRICE} held were released)`);
       expect(lines).toContain("upstream  1");
       expect(lines).toContain(`param     ${JSON.stringify({ model: MODEL, input: { prompt: "[sandbox:fail] two" } })}`);
       expect(lines).toContainEqual(expect.stringMatching(/^failure {3}PROVIDER_ERROR: .+$/));
@@ -256,8 +256,8 @@ describe("imagegate administration commands", { timeout: COMMAND_TIMEOUT_MS }, (
       const lines = linesOf(succeeded(await admin(["usage", "--account", "acme"])));
       const day = new Date(tasks[0]?.createTime ?? 0).toISOString().slice(0, 10);
       expect(lines).toHaveLength(2);
-      expect(lines[0]).toMatch(/^DAY\s+ACCOUNT\s+WAITING\s+QUEUING\s+GENERATING\s+SUCCESS\s+FAIL\s+CREDITS$/);
-      expect(lines[1]).toMatch(new RegExp(`^${day}\\s+acme\\s+0\\s+0\\s+0\\s+2\\s+1\\s+${2 * PRICE}$`));
+      expect(lines[0]).toMatch(/^DAY\s+ACCOUNT\s+WAITING\s+QUEUING\s+GENERATING\s+SUCCESS\s+FAIL\s+CREDITS\s+BY MODEL$/);
+      expect(lines[1]).toMatch(new RegExp(`^${day}\\s+acme\\s+0\\s+0\\s+0\\s+2\\s+1\\s+${2 * PRICE}\\s+${MODEL} 3/${2 * PRICE}$`));
     });
 
     it("usage --json honours --since", async () => {

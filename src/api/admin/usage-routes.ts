@@ -20,6 +20,15 @@ const usageRowSchema = {
       properties: Object.fromEntries(TASK_STATES.map((state) => [state, { type: "integer" }])),
     },
     creditsSpent: { type: "number", description: "Credits captured by the day's successful tasks." },
+    models: {
+      type: "object",
+      description: "The day's tasks and credits spent, per model.",
+      additionalProperties: {
+        type: "object",
+        properties: { tasks: { type: "integer" }, creditsSpent: { type: "number" } },
+      },
+      example: { "nano-banana-pro": { tasks: 3, creditsSpent: 54 } },
+    },
   },
 };
 

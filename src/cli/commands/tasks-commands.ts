@@ -33,7 +33,7 @@ function printTask(view: AdminTaskView, out: (line: string) => void): void {
     ["deadline", formatTime(view.deadlineTime)],
     ["attempts", String(view.attempts)],
     ["upstream", String(view.upstreamAttempts)],
-    ["credits", String(view.creditsHeld)],
+    ["credits", creditsLine(view.state, view.creditsConsumed, view.creditsHeld)],
     ["param", view.param],
   ];
   if (view.callBackUrl !== null) lines.push(["callback", view.callBackUrl]);
@@ -101,4 +101,11 @@ export function registerTasksCommands(program: Command, { withAdmin, terminal }:
         else printTask(view, (line) => terminal.out(line));
       }),
     );
+}
+
+/** What a task cost: charged on success; held while it runs; the hold released when it failed. */
+function creditsLine(state: string, consumed: number, held: number): string {
+  if (state === "success") return `${consumed} charged`;
+  if (state === "fail") return held === 0 ? "0 charged" : `0 charged (the ${held} held were released)`;
+  return `0 charged (${held} held)`;
 }

@@ -8,7 +8,7 @@ const MAX_AUDIT_ENTRIES = 1000;
 export function registerUsageCommands(program: Command, { withAdmin, terminal }: CommandTools): void {
   program
     .command("usage")
-    .description("tasks by state and credits spent, per UTC day and account")
+    .description("tasks by state and credits spent, per UTC day and account (BY MODEL: tasks/credits per model)")
     .option("--account <name>", "only this account (name or id)")
     .option("--since <time>", "tasks created at or after: ISO-8601 or epoch ms")
     .option("--until <time>", "tasks created before: ISO-8601 or epoch ms")
@@ -26,14 +26,17 @@ export function registerUsageCommands(program: Command, { withAdmin, terminal }:
           terminal.out("no tasks in this period");
           return;
         }
-        const header = ["DAY", "ACCOUNT", ...TASK_STATES.map((state) => state.toUpperCase()), "CREDITS"];
+        const header = ["DAY", "ACCOUNT", ...TASK_STATES.map((state) => state.toUpperCase()), "CREDITS", "BY MODEL"];
         const cells = rows.map((row) => [
           row.day,
           row.accountName,
           ...TASK_STATES.map((state) => String(row.tasks[state])),
           String(row.creditsSpent),
+          Object.entries(row.models)
+            .map(([model, spent]) => `${model} ${spent.tasks}/${spent.creditsSpent}`)
+            .join(", "),
         ]);
-        const numeric = header.map((_title, column) => column).filter((column) => column >= 2);
+        const numeric = header.map((_title, column) => column).filter((column) => column >= 2 && column < header.length - 1);
         for (const line of formatTable(header, cells, numeric)) terminal.out(line);
       });
     });

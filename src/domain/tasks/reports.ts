@@ -18,6 +18,8 @@ export interface UsageRow {
   tasks: Record<TaskState, number>;
   /** Credits captured by the day's successful tasks. */
   creditsSpent: number;
+  /** The day's tasks and credits spent per model. */
+  models: Record<string, { tasks: number; creditsSpent: number }>;
 }
 
 /** Read-only queries for operators: listings and usage. */
