@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply } from "fastify";
 import type { ApiContext } from "../context.ts";
-import type { TaskRecord } from "../../domain/tasks/task.ts";
+import { FAIL_CODES, type TaskRecord } from "../../domain/tasks/task.ts";
 import { envelopeSchema, errorEnvelopeSchema, fail, JSON_CONTENT_TYPE, okEnvelope } from "../envelope.ts";
 import { callerOf, taskIdFromQuery } from "../request-fields.ts";
 
@@ -21,7 +21,7 @@ export const taskRecordSchema = {
     resultJson: { ...nullableString, description: 'On success: JSON text {"resultUrls":["https://..."]}.' },
     failCode: {
       type: ["string", "null"],
-      enum: ["CONTENT_POLICY", "PROVIDER_ERROR", "TIMEOUT", "INVALID_OUTPUT", "CANCELED", "INTERNAL", null],
+      enum: [...FAIL_CODES, null],
     },
     failMsg: nullableString,
     costTime: { ...nullableNumber, description: "completeTime - createTime, in ms, once terminal." },
