@@ -8,7 +8,7 @@ import type { UploadAnswerData } from "../../src/api/routes/uploads.ts";
 import type { ImageOutput, ImageProvider, ImageRequest } from "../../src/providers/image-provider.ts";
 import { SandboxImageProvider } from "../../src/providers/sandbox/sandbox-image-provider.ts";
 import { CONCURRENT_INPUT_FETCHES } from "../../src/worker/input-images.ts";
-import { call, MODEL, startTestServer, waitForTerminal, type TaskData, type TestServer } from "../helpers/test-server.ts";
+import { call, MODEL, startTestServer, temporaryDirectory, waitForTerminal, type TaskData, type TestServer } from "../helpers/test-server.ts";
 
 type Format = "png" | "jpeg" | "webp";
 const FORMATS: readonly Format[] = ["png", "jpeg", "webp"];
@@ -36,13 +36,15 @@ class RecordingProvider implements ImageProvider {
 
 /**
  * The images' origin: /png/N, /jpeg/N, /webp/N; /gif, /text, /missing (404), /big (past
- * INPUT_IMAGE_MAX_BYTES), /hop/N (N redirects, then /png/0), /hang (never answers), /gate/N
+ * INPUT_IMAGE_MAX_BYTES), /hop/N (N redirects, then /png/0), /hang (never answers), /once/NAME
+ * (never answers the first time, then /png/0), /gate/N
  * (held until CONCURRENT_INPUT_FETCHES of them, or all that are left, are waiting), counting the
  * most ever waiting together.
  */
 class ImageOrigin {
   readonly pictures = new Map<string, Buffer>();
   readonly hanging: { request: IncomingMessage; closed: boolean }[] = [];
+  private readonly answeredOnce = new Set<string>();
   private readonly server: HttpServer;
   private gateTotal = 0;
   private gateHeld: (() => void)[] = [];
@@ -88,7 +90,7 @@ class ImageOrigin {
 
   private answer(request: IncomingMessage, response: ServerResponse): void {
     const route = request.url ?? "/";
-    const stored = this.pictures.get(route);
+    const stored = this.pictures.get(route.startsWith("/once/") && this.answeredOnce.has(route) ? "/png/0" : route);
     const hop = /^\/hop\/(\d+)$/.exec(route);
     const gate = /^\/gate\/(\d+)$/.exec(route);
     if (stored !== undefined) {
@@ -102,7 +104,8 @@ class ImageOrigin {
     } else if (hop !== null) {
       const left = Number(hop[1]);
       response.writeHead(302, { Location: left === 1 ? "/png/0" : `/hop/${left - 1}` }).end();
-    } else if (route === "/hang") {
+    } else if (route === "/hang" || (route.startsWith("/once/") && !this.answeredOnce.has(route))) {
+      this.answeredOnce.add(route);
       const entry = { request, closed: false };
       response.on("close", () => {
         entry.closed = true;
@@ -308,6 +311,36 @@ describe("the limits on fetching reference images", () => {
     const record = await run(harness, EDIT, { prompt: "deadline", image_urls: [images.url("/hang")] });
     expect(record).toMatchObject({ state: "fail", failCode: "TIMEOUT" });
     expect(await credits(harness)).toBe(before);
+  });
+});
+
+describe("a task fetching its images at shutdown", () => {
+  it("is left for the next start, which fetches them again and finishes it", async () => {
+    const dataDir = await temporaryDirectory();
+    const env = { INPUT_IMAGE_ALLOW_PRIVATE: "true", DATA_DIR: dataDir };
+    const first = await startTestServer(env);
+    try {
+      const created = await call<{ taskId: string }>(first.baseUrl, "POST", "/api/v1/jobs/createTask", {
+        key: first.key,
+        body: { model: EDIT, input: { prompt: "interrupted", image_urls: [images.url("/once/shutdown")] } },
+      });
+      const hangingBefore = images.hanging.length;
+      await until(() => images.hanging.length > hangingBefore);
+      await first.close();
+      // The fetch was stopped, and the task left unsettled: the next start resumes it.
+      const fetch = images.hanging[hangingBefore];
+      await until(() => fetch?.closed === true);
+      const second = await startTestServer(env);
+      try {
+        const { record } = await waitForTerminal(second.baseUrl, second.key, created.body.data.taskId);
+        expect(record).toMatchObject({ state: "success", failCode: null });
+      } finally {
+        await second.close();
+      }
+    } finally {
+      await first.close();
+      await rm(dataDir, { recursive: true, force: true });
+    }
   });
 });
 
