@@ -59,7 +59,7 @@ export interface Config {
   /** The bytes an account's live uploads may hold together. */
   uploadAccountMaxBytes: number;
   uploadRetentionDays: number;
-  /** Input images (file-url-upload) may be fetched from loopback, private and other non-public addresses. */
+  /** Input images (tasks' reference images, file-url-upload) may be fetched from loopback, private and other non-public addresses. */
   inputImageAllowPrivate: boolean;
   /** Non-public networks input images may be fetched from anyway. */
   inputImageAllowNetworks: Network[];

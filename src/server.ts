@@ -24,6 +24,7 @@ import { InProcessDispatcher } from "./queue/in-process-dispatcher.ts";
 import { LocalBlobStore } from "./storage/local-blob-store.ts";
 import { loadOrCreateSigningSecret, UrlSigner } from "./storage/url-signer.ts";
 import { CallbackSender } from "./worker/callback-sender.ts";
+import { InputImageLoader, type InputDownloadOptions } from "./worker/input-images.ts";
 import { ProviderRouter } from "./worker/provider-router.ts";
 import { TaskRunner } from "./worker/task-runner.ts";
 
@@ -124,8 +125,15 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
       ? await buildProvider(config, logger, sandbox, metrics.upstream)
       : new MeteredImageProvider(overrides.provider, metrics.upstream);
   const router = new ProviderRouter(new Map(catalog.list().map((model) => [model.id, provider])), sandbox);
+  // Tasks' reference images and file-url-upload fetch under the same INPUT_IMAGE_* settings.
+  const inputDownload: InputDownloadOptions = {
+    policy: { allowPrivate: config.inputImageAllowPrivate, allowNetworks: config.inputImageAllowNetworks },
+    maxBytes: config.inputImageMaxBytes,
+    timeoutMs: config.inputImageTimeoutMs,
+  };
+  const inputs = new InputImageLoader({ blobs, signer, clock }, inputDownload);
   const runner = new TaskRunner(
-    { tasks, catalog, router, blobs, signer, clock, logger },
+    { tasks, catalog, router, inputs, blobs, signer, clock, logger },
     { retentionMs: config.resultRetentionDays * DAY_MS },
   );
 
@@ -186,12 +194,7 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
     corsOrigins: config.corsOrigins,
     metricsToken: config.metricsToken,
     uploads,
-    downloadImage: createImageDownload({
-      policy: { allowPrivate: config.inputImageAllowPrivate, allowNetworks: config.inputImageAllowNetworks },
-      maxBytes: config.inputImageMaxBytes,
-      timeoutMs: config.inputImageTimeoutMs,
-      urlName: "fileUrl",
-    }),
+    downloadImage: createImageDownload({ ...inputDownload, urlName: "fileUrl" }),
   });
 
   const timers: NodeJS.Timeout[] = [];

@@ -4,8 +4,11 @@ export const MAX_REDIRECTS = 5;
 
 export type DownloadOutcome = { ok: true; bytes: Buffer } | { ok: false; reason: string };
 
-/** Fetches a URL a client gave; the reason of a refusal names the URL's field. */
-export type ImageDownload = (url: string) => Promise<DownloadOutcome>;
+/**
+ * Fetches a URL a client gave; the reason of a refusal names the URL's field. Once `signal`
+ * aborts, it rejects with the signal's reason: the caller stopped it, the download did not fail.
+ */
+export type ImageDownload = (url: string, signal?: AbortSignal) => Promise<DownloadOutcome>;
 
 export interface ImageDownloadOptions {
   policy: OutboundPolicy;
@@ -26,16 +29,18 @@ export function createImageDownload(options: ImageDownloadOptions): ImageDownloa
   const { urlName, maxBytes, timeoutMs } = options;
   // One byte past the limit tells a body of exactly the limit from a longer one.
   const guarded = createGuardedFetch({ policy: options.policy, timeoutMs, urlName, maxBodyBytes: maxBytes + 1 });
-  return async (url) => {
-    const signal = AbortSignal.timeout(timeoutMs);
+  return async (url, callerSignal) => {
+    const timeout = AbortSignal.timeout(timeoutMs);
+    const signal = callerSignal === undefined ? timeout : AbortSignal.any([timeout, callerSignal]);
     let current = url;
     for (let redirects = 0; ; redirects += 1) {
       let response;
       try {
         response = await guarded(current, { method: "GET", headers: { Accept: "image/*" }, signal });
       } catch (error) {
+        if (callerSignal?.aborted === true) throw callerSignal.reason;
         if (error instanceof OutboundRefusedError) return { ok: false, reason: error.reason };
-        if (signal.aborted) return { ok: false, reason: `${urlName} timed out after ${timeoutMs} ms` };
+        if (timeout.aborted) return { ok: false, reason: `${urlName} timed out after ${timeoutMs} ms` };
         if (error instanceof OutboundNetworkError) return { ok: false, reason: `${urlName} could not be fetched: ${error.reason}` };
         throw error;
       }

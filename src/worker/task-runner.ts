@@ -9,6 +9,7 @@ import { processImage } from "../images/process-image.ts";
 import { ProviderError } from "../providers/image-provider.ts";
 import type { BlobStore } from "../storage/blob-store.ts";
 import type { UrlSigner } from "../storage/url-signer.ts";
+import { InputImageError, type InputImageLoader } from "./input-images.ts";
 import type { ProviderRouter } from "./provider-router.ts";
 
 export const INTERNAL_FAILURE_MESSAGE = "An internal error stopped the task; no credits were charged.";
@@ -29,6 +30,8 @@ export interface TaskRunnerParts {
   tasks: TaskService;
   catalog: Catalog;
   router: ProviderRouter;
+  /** Fetches a task's reference images before the provider is called. */
+  inputs: InputImageLoader;
   blobs: BlobStore;
   signer: UrlSigner;
   clock: Clock;
@@ -39,7 +42,10 @@ function dayOf(epochMs: number): string {
   return new Date(epochMs).toISOString().slice(0, 10);
 }
 
-/** Runs one task: call the provider, check and convert the image, store it, settle the task. */
+/**
+ * Runs one task: fetch its reference images, call the provider, check and convert the image,
+ * store it, settle the task.
+ */
 export class TaskRunner {
   private readonly inFlight = new Map<string, AbortController>();
 
@@ -98,19 +104,24 @@ export class TaskRunner {
 
   /** `pickedUpAt`: when this runner took the task, for the log's account of where the time went. */
   private async generate(task: Task, signal: AbortSignal, log: Logger, pickedUpAt: number): Promise<void> {
-    const { tasks, router, catalog, blobs, signer, clock } = this.parts;
+    const { tasks, router, catalog, inputs, blobs, signer, clock } = this.parts;
     const model = catalog.find(task.model);
     const provider = router.providerFor(task);
     if (model === null || provider === null) {
       throw new Error(`no model or provider route for ${task.model}`);
     }
     const input = JSON.parse(task.input) as ImageTaskInput;
+    // Before the provider: the task stays queuing, and an unusable input costs no upstream call.
+    const images = await inputs.load(input.imageUrls ?? [], model.imagesField ?? "image_urls", signal);
     let started = false;
     const output = await provider.generate({
       taskId: task.id,
       model: task.model,
       prompt: input.prompt,
       aspectRatio: input.aspectRatio,
+      resolution: input.resolution ?? "1K",
+      images,
+      googleSearch: input.googleSearch ?? false,
       safetyChecking: input.safetyChecking,
       signal,
       deadline: task.deadlineTime,
@@ -124,6 +135,7 @@ export class TaskRunner {
       attemptsSpent: task.upstreamAttempts,
     });
     if (signal.aborted) throw signal.reason;
+    // Null when nothing predicts the size (`auto` with reference images): any size is right.
     const expected = model.expectedSize(input);
     const processingFrom = clock.now();
     const image = await processImage(output.bytes, input.outputFormat, expected);
@@ -177,6 +189,10 @@ export class TaskRunner {
     } else if (abort?.reason === "canceled") {
       code = "CANCELED";
       message = CANCELED_MESSAGE;
+    } else if (error instanceof InputImageError) {
+      code = "INPUT_IMAGE_ERROR";
+      message = error.message;
+      log.info({ failCode: code, reason: message }, "task failed on an input image");
     } else if (error instanceof ProviderError) {
       code = error.code;
       // One sentence per outcome, whichever timer noticed it first.
