@@ -4,15 +4,15 @@ import type { PriceSetting } from "./domain/catalog/catalog.ts";
 import { MODELS } from "./domain/catalog/models/index.ts";
 import { parseRatePolicy, type RatePolicy } from "./domain/limits/rate-policy.ts";
 import { parseNetwork, type Network } from "./net/address-policy.ts";
+import { MODEL_MAP_SETTING, type GeminiModelMap, type GeminiModelRoute } from "./providers/gemini/upstream-models.ts";
 
 export type ProviderName = "sandbox" | "gemini";
 
 export interface GeminiUpstream {
   apiKeys: string[];
   baseUrl: string | undefined;
-  model: string;
-  /** The variable that set `model` (or that would), named in messages about it. */
-  modelSetting?: string;
+  /** The upstream model of every public model, and the variable that sets it. */
+  models: GeminiModelMap;
 }
 
 export interface GeminiConfig extends GeminiUpstream {
@@ -182,27 +182,72 @@ function optionalUrl(env: Environment, name: string): string | undefined {
   return raw === undefined ? undefined : absoluteHttpUrl(name, raw);
 }
 
+const SEED_MODEL = "nano-banana-text-to-image";
+const MODEL_MAP_EXAMPLE = "public=upstream pairs such as nano-banana-pro=gemini-3-pro-image,nano-banana-2=gemini-3.1-flash-image";
+
+/** The upstream ids GEMINI_MODEL_MAP names, by public model id; the models it does not name are absent. */
+function modelMapEntries(env: Environment): Map<string, string> {
+  const named = new Map<string, string>();
+  const known = MODELS.map((model) => model.id).join(", ");
+  for (const entry of (text(env, "GEMINI_MODEL_MAP") ?? "").split(",").map((part) => part.trim())) {
+    if (entry === "") continue;
+    const match = /^([^=\s]+)\s*=\s*([^=\s]+)$/.exec(entry);
+    const [, publicId, upstream] = match ?? [];
+    if (publicId === undefined || upstream === undefined) {
+      throw new ConfigError(`${MODEL_MAP_SETTING} must be comma-separated ${MODEL_MAP_EXAMPLE}; got "${entry}" (the models are ${known})`);
+    }
+    if (!MODELS.some((model) => model.id === publicId)) {
+      throw new ConfigError(`${MODEL_MAP_SETTING} names no model "${publicId}" in "${entry}"; the models are ${known}`);
+    }
+    if (named.has(publicId)) {
+      throw new ConfigError(`${MODEL_MAP_SETTING} names ${publicId} twice; keep one entry for it`);
+    }
+    named.set(publicId, upstream);
+  }
+  return named;
+}
+
+/**
+ * The upstream model of every public model: GEMINI_MODEL_MAP's entries, the seed model's `seed`
+ * (GEMINI_MODEL, named by `seedSetting`) when set, and each model's catalog default for the rest.
+ */
+function geminiModels(named: ReadonlyMap<string, string>, seedSetting: string, seed: string | undefined): GeminiModelMap {
+  if (seed !== undefined && named.has(SEED_MODEL)) {
+    throw new ConfigError(`the upstream model of ${SEED_MODEL} is set by both ${MODEL_MAP_SETTING} and ${seedSetting}; keep one`);
+  }
+  const models: Record<string, GeminiModelRoute> = {};
+  for (const model of MODELS) {
+    const mapped = named.get(model.id);
+    if (model.id === SEED_MODEL && mapped === undefined) {
+      models[model.id] = { upstream: seed ?? model.defaultGeminiModel, setting: seedSetting };
+    } else {
+      models[model.id] = { upstream: mapped ?? model.defaultGeminiModel, setting: MODEL_MAP_SETTING };
+    }
+  }
+  return models;
+}
+
+/** The fallback shares GEMINI_MODEL_MAP; GEMINI_FALLBACK_MODEL moves its seed model alone, as GEMINI_MODEL does the primary's. */
 function readGeminiFallback(env: Environment, primary: GeminiUpstream): GeminiUpstream | null {
   const apiKeys = keyList(env, "GEMINI_FALLBACK");
   const baseUrl = optionalUrl(env, "GEMINI_FALLBACK_BASE_URL");
-  const model = text(env, "GEMINI_FALLBACK_MODEL");
-  if (apiKeys.length === 0 && baseUrl === undefined && model === undefined) return null;
+  const seed = text(env, "GEMINI_FALLBACK_MODEL");
+  if (apiKeys.length === 0 && baseUrl === undefined && seed === undefined) return null;
   return {
     apiKeys: apiKeys.length > 0 ? apiKeys : primary.apiKeys,
     baseUrl: baseUrl ?? primary.baseUrl,
-    model: model ?? primary.model,
-    modelSetting: model === undefined ? "GEMINI_MODEL" : "GEMINI_FALLBACK_MODEL",
+    models:
+      seed === undefined
+        ? primary.models
+        : { ...primary.models, [SEED_MODEL]: { upstream: seed, setting: "GEMINI_FALLBACK_MODEL" } },
   };
 }
 
 function readGemini(env: Environment): GeminiConfig | null {
   const apiKeys = keyList(env, "GEMINI");
   if (apiKeys.length === 0) return null;
-  const primary: GeminiUpstream = {
-    apiKeys,
-    baseUrl: optionalUrl(env, "GEMINI_BASE_URL"),
-    model: text(env, "GEMINI_MODEL") ?? "gemini-2.5-flash-image",
-  };
+  const models = geminiModels(modelMapEntries(env), "GEMINI_MODEL", text(env, "GEMINI_MODEL"));
+  const primary: GeminiUpstream = { apiKeys, baseUrl: optionalUrl(env, "GEMINI_BASE_URL"), models };
   return {
     ...primary,
     fallback: readGeminiFallback(env, primary),

@@ -13,6 +13,15 @@ async function bootstrapDemo(server: Server): Promise<string | null> {
   return key.ok ? key.value.key : null;
 }
 
+/** The upstream ids in use, each with the public models it serves: "gemini-3-pro-image for nano-banana-pro, ...". */
+function geminiModels(config: Server["config"]): string {
+  const byUpstream = new Map<string, string[]>();
+  for (const [publicModel, route] of Object.entries(config.gemini?.models ?? {})) {
+    byUpstream.set(route.upstream, [...(byUpstream.get(route.upstream) ?? []), publicModel]);
+  }
+  return [...byUpstream].map(([upstream, publicModels]) => `${upstream} for ${publicModels.join(", ")}`).join("; ");
+}
+
 function banner(server: Server, address: string, demoKey: string | null): string {
   const { config } = server;
   const lines = [
@@ -20,7 +29,7 @@ function banner(server: Server, address: string, demoKey: string | null): string
     `data directory: ${config.dataDir}`,
     config.imageProvider === "sandbox"
       ? "image provider: sandbox. No upstream is configured, so every task gets a generated placeholder image. Set GEMINI_API_KEY to use Gemini."
-      : `image provider: gemini (${config.gemini?.model ?? ""}${config.gemini?.baseUrl ? ` at ${config.gemini.baseUrl}` : ""})`,
+      : `image provider: gemini (${geminiModels(config)}${config.gemini?.baseUrl ? ` at ${config.gemini.baseUrl}` : ""})`,
     `API docs: ${config.publicBaseUrl}/docs`,
   ];
   if (demoKey !== null) {

@@ -1,5 +1,7 @@
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import sharp from "sharp";
+import { MODELS } from "../../src/domain/catalog/models/index.ts";
 import {
   blockedBody,
   candidateBody,
@@ -13,10 +15,11 @@ import {
   type FakeResponse,
 } from "./fake-gemini-answers.ts";
 import {
-  FAKE_GEMINI_DEFAULT_SIZE,
-  FAKE_GEMINI_PIXEL_SIZES,
+  fakeGeminiModel,
   FAKE_GEMINI_THOUGHT_SIZE,
   FakeImageCache,
+  nearestRatio,
+  type PixelSize,
 } from "./fake-gemini-images.ts";
 
 export type { FakeGeminiAnswer } from "./fake-gemini-answers.ts";
@@ -34,8 +37,19 @@ export interface RecordedGeminiRequest {
   body: unknown;
   prompt: string | null;
   aspectRatio: string | null;
+  /** generationConfig.imageConfig.imageSize as sent. */
+  imageSize: string | null;
+  /** The inlineData parts of the request, in order, their data decoded. */
+  inputImages: RecordedInputImage[];
   /** Epoch ms of arrival. */
   receivedAt: number;
+}
+
+export interface RecordedInputImage {
+  mimeType: string | null;
+  /** The base64 data as sent. */
+  data: string | null;
+  bytes: Buffer;
 }
 
 export interface FakeGeminiOptions {
@@ -56,8 +70,15 @@ const GENERATE_PATH = /^\/(v1|v1beta)\/models\/([^/:]+):generateContent$/;
 const MODEL_PATH = /^\/(v1|v1beta)\/models\/([^/:]+)$/;
 const LIST_PATH = /^\/(v1|v1beta)\/models$/;
 
-/** The image models the listing shows when no `models` option narrows it. */
-const LISTED_IMAGE_MODELS = ["gemini-2.5-flash-image", "gemini-3-pro-image", "gemini-3.1-flash-lite-image", "gemini-nano-banana-2.1"];
+/** The image models the listing shows when no `models` option narrows it: every model's default upstream, and then some. */
+const LISTED_IMAGE_MODELS = [
+  ...new Set(["gemini-2.5-flash-image", "gemini-3.1-flash-image", ...MODELS.map((model) => model.defaultGeminiModel)]),
+];
+
+/** The types Google takes as inline image data. */
+const INPUT_IMAGE_TYPES: ReadonlySet<string> = new Set(["image/png", "image/jpeg", "image/webp", "image/heic", "image/heif"]);
+
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
 /** A model resource as models.get and models.list answer it. */
 function modelResource(model: string): Record<string, unknown> {
@@ -210,7 +231,9 @@ export class FakeGeminiServer {
     const route = GENERATE_PATH.exec(url.pathname);
     const body = parseJson(rawBody);
     const prompt = promptOf(body);
-    const aspectRatio = aspectRatioOf(body);
+    const aspectRatio = imageConfigField(body, "aspectRatio");
+    const imageSize = imageConfigField(body, "imageSize");
+    const inputImages = inputImagesOf(body);
     const apiKey = headerValue(request.headers["x-goog-api-key"]) ?? url.searchParams.get("key");
     const listing = request.method === "GET" ? (MODEL_PATH.exec(url.pathname) ?? LIST_PATH.exec(url.pathname)) : null;
     (listing === null ? this.requests : this.listingRequests).push({
@@ -223,6 +246,8 @@ export class FakeGeminiServer {
       body,
       prompt,
       aspectRatio,
+      imageSize,
+      inputImages,
       receivedAt: Date.now(),
     });
 
@@ -251,8 +276,9 @@ export class FakeGeminiServer {
       );
       return;
     }
-    if (aspectRatio !== null && FAKE_GEMINI_PIXEL_SIZES[aspectRatio] === undefined) {
-      send(response, errorBody(400, `Unsupported aspect ratio: ${aspectRatio}`));
+    const outcome = await requestedSize(model, body, aspectRatio, imageSize, inputImages);
+    if ("refusal" in outcome) {
+      send(response, outcome.refusal);
       return;
     }
 
@@ -269,7 +295,7 @@ export class FakeGeminiServer {
       response.end('{"candidates":[{"content":{"role":"model","parts":[{"inlineData":{"mimeType":"image/png","da');
       return;
     }
-    send(response, await this.#answer(answer, model, prompt, aspectRatio, modalitiesOf(body)));
+    send(response, await this.#answer(answer, model, prompt, outcome.size, modalitiesOf(body)));
   }
 
   #nextAnswer(prompt: string): FakeGeminiAnswer {
@@ -292,11 +318,10 @@ export class FakeGeminiServer {
     answer: FakeGeminiAnswer,
     model: string,
     prompt: string,
-    aspectRatio: string | null,
+    size: PixelSize,
     modalities: string[],
   ): Promise<FakeResponse> {
     const promptTokens = Math.max(1, Math.ceil(prompt.length / 4));
-    const size = aspectRatio === null ? FAKE_GEMINI_DEFAULT_SIZE : (FAKE_GEMINI_PIXEL_SIZES[aspectRatio] ?? FAKE_GEMINI_DEFAULT_SIZE);
     // With TEXT allowed the model usually says a few words before the image.
     const preamble: ContentPart[] = modalities.includes("TEXT") ? [{ text: "Here is your image." }] : [];
     switch (answer.kind) {
@@ -401,9 +426,76 @@ function promptOf(body: unknown): string | null {
     .join("\n");
 }
 
-function aspectRatioOf(body: unknown): string | null {
-  const ratio = field(field(field(body, "generationConfig"), "imageConfig"), "aspectRatio");
-  return typeof ratio === "string" ? ratio : null;
+function imageConfigField(body: unknown, name: "aspectRatio" | "imageSize"): string | null {
+  const value = field(field(field(body, "generationConfig"), "imageConfig"), name);
+  return typeof value === "string" ? value : null;
+}
+
+/** The inlineData parts of the first content, where the SDK puts the prompt and its images. */
+function inputImagesOf(body: unknown): RecordedInputImage[] {
+  const contents = field(body, "contents");
+  const parts = Array.isArray(contents) ? field(contents[0], "parts") : undefined;
+  if (!Array.isArray(parts)) return [];
+  return parts.flatMap((part): RecordedInputImage[] => {
+    const inlineData = field(part, "inlineData");
+    if (inlineData === undefined) return [];
+    const mimeType = field(inlineData, "mimeType");
+    const data = field(inlineData, "data");
+    return [
+      {
+        mimeType: typeof mimeType === "string" ? mimeType : null,
+        data: typeof data === "string" ? data : null,
+        bytes: typeof data === "string" ? Buffer.from(data, "base64") : Buffer.alloc(0),
+      },
+    ];
+  });
+}
+
+function hasGoogleSearch(body: unknown): boolean {
+  const tools = field(body, "tools");
+  return Array.isArray(tools) && tools.some((tool) => field(tool, "googleSearch") !== undefined);
+}
+
+/**
+ * Checks the request as Google does for the model asked (a 400 INVALID_ARGUMENT for what it does
+ * not accept), and says how large the image answered will be: the ratio's at the imageSize asked,
+ * or, with no ratio, square, or the shape of the last input image (as the upstream follows it).
+ */
+async function requestedSize(
+  modelId: string,
+  body: unknown,
+  aspectRatio: string | null,
+  imageSize: string | null,
+  inputImages: readonly RecordedInputImage[],
+): Promise<{ size: PixelSize } | { refusal: FakeResponse }> {
+  const model = fakeGeminiModel(modelId);
+  const refuse = (message: string) => ({ refusal: errorBody(400, message) });
+  if (aspectRatio !== null && !model.ratios.includes(aspectRatio)) return refuse(`Unsupported aspect ratio: ${aspectRatio}`);
+  if (imageSize !== null && model.imageSizes.length === 0) return refuse(`Image size is not supported for models/${modelId}.`);
+  if (imageSize !== null && !model.imageSizes.includes(imageSize)) {
+    return refuse(`Unsupported image size: ${imageSize}. Supported values are ${model.imageSizes.join(", ")}.`);
+  }
+  if (hasGoogleSearch(body) && !model.googleSearch) return refuse(`Search as tool is not enabled for models/${modelId}.`);
+  if (field(field(body, "generationConfig"), "thinkingConfig") !== undefined && !model.thinking) {
+    return refuse(`Thinking is not supported by models/${modelId}.`);
+  }
+  let lastShape: PixelSize | null = null;
+  for (const [index, image] of inputImages.entries()) {
+    if (image.mimeType === null || !INPUT_IMAGE_TYPES.has(image.mimeType)) {
+      return refuse(`Unsupported MIME type: ${image.mimeType ?? "(none)"}`);
+    }
+    if (image.data === null || image.data === "" || !BASE64.test(image.data)) {
+      return refuse(`Invalid value at 'contents[0].parts[${index + 1}].inline_data.data' (TYPE_BYTES), Base64 decoding failed`);
+    }
+    try {
+      const metadata = await sharp(image.bytes).metadata();
+      lastShape = { width: metadata.width, height: metadata.height };
+    } catch {
+      return refuse("Unable to process input image. Please retry or report in https://developers.generativeai.google/guide/troubleshooting");
+    }
+  }
+  const ratio = aspectRatio ?? (lastShape === null ? "1:1" : nearestRatio(model, lastShape.width, lastShape.height));
+  return { size: model.sizeOf(ratio, imageSize) };
 }
 
 function modalitiesOf(body: unknown): string[] {

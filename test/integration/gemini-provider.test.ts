@@ -1,21 +1,29 @@
 import { pino, type Logger } from "pino";
 import sharp from "sharp";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { BASE_RATIOS } from "../../src/domain/catalog/aspect-ratios.ts";
-import { FAKE_GEMINI_DEFAULT_SIZE, FAKE_GEMINI_PIXEL_SIZES } from "../fakes/fake-gemini-images.ts";
+import { loadConfig } from "../../src/config.ts";
+import { ASPECT_RATIOS, BASE_RATIOS, pixelSize, RESOLUTIONS, type AspectRatio, type Resolution } from "../../src/domain/catalog/aspect-ratios.ts";
+import { MODELS, nanoBananaTextToImage } from "../../src/domain/catalog/models/index.ts";
 import type { Clock } from "../../src/domain/clock.ts";
 import { FallbackImageProvider } from "../../src/providers/fallback-image-provider.ts";
 import { createGeminiProvider, type GeminiOptions } from "../../src/providers/gemini/create-gemini-provider.ts";
-import { ProviderError, type ImageProvider, type ImageRequest } from "../../src/providers/image-provider.ts";
+import type { GeminiModelMap } from "../../src/providers/gemini/upstream-models.ts";
+import { ProviderError, type ImageProvider, type ImageRequest, type InputImage } from "../../src/providers/image-provider.ts";
 import type { Sleep } from "../../src/providers/sleep.ts";
+import { FAKE_GEMINI_PIXEL_SIZES } from "../fakes/fake-gemini-images.ts";
 import { FakeGeminiServer } from "../fakes/fake-gemini-server.ts";
 
-const SEED_RATIOS = [...BASE_RATIOS, "auto"] as const;
-/** The fake answers in the pixel table of gemini-2.5-flash-image. */
-const fakeSize = (ratio: string) => FAKE_GEMINI_PIXEL_SIZES[ratio] ?? FAKE_GEMINI_DEFAULT_SIZE;
-
-const MODEL = "gemini-2.5-flash-image";
+const SEED = nanoBananaTextToImage.id;
+/** The upstream model of the seed, which most tests ask for. */
+const MODEL = nanoBananaTextToImage.defaultGeminiModel;
 const KEY = "test-key";
+
+/** Every public model's upstream route as the server's configuration reads GEMINI_MODEL_MAP (and GEMINI_MODEL). */
+function routes(env: { GEMINI_MODEL_MAP?: string; GEMINI_MODEL?: string } = {}): GeminiModelMap {
+  const models = loadConfig({ GEMINI_API_KEY: KEY, ...env }).gemini?.models;
+  if (models === undefined) throw new Error("no Gemini configuration");
+  return models;
+}
 
 interface LogLine {
   level: number;
@@ -53,6 +61,7 @@ beforeEach(() => {
   fake.setDefaultAnswer({ kind: "image" });
   fake.setLatency(0);
   fake.setAllowedKeys(null);
+  fake.setModels(null);
   time = new FakeTime();
   logLines = [];
   logger = pino({ level: "debug" }, { write: (line: string) => logLines.push(JSON.parse(line) as LogLine) });
@@ -62,7 +71,7 @@ function gemini(overrides: Partial<GeminiOptions> = {}): ImageProvider {
   return createGeminiProvider({
     apiKeys: [KEY],
     baseUrl: fake.url,
-    model: MODEL,
+    models: routes(),
     timeoutMs: 5_000,
     maxAttempts: 4,
     maxConcurrency: 16,
@@ -77,7 +86,7 @@ function gemini(overrides: Partial<GeminiOptions> = {}): ImageProvider {
 function imageRequest(overrides: Partial<ImageRequest> = {}): ImageRequest {
   return {
     taskId: "task_test",
-    model: "nano-banana-text-to-image",
+    model: SEED,
     prompt: "a banana on a blue plate",
     aspectRatio: "1:1",
     safetyChecking: true,
@@ -114,19 +123,6 @@ const MESSAGES = {
 };
 
 describe("what the Gemini provider sends", () => {
-  it.each(SEED_RATIOS)("asks for aspect ratio %s and returns a PNG of its table size", async (ratio) => {
-    const output = await gemini().generate(imageRequest({ aspectRatio: ratio }));
-
-    const imageConfig = (sentBody().generationConfig as Record<string, unknown>).imageConfig;
-    expect(imageConfig).toEqual(ratio === "auto" ? undefined : { aspectRatio: ratio });
-    const metadata = await sharp(output.bytes).metadata();
-    expect({ format: metadata.format, width: metadata.width, height: metadata.height }).toEqual({
-      format: "png",
-      ...fakeSize(ratio),
-    });
-    expect(output.declaredMimeType).toBe("image/png");
-  });
-
   it("sends the prompt as the text part, asks for an image only, with the key header on v1beta", async () => {
     await gemini().generate(imageRequest({ prompt: "a banana in space" }));
 
@@ -182,14 +178,158 @@ describe("what the Gemini provider sends", () => {
   });
 });
 
+const EXTREME = ["1:4", "4:1", "1:8", "8:1"] as const;
+const FOURTEEN = [...BASE_RATIOS, ...EXTREME];
+
+/**
+ * What each upstream family takes, as Google's image-generation guide describes it; written out
+ * here rather than read from the provider's table, so that a mistake there fails these tests.
+ * imageSize "512" (3.1 Flash only) is left out: no public model asks for it.
+ */
+const FAMILIES = [
+  { id: "gemini-2.5-flash-image", ratios: BASE_RATIOS, imageSizes: [], search: false, thinking: false },
+  { id: "gemini-3-pro-image", ratios: BASE_RATIOS, imageSizes: RESOLUTIONS, search: true, thinking: true },
+  { id: "gemini-3-pro-image-preview", ratios: BASE_RATIOS, imageSizes: RESOLUTIONS, search: true, thinking: true },
+  { id: "gemini-3.1-flash-image", ratios: FOURTEEN, imageSizes: RESOLUTIONS, search: true, thinking: true },
+  { id: "gemini-3.1-flash-lite-image", ratios: FOURTEEN, imageSizes: ["1K"], search: false, thinking: true },
+  { id: "gemini-nano-banana-2.1", ratios: FOURTEEN, imageSizes: RESOLUTIONS, search: true, thinking: true },
+  // An id newer than the provider's table is sent what the newest family takes.
+  { id: "gemini-image-of-tomorrow", ratios: FOURTEEN, imageSizes: RESOLUTIONS, search: true, thinking: true },
+] as const satisfies readonly {
+  id: string;
+  ratios: readonly AspectRatio[];
+  imageSizes: readonly Resolution[];
+  search: boolean;
+  thinking: boolean;
+}[];
+
+async function shapeOf(bytes: Buffer): Promise<{ width: number; height: number }> {
+  const metadata = await sharp(bytes).metadata();
+  return { width: metadata.width, height: metadata.height };
+}
+
+async function inputImage(width: number, height: number, format: "png" | "jpeg" | "webp"): Promise<InputImage> {
+  const canvas = sharp({ create: { width, height, channels: 3, background: { r: width % 256, g: height % 256, b: 40 } } });
+  return { bytes: await canvas.toFormat(format).toBuffer(), mimeType: `image/${format}` };
+}
+
+interface SentConfig {
+  imageConfig?: { aspectRatio?: string; imageSize?: string };
+  thinkingConfig?: unknown;
+}
+
+function sentConfig(index = 0): SentConfig {
+  return sentBody(index).generationConfig as SentConfig;
+}
+
+describe.each(FAMILIES)("what the provider sends to $id", (family) => {
+  const provider = (): ImageProvider => gemini({ models: routes({ GEMINI_MODEL: family.id }) });
+  const knows = (ratio: AspectRatio): boolean => (family.ratios as readonly AspectRatio[]).includes(ratio);
+  const takes = (resolution: Resolution): boolean => (family.imageSizes as readonly Resolution[]).includes(resolution);
+
+  it("asks for each ratio it knows (none for auto) and each imageSize it takes, and is answered", async () => {
+    const cases = ASPECT_RATIOS.flatMap((aspectRatio) => RESOLUTIONS.map((resolution) => ({ aspectRatio, resolution })));
+    for (const [index, { aspectRatio, resolution }] of cases.entries()) {
+      await provider().generate(imageRequest({ aspectRatio, resolution }));
+
+      const expected = {
+        ...(aspectRatio !== "auto" && knows(aspectRatio) ? { aspectRatio } : {}),
+        ...(takes(resolution) ? { imageSize: resolution } : {}),
+      };
+      expect(fake.requests[index]?.model).toBe(family.id);
+      expect(sentConfig(index).imageConfig, `${aspectRatio} at ${resolution}`).toEqual(
+        Object.keys(expected).length === 0 ? undefined : expected,
+      );
+    }
+  });
+
+  it(`asks for imageSize 1K when no resolution is given${family.imageSizes.length === 0 ? " (not at all here)" : ""}`, async () => {
+    await provider().generate(imageRequest({ aspectRatio: "1:1" }));
+
+    expect(sentConfig().imageConfig?.imageSize).toBe(family.imageSizes.length === 0 ? undefined : "1K");
+  });
+
+  it(`${family.search ? "grounds" : "does not ground"} the image with Google Search when asked, and only then`, async () => {
+    await provider().generate(imageRequest({ googleSearch: true }));
+    await provider().generate(imageRequest({ googleSearch: false }));
+    await provider().generate(imageRequest());
+
+    expect(sentBody(0).tools).toEqual(family.search ? [{ googleSearch: {} }] : undefined);
+    expect(sentBody(1).tools).toBeUndefined();
+    expect(sentBody(2).tools).toBeUndefined();
+  });
+
+  it(`${family.thinking ? "asks that thoughts not be returned" : "sends no thinking config"}`, async () => {
+    await provider().generate(imageRequest());
+
+    expect(sentConfig().thinkingConfig).toEqual(family.thinking ? { includeThoughts: false } : undefined);
+  });
+
+  it("sends the reference images inline after the prompt, in order, and with auto gets the last one's shape", async () => {
+    const images = [await inputImage(400, 300, "png"), await inputImage(300, 400, "jpeg"), await inputImage(320, 180, "webp")];
+
+    const output = await provider().generate(
+      imageRequest({ prompt: "the first image in the style of the second", aspectRatio: "auto", resolution: "2K", images }),
+    );
+
+    expect(sentBody().contents).toEqual([
+      {
+        role: "user",
+        parts: [
+          { text: "the first image in the style of the second" },
+          ...images.map((image) => ({ inlineData: { mimeType: image.mimeType, data: image.bytes.toString("base64") } })),
+        ],
+      },
+    ]);
+    expect(fake.requests[0]?.inputImages.map((image) => [image.mimeType, image.bytes])).toEqual(
+      images.map((image) => [image.mimeType, image.bytes]),
+    );
+    // The last image is 16:9; the upstream answers in that shape at the size asked.
+    const expected =
+      family.imageSizes.length === 0
+        ? FAKE_GEMINI_PIXEL_SIZES["16:9"]
+        : pixelSize("16:9", takes("2K") ? "2K" : "1K");
+    expect(await shapeOf(output.bytes)).toEqual(expected);
+  });
+
+  it("keeps the ratio asked for over the shape of the reference images", async () => {
+    const output = await provider().generate(
+      imageRequest({ aspectRatio: "2:3", images: [await inputImage(400, 300, "png")] }),
+    );
+
+    expect(sentConfig().imageConfig?.aspectRatio).toBe("2:3");
+    expect(await shapeOf(output.bytes)).toEqual(family.imageSizes.length === 0 ? FAKE_GEMINI_PIXEL_SIZES["2:3"] : pixelSize("2:3"));
+  });
+});
+
+describe("the result of each public model on its default upstream", () => {
+  it.each(MODELS.map((model) => ({ id: model.id, model })))(
+    "$id answers every ratio and resolution it offers in the size its table gives",
+    async ({ id, model }) => {
+      const { ratios, resolutions, ratiosOnlyAt1K } = model.describe.limits;
+      const cases = resolutions.flatMap((resolution) =>
+        ratios.filter((ratio) => resolution === "1K" || !ratiosOnlyAt1K.includes(ratio)).map((ratio) => ({ ratio, resolution })),
+      );
+      for (const [index, { ratio, resolution }] of cases.entries()) {
+        const output = await gemini().generate(imageRequest({ model: id, aspectRatio: ratio, resolution }));
+
+        const input = { prompt: "p", aspectRatio: ratio, outputFormat: "png" as const, safetyChecking: true, resolution };
+        expect(fake.requests[index]?.model).toBe(model.defaultGeminiModel);
+        expect(await shapeOf(output.bytes), `${id} ${ratio} at ${resolution}`).toEqual(model.expectedSize(input));
+      }
+      expect(fake.requests).toHaveLength(cases.length);
+    },
+  );
+});
+
 describe("what the Gemini provider makes of the answers", () => {
   it("returns the final image, not the interim thought images", async () => {
     fake.enqueue({ kind: "thought-images", thoughts: 2 });
 
     const output = await gemini().generate(imageRequest({ aspectRatio: "16:9" }));
 
-    const metadata = await sharp(output.bytes).metadata();
-    expect([metadata.width, metadata.height]).toEqual([1344, 768]);
+    // The fake's thought images are 256x256 drafts.
+    expect(await shapeOf(output.bytes)).toEqual(pixelSize("16:9"));
   });
 
   it("returns JPEG bytes labelled PNG as they are, with the declared type", async () => {
@@ -607,5 +747,131 @@ describe("a rejected Gemini key", () => {
 
     expect(fake.requests.map((recorded) => recorded.apiKey)).toEqual(["key-bad", "key-good", "key-good"]);
     expect(provider.health?.()).toEqual({ ok: true });
+  });
+});
+
+describe("the check of the mapped upstream models", () => {
+  const DEFAULT_UPSTREAMS = [...new Set(MODELS.map((model) => model.defaultGeminiModel))];
+  const PRO_MISSING =
+    "Gemini serves no model gemini-3-pro-image (nano-banana-pro); set GEMINI_MODEL_MAP to map nano-banana-pro to a model it serves";
+
+  function operatorErrors(): LogLine[] {
+    return logLines.filter((line) => line.operatorError === true);
+  }
+
+  function serveAllBut(...missing: string[]): void {
+    fake.setModels([...DEFAULT_UPSTREAMS, "gemini-3.1-flash-image"].filter((id) => !missing.includes(id)));
+  }
+
+  it("asks the model listing once for each distinct upstream id of the map", async () => {
+    const provider = gemini({ models: routes({ GEMINI_MODEL_MAP: "nano-banana-2=gemini-3.1-flash-image" }) });
+
+    await provider.checkUpstream?.();
+
+    expect(fake.listingRequests.map((recorded) => recorded.path).sort()).toEqual(
+      [...DEFAULT_UPSTREAMS, "gemini-3.1-flash-image"].map((id) => `/v1beta/models/${id}`).sort(),
+    );
+    expect(provider.health?.()).toEqual({ ok: true });
+  });
+
+  it("names the missing id, its public model and GEMINI_MODEL_MAP, logging it once, and still serves the others", async () => {
+    serveAllBut("gemini-3-pro-image");
+    const provider = gemini();
+
+    await provider.checkUpstream?.();
+    await provider.checkUpstream?.();
+
+    expect(provider.health?.()).toEqual({ ok: false, reason: PRO_MISSING });
+    expect(operatorErrors()).toEqual([
+      expect.objectContaining({
+        level: 50,
+        msg: `OPERATOR ACTION NEEDED: ${PRO_MISSING}`,
+        model: "gemini-3-pro-image",
+        publicModels: ["nano-banana-pro"],
+        settings: ["GEMINI_MODEL_MAP"],
+      }),
+    ]);
+    expect((await provider.generate(imageRequest({ model: "nano-banana-2-lite" }))).bytes.length).toBeGreaterThan(0);
+  });
+
+  it("names GEMINI_MODEL for the seed model and the map for the others when they share a missing id", async () => {
+    serveAllBut("gemini-nano-banana-2.1");
+    const provider = gemini();
+
+    await provider.checkUpstream?.();
+
+    const sharing = MODELS.filter((model) => model.defaultGeminiModel === "gemini-nano-banana-2.1").map((model) => model.id);
+    const mapped = sharing.filter((id) => id !== SEED).join(", ");
+    expect(provider.health?.()).toEqual({
+      ok: false,
+      reason:
+        `Gemini serves no model gemini-nano-banana-2.1 (${sharing.join(", ")}); ` +
+        `set GEMINI_MODEL to a model it serves and GEMINI_MODEL_MAP to map ${mapped} to a model it serves`,
+    });
+    expect(operatorErrors().map((line) => line.settings)).toEqual([["GEMINI_MODEL", "GEMINI_MODEL_MAP"]]);
+  });
+
+  it("names GEMINI_MODEL alone when only the seed model's id is missing", async () => {
+    fake.setModels(DEFAULT_UPSTREAMS);
+    const provider = gemini({ models: routes({ GEMINI_MODEL: "gemini-retired-image" }) });
+
+    await provider.checkUpstream?.();
+
+    expect(provider.health?.()).toEqual({
+      ok: false,
+      reason: `Gemini serves no model gemini-retired-image (${SEED}); set GEMINI_MODEL to a model it serves`,
+    });
+  });
+
+  it("reports every missing id, with one log line each", async () => {
+    serveAllBut("gemini-3-pro-image", "gemini-3.1-flash-lite-image");
+    const provider = gemini();
+
+    await provider.checkUpstream?.();
+
+    const lite =
+      "Gemini serves no model gemini-3.1-flash-lite-image (nano-banana-2-lite); set GEMINI_MODEL_MAP to map nano-banana-2-lite to a model it serves";
+    expect(provider.health?.()?.reason?.split(/; (?=Gemini)/).sort()).toEqual([PRO_MISSING, lite]);
+    expect(operatorErrors().map((line) => line.model).sort()).toEqual(["gemini-3-pro-image", "gemini-3.1-flash-lite-image"]);
+  });
+
+  it("is ready again once the listing serves the id again", async () => {
+    serveAllBut("gemini-3-pro-image");
+    const provider = gemini();
+    await provider.checkUpstream?.();
+
+    fake.setModels(null);
+    await provider.checkUpstream?.();
+
+    expect(provider.health?.()).toEqual({ ok: true });
+    expect(logLines.filter((line) => line.msg === "Gemini serves the configured model again")).toHaveLength(1);
+  });
+
+  it("marks the id missing when generateContent answers 404, and clears it with the next image from it", async () => {
+    serveAllBut("gemini-3-pro-image");
+    const provider = gemini();
+
+    const error = await failureOf(provider.generate(imageRequest({ model: "nano-banana-pro", resolution: "2K" })));
+
+    expect([error.code, error.message, error.operatorError]).toEqual(["PROVIDER_ERROR", MESSAGES.rejected, true]);
+    expect(provider.health?.()).toEqual({ ok: false, reason: PRO_MISSING });
+    expect(fake.listingRequests).toHaveLength(0);
+
+    fake.setModels(null);
+    await provider.generate(imageRequest({ model: "nano-banana-pro" }));
+    expect(provider.health?.()).toEqual({ ok: true });
+  });
+
+  it("fails a public model the map lacks as this server's misconfiguration, without calling Gemini", async () => {
+    const error = await failureOf(gemini().generate(imageRequest({ model: "dall-e-3" })));
+
+    expect([error.code, error.message, error.retryable, error.operatorError]).toEqual([
+      "PROVIDER_ERROR",
+      MESSAGES.misconfigured,
+      false,
+      true,
+    ]);
+    expect(error.detail).toContain("dall-e-3");
+    expect(fake.requests).toHaveLength(0);
   });
 });

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { ConfigError, loadConfig } from "../../src/config.ts";
+import { MODELS } from "../../src/domain/catalog/models/index.ts";
 
 describe("loadConfig", () => {
   it("has the embedded defaults", () => {
@@ -43,7 +44,7 @@ describe("loadConfig", () => {
     expect(config.imageProvider).toBe("gemini");
     expect(config.gemini).toMatchObject({
       apiKeys: ["one", "two"],
-      model: "gemini-2.5-flash-image",
+      models: Object.fromEntries(MODELS.map((model) => [model.id, expect.objectContaining({ upstream: model.defaultGeminiModel })])),
       timeoutMs: 60_000,
       maxAttempts: 4,
       maxConcurrency: 16,
@@ -146,5 +147,92 @@ describe("PRICES", () => {
     expect(() => load({ PRICE_NANO_BANANA_TEXT_TO_IMAGE: "9", PRICES: '{"nano-banana-text-to-image": 5}' })).toThrow(
       /set by both PRICES and PRICE_NANO_BANANA_TEXT_TO_IMAGE/,
     );
+  });
+});
+
+describe("GEMINI_MODEL_MAP and GEMINI_MODEL", () => {
+  const MODEL_LIST = MODELS.map((model) => model.id).join(", ");
+  const SEED = "nano-banana-text-to-image";
+  const gemini = (env: Record<string, string>) => loadConfig({ GEMINI_API_KEY: "k", ...env }).gemini;
+  /** Every public model on its catalog default, the seed named by GEMINI_MODEL, the rest by the map. */
+  const defaults = Object.fromEntries(
+    MODELS.map((model) => [
+      model.id,
+      { upstream: model.defaultGeminiModel, setting: model.id === SEED ? "GEMINI_MODEL" : "GEMINI_MODEL_MAP" },
+    ]),
+  );
+
+  it("serves each model with its catalog default when neither is set", () => {
+    expect(gemini({})?.models).toEqual(defaults);
+  });
+
+  it("maps the models it names and leaves the others on their defaults", () => {
+    expect(gemini({ GEMINI_MODEL_MAP: " nano-banana-pro = gemini-3-pro-image-preview ,nano-banana-2=gemini-3.1-flash-image," })?.models).toEqual({
+      ...defaults,
+      "nano-banana-pro": { upstream: "gemini-3-pro-image-preview", setting: "GEMINI_MODEL_MAP" },
+      "nano-banana-2": { upstream: "gemini-3.1-flash-image", setting: "GEMINI_MODEL_MAP" },
+    });
+  });
+
+  it("keeps GEMINI_MODEL for the seed model alone", () => {
+    expect(gemini({ GEMINI_MODEL: "gemini-2.5-flash-image", GEMINI_MODEL_MAP: "nano-banana-2-1=gemini-3.1-flash-image" })?.models).toEqual({
+      ...defaults,
+      [SEED]: { upstream: "gemini-2.5-flash-image", setting: "GEMINI_MODEL" },
+      "nano-banana-2-1": { upstream: "gemini-3.1-flash-image", setting: "GEMINI_MODEL_MAP" },
+    });
+  });
+
+  it("maps the seed model in GEMINI_MODEL_MAP too, naming that variable for it", () => {
+    expect(gemini({ GEMINI_MODEL_MAP: `${SEED}=gemini-3.1-flash-image` })?.models[SEED]).toEqual({
+      upstream: "gemini-3.1-flash-image",
+      setting: "GEMINI_MODEL_MAP",
+    });
+  });
+
+  it("refuses the seed model named in both", () => {
+    expect(() => gemini({ GEMINI_MODEL: "gemini-a", GEMINI_MODEL_MAP: `${SEED}=gemini-b` })).toThrow(
+      new ConfigError(`the upstream model of ${SEED} is set by both GEMINI_MODEL_MAP and GEMINI_MODEL; keep one`),
+    );
+  });
+
+  it.each(["nano-banana-pro", "nano-banana-pro=", "=gemini-3-pro-image", "nano-banana-pro=gemini-3=pro", "nano-banana-pro=gemini 3 pro"])(
+    "refuses the malformed entry %j, naming it and listing the models",
+    (entry) => {
+      expect(() => gemini({ GEMINI_MODEL_MAP: `nano-banana-2=gemini-3.1-flash-image,${entry}` })).toThrow(
+        new ConfigError(
+          "GEMINI_MODEL_MAP must be comma-separated public=upstream pairs such as " +
+            `nano-banana-pro=gemini-3-pro-image,nano-banana-2=gemini-3.1-flash-image; got "${entry}" (the models are ${MODEL_LIST})`,
+        ),
+      );
+    },
+  );
+
+  it("refuses a model the catalog does not have, naming the entry and listing the models", () => {
+    expect(() => gemini({ GEMINI_MODEL_MAP: "nano-banana-3=gemini-4-image" })).toThrow(
+      new ConfigError(`GEMINI_MODEL_MAP names no model "nano-banana-3" in "nano-banana-3=gemini-4-image"; the models are ${MODEL_LIST}`),
+    );
+  });
+
+  it("refuses a model named twice", () => {
+    expect(() => gemini({ GEMINI_MODEL_MAP: "nano-banana-pro=gemini-a,nano-banana-pro=gemini-b" })).toThrow(
+      new ConfigError("GEMINI_MODEL_MAP names nano-banana-pro twice; keep one entry for it"),
+    );
+  });
+
+  it("gives the fallback route the same map, with GEMINI_FALLBACK_MODEL moving its seed model alone", () => {
+    const config = gemini({
+      GEMINI_MODEL: "gemini-primary-seed",
+      GEMINI_MODEL_MAP: "nano-banana-pro=gemini-3-pro-image-preview",
+      GEMINI_FALLBACK_MODEL: "gemini-fallback-seed",
+    });
+    expect(config?.fallback?.models).toEqual({
+      ...defaults,
+      [SEED]: { upstream: "gemini-fallback-seed", setting: "GEMINI_FALLBACK_MODEL" },
+      "nano-banana-pro": { upstream: "gemini-3-pro-image-preview", setting: "GEMINI_MODEL_MAP" },
+    });
+    expect(gemini({ GEMINI_MODEL: "gemini-primary-seed", GEMINI_FALLBACK_BASE_URL: "http://fallback.test" })?.fallback?.models[SEED]).toEqual({
+      upstream: "gemini-primary-seed",
+      setting: "GEMINI_MODEL",
+    });
   });
 });

@@ -7,10 +7,10 @@ import { RetryingImageProvider } from "../retrying-image-provider.ts";
 import { abortableSleep, type Random, type Sleep } from "../sleep.ts";
 import { GeminiImageProvider } from "./gemini-image-provider.ts";
 import { KeyPool } from "./key-pool.ts";
+import type { GeminiModelMap } from "./upstream-models.ts";
 
 /** Defaults for the GEMINI_* settings the config reader leaves unset. */
 export const GEMINI_DEFAULTS = {
-  model: "gemini-2.5-flash-image",
   timeoutMs: 60_000,
   maxAttempts: 4,
   maxConcurrency: 16,
@@ -27,10 +27,8 @@ export interface GeminiOptions {
   baseUrl?: string;
   /** "v1beta" (the SDK's default) or "v1". */
   apiVersion?: string;
-  /** GEMINI_MODEL. */
-  model: string;
-  /** The variable that set `model`, named when the upstream does not serve it. */
-  modelSetting?: string;
+  /** The upstream model of every public model (GEMINI_MODEL_MAP, GEMINI_MODEL, the catalog's defaults). */
+  models: GeminiModelMap;
   /** GEMINI_TIMEOUT_MS: budget of each upstream attempt. */
   timeoutMs: number;
   /** GEMINI_MAX_ATTEMPTS: upstream attempts per task, the first one included. */
@@ -62,8 +60,7 @@ export function createGeminiProvider(options: GeminiOptions): ImageProvider {
   const adapter = new GeminiImageProvider({
     name: options.name ?? "gemini",
     keyPool: new KeyPool(options.apiKeys, clock),
-    model: options.model,
-    modelSetting: options.modelSetting,
+    models: options.models,
     baseUrl: options.baseUrl,
     apiVersion: options.apiVersion,
     timeoutMs: options.timeoutMs,

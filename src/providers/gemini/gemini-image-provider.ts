@@ -23,6 +23,7 @@ import { bufferedFetch } from "./buffered-fetch.ts";
 import { readGeminiResponse } from "./gemini-response.ts";
 import { parseUpstreamErrorBody } from "./gemini-upstream-error.ts";
 import type { KeyLease, KeyPool } from "./key-pool.ts";
+import { generateConfigFor, MODEL_MAP_SETTING, upstreamCapabilities, type GeminiModelMap } from "./upstream-models.ts";
 
 /** A rejected key is an operator's problem that repeats on every task; once a minute is loud enough. */
 export const OPERATOR_ERROR_LOG_INTERVAL_MS = 60_000;
@@ -65,7 +66,8 @@ export interface GeminiImageProviderOptions {
   /** The name in configuration and logs; "gemini" unless a route holds several. */
   name?: string;
   keyPool: KeyPool;
-  model: string;
+  /** The upstream model of every public model a request may name, and the variable that sets it. */
+  models: GeminiModelMap;
   /** Another server speaking Google's API (a proxy, or the fake in tests); Google's when unset. */
   baseUrl?: string;
   /** "v1beta" (the SDK's default) or "v1". */
@@ -77,8 +79,6 @@ export interface GeminiImageProviderOptions {
   sleep?: Sleep;
   /** The fetch the SDK calls; bufferedFetch unless given. */
   fetch?: typeof fetch;
-  /** The setting that names `model`, for the operator's messages: GEMINI_MODEL unless given. */
-  modelSetting?: string;
 }
 
 type AbortCause = "task" | "deadline" | "attempt";
@@ -99,8 +99,10 @@ export class GeminiImageProvider implements ImageProvider {
   readonly #clients = new Map<string, GoogleGenAI>();
   #lastOperatorLogAt: number | null = null;
   #lastRejection: string | null = null;
-  /** Set when the upstream said it serves no such model (its listing, or a 404 to a task). */
-  #modelMissing: string | null = null;
+  /** The public models each upstream id serves, in catalog order, with the variable that maps each. */
+  readonly #served: ReadonlyMap<string, readonly PublicModelUse[]>;
+  /** Why each upstream id is missing, set when the upstream said it serves no such model (its listing, or a 404 to a task). */
+  readonly #missing = new Map<string, string>();
 
   constructor(options: GeminiImageProviderOptions) {
     if (!Number.isFinite(options.timeoutMs) || options.timeoutMs <= 0) {
@@ -110,17 +112,19 @@ export class GeminiImageProvider implements ImageProvider {
     this.#options = options;
     this.#keyPool = options.keyPool;
     // The logger given already names the provider (createGeminiProvider binds it for every layer).
-    this.#logger = options.logger.child({ model: options.model });
+    this.#logger = options.logger;
+    this.#served = publicModelsByUpstream(options.models);
     this.#clock = options.clock ?? systemClock;
     this.#sleep = options.sleep ?? abortableSleep;
   }
 
   async generate(request: ImageRequest): Promise<ImageOutput> {
     this.#throwIfOver(request);
+    const upstream = this.#upstreamOf(request);
     const lease = await this.#leaseKey(request);
     await request.onStart?.();
     this.#throwIfOver(request);
-    return this.#attempt(request, lease);
+    return this.#attempt(request, lease, upstream);
   }
 
   health(): ProviderHealth {
@@ -130,46 +134,65 @@ export class GeminiImageProvider implements ImageProvider {
         reason: `Gemini rejected every configured API key (${this.#lastRejection ?? "rejected"}); check GEMINI_API_KEY`,
       };
     }
-    if (this.#modelMissing !== null) return { ok: false, reason: this.#modelMissing };
+    if (this.#missing.size > 0) return { ok: false, reason: [...this.#missing.values()].join("; ") };
     return { ok: true };
   }
 
   /**
-   * Asks the upstream's model listing whether it serves the configured model: Google shuts model
-   * ids down every few months, and a server still naming one fails every task. A model it does not
-   * serve makes health() say so, naming the id and the setting to change; an answer that says
-   * nothing about the model (a network error, a 5xx, a rejected key) changes nothing.
+   * Asks the upstream's model listing whether it serves each mapped model: Google shuts model ids
+   * down every few months, and a server still naming one fails every task of the models mapped to
+   * it. A model it does not serve makes health() say so, naming the id, the public models and the
+   * setting to change; an answer that says nothing about the model (a network error, a 5xx, a
+   * rejected key) changes nothing.
    */
   async checkUpstream(): Promise<void> {
-    const model = this.#options.model;
+    await Promise.all([...this.#served.keys()].map((upstream) => this.#checkModel(upstream)));
+  }
+
+  async #checkModel(upstream: string): Promise<void> {
     const lease = this.#keyPool.next();
     try {
       await this.#client(lease.key).models.get({
-        model,
+        model: upstream,
         config: { abortSignal: AbortSignal.timeout(this.#options.timeoutMs) },
       });
-      if (this.#modelMissing !== null) this.#logger.info("Gemini serves the configured model again");
-      this.#modelMissing = null;
+      if (this.#missing.delete(upstream)) this.#logger.info({ model: upstream }, "Gemini serves the configured model again");
     } catch (error) {
       if (error instanceof ApiError && error.status === 404) {
-        this.#markModelMissing();
+        this.#markModelMissing(upstream);
         return;
       }
       const detail = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-      this.#logger.warn({ keyIndex: lease.index, detail }, "could not ask Gemini whether it serves the configured model");
+      this.#logger.warn(
+        { model: upstream, keyIndex: lease.index, detail },
+        "could not ask Gemini whether it serves the configured model",
+      );
     }
   }
 
-  #markModelMissing(): void {
-    const setting = this.#options.modelSetting ?? "GEMINI_MODEL";
-    const first = this.#modelMissing === null;
-    this.#modelMissing = `Gemini serves no model ${this.#options.model}; set ${setting} to a model it serves`;
-    if (first) {
-      this.#logger.error(
-        { operatorError: true, setting },
-        `OPERATOR ACTION NEEDED: Gemini serves no model ${this.#options.model}; set ${setting} to a model it serves`,
-      );
-    }
+  #markModelMissing(upstream: string): void {
+    if (this.#missing.has(upstream)) return;
+    const uses = this.#served.get(upstream) ?? [];
+    const reason = missingModelReason(upstream, uses);
+    this.#missing.set(upstream, reason);
+    this.#logger.error(
+      {
+        operatorError: true,
+        model: upstream,
+        publicModels: uses.map((use) => use.publicModel),
+        settings: [...new Set(uses.map((use) => use.setting))],
+      },
+      `OPERATOR ACTION NEEDED: ${reason}`,
+    );
+  }
+
+  /** The upstream id that serves the request's public model; a model the map lacks is this server's fault. */
+  #upstreamOf(request: ImageRequest): string {
+    const route = this.#options.models[request.model];
+    if (route !== undefined) return route.upstream;
+    const detail = `no upstream Gemini model is mapped for ${request.model}`;
+    this.#logger.error({ taskId: request.taskId, publicModel: request.model, operatorError: true }, detail);
+    throw new ProviderError({ code: "PROVIDER_ERROR", message: MESSAGES.misconfigured, detail, operatorError: true });
   }
 
   #throwIfOver(request: ImageRequest): void {
@@ -211,7 +234,7 @@ export class GeminiImageProvider implements ImageProvider {
     return { ...this.#keyPool.next(), waitMs: 0 };
   }
 
-  async #attempt(request: ImageRequest, lease: KeyLease): Promise<ImageOutput> {
+  async #attempt(request: ImageRequest, lease: KeyLease, upstream: string): Promise<ImageOutput> {
     const controller = new AbortController();
     let abortCause: AbortCause | null = null;
     const abortForTask = (): void => {
@@ -230,29 +253,40 @@ export class GeminiImageProvider implements ImageProvider {
     let response: GenerateContentResponse;
     try {
       response = await this.#client(lease.key).models.generateContent({
-        model: this.#options.model,
-        contents: [{ role: "user", parts: [{ text: request.prompt }] }],
+        model: upstream,
+        // The reference images follow the prompt in the client's order ("the first image").
+        contents: [
+          {
+            role: "user",
+            parts: [
+              { text: request.prompt },
+              ...(request.images ?? []).map((image) => ({
+                inlineData: { mimeType: image.mimeType, data: image.bytes.toString("base64") },
+              })),
+            ],
+          },
+        ],
         config: {
           // Text is of no use to a task, and asking for the image alone saves output tokens.
           responseModalities: [Modality.IMAGE],
-          imageConfig: request.aspectRatio === "auto" ? undefined : { aspectRatio: request.aspectRatio },
+          ...generateConfigFor(request, upstreamCapabilities(upstream)),
           // Sending nothing keeps the upstream's default safety checking.
           safetySettings: request.safetyChecking ? undefined : [...PERMISSIVE_SAFETY_SETTINGS],
           abortSignal: controller.signal,
         },
       });
     } catch (error) {
-      throw this.#failure(error, abortCause, lease, request);
+      throw this.#failure(error, abortCause, lease, request, upstream);
     } finally {
       clearTimeout(timer);
       request.signal.removeEventListener("abort", abortForTask);
     }
     const upstreamMs = this.#clock.now() - startedAt;
     this.#keyPool.markAccepted(lease.index);
-    this.#modelMissing = null;
+    this.#missing.delete(upstream);
 
     const outcome = readGeminiResponse(response);
-    const logFields = { taskId: request.taskId, keyIndex: lease.index, upstreamMs, responseId: response.responseId };
+    const logFields = { taskId: request.taskId, model: upstream, keyIndex: lease.index, upstreamMs, responseId: response.responseId };
     switch (outcome.kind) {
       case "image":
         this.#logger.debug(logFields, "Gemini returned an image");
@@ -272,8 +306,14 @@ export class GeminiImageProvider implements ImageProvider {
     }
   }
 
-  #failure(error: unknown, abortCause: AbortCause | null, lease: KeyLease, request: ImageRequest): ProviderError {
-    const logFields = { taskId: request.taskId, keyIndex: lease.index };
+  #failure(
+    error: unknown,
+    abortCause: AbortCause | null,
+    lease: KeyLease,
+    request: ImageRequest,
+    upstream: string,
+  ): ProviderError {
+    const logFields = { taskId: request.taskId, model: upstream, keyIndex: lease.index };
     // The task's own abort wins over whatever the interrupted call threw.
     if (request.signal.aborted) {
       this.#logger.info(logFields, "Gemini call aborted by the task");
@@ -294,7 +334,7 @@ export class GeminiImageProvider implements ImageProvider {
       });
     }
     if (error instanceof ApiError) {
-      return this.#apiFailure(error, lease, request);
+      return this.#apiFailure(error, lease, request, upstream);
     }
     const detail = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
     if (error instanceof SyntaxError) {
@@ -317,12 +357,18 @@ export class GeminiImageProvider implements ImageProvider {
     return new ProviderError({ code: "PROVIDER_ERROR", message: MESSAGES.unexpected, detail, cause: error });
   }
 
-  #apiFailure(error: ApiError, lease: KeyLease, request: ImageRequest): ProviderError {
+  #apiFailure(error: ApiError, lease: KeyLease, request: ImageRequest, upstream: string): ProviderError {
     const body = parseUpstreamErrorBody(error.message);
     const status = error.status;
     const statusText = body.status === null ? `HTTP ${status}` : `HTTP ${status} ${body.status}`;
     const detail = `${statusText}: ${body.message ?? error.message}`;
-    const logFields = { taskId: request.taskId, keyIndex: lease.index, httpStatus: status, upstreamStatus: body.status };
+    const logFields = {
+      taskId: request.taskId,
+      model: upstream,
+      keyIndex: lease.index,
+      httpStatus: status,
+      upstreamStatus: body.status,
+    };
 
     if (status === 401 || status === 403 || (status === 400 && body.reasons.includes("API_KEY_INVALID"))) {
       this.#keyPool.markRejected(lease.index);
@@ -361,7 +407,7 @@ export class GeminiImageProvider implements ImageProvider {
       return new ProviderError({ code: "PROVIDER_ERROR", message: MESSAGES.unavailable, retryable: true, detail, cause: error });
     }
     this.#logger.error({ ...logFields, detail }, "Gemini rejected the request");
-    if (status === 404) this.#markModelMissing();
+    if (status === 404) this.#markModelMissing(upstream);
     // An unknown model (404) is the operator's setting, not the request: another route may serve.
     return new ProviderError({ code: "PROVIDER_ERROR", message: MESSAGES.rejected, detail, operatorError: status === 404, cause: error });
   }
@@ -396,6 +442,38 @@ export class GeminiImageProvider implements ImageProvider {
     }
     return client;
   }
+}
+
+/** One public model an upstream id serves, and the variable that maps it there. */
+interface PublicModelUse {
+  publicModel: string;
+  setting: string;
+}
+
+function publicModelsByUpstream(models: GeminiModelMap): Map<string, PublicModelUse[]> {
+  const served = new Map<string, PublicModelUse[]>();
+  for (const [publicModel, route] of Object.entries(models)) {
+    const uses = served.get(route.upstream) ?? [];
+    uses.push({ publicModel, setting: route.setting });
+    served.set(route.upstream, uses);
+  }
+  return served;
+}
+
+/**
+ * The operator's sentence for an upstream id the upstream does not serve: which public models
+ * it leaves without a model, and what to set for each (GEMINI_MODEL names one model, the map
+ * names several).
+ */
+function missingModelReason(upstream: string, uses: readonly PublicModelUse[]): string {
+  const settings = [...new Set(uses.map((use) => use.setting))];
+  const fixes = settings.map((setting) => {
+    if (setting !== MODEL_MAP_SETTING) return `${setting} to a model it serves`;
+    const mapped = uses.filter((use) => use.setting === setting).map((use) => use.publicModel);
+    return `${setting} to map ${mapped.join(", ")} to a model it serves`;
+  });
+  const publicModels = uses.map((use) => use.publicModel).join(", ");
+  return `Gemini serves no model ${upstream} (${publicModels}); set ${fixes.join(" and ")}`;
 }
 
 /** The SDK's own per-attempt timeout and undici's aborts surface as AbortError/TimeoutError. */
