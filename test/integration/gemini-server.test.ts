@@ -14,7 +14,7 @@ const SEED_RATIOS = [...BASE_RATIOS, "auto"] as const;
  * from the branch that changes src/worker/task-runner.ts; the tests that need it run once this is
  * true.
  */
-const RUNNER_PASSES_TASK_OPTIONS = false;
+const RUNNER_PASSES_TASK_OPTIONS = true;
 
 /**
  * Issue 3 through the real server: HTTP createTask/recordInfo, the worker, the Gemini provider built
