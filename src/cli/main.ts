@@ -1,6 +1,7 @@
 import path from "node:path";
 import { Command, CommanderError, Option } from "commander";
 import { ConfigError, loadConfig } from "../config.ts";
+import { ASPECT_RATIOS, RESOLUTIONS } from "../domain/catalog/aspect-ratios.ts";
 import { registerAccountsCommands } from "./commands/accounts-commands.ts";
 import { registerCallbacksCommands } from "./commands/callbacks-commands.ts";
 import { CliFailure, type WithAdmin } from "./commands/cli-support.ts";
@@ -10,7 +11,19 @@ import { registerLimitsCommands } from "./commands/limits-commands.ts";
 import { registerTasksCommands } from "./commands/tasks-commands.ts";
 import { registerUsageCommands } from "./commands/usage-commands.ts";
 import { registerWebhookSecretCommand } from "./commands/webhook-secret-commands.ts";
-import { runGenerate, type Terminal } from "./generate.ts";
+import { DEFAULT_MODEL, runGenerate, type Terminal } from "./generate.ts";
+
+interface GenerateCommandOptions {
+  model?: string;
+  image?: string[];
+  ratio?: string;
+  resolution?: string;
+  format?: string;
+  nsfwChecker: boolean;
+  output?: string;
+  baseUrl?: string;
+  key?: string;
+}
 
 export function buildProgram(env: Readonly<Record<string, string | undefined>>, terminal: Terminal): Command {
   // The server, the database and their packages load only for the commands that use them, so
@@ -68,39 +81,45 @@ export function buildProgram(env: Readonly<Record<string, string | undefined>>, 
 
   program
     .command("generate")
-    .description("generate an image through a running server and save it")
+    .description("generate an image through a running server and save it; local --image files are uploaded first")
     .argument("<prompt>", "what to draw")
-    .option("--ratio <ratio>", "aspect ratio: 1:1, 9:16, 16:9, 3:4, 4:3, 3:2, 2:3, 5:4, 4:5, 21:9, auto")
+    .option("--model <id>", `the model (\`GET /api/v1/models\` lists them; default ${DEFAULT_MODEL})`)
+    .option(
+      "--image <path-or-url>",
+      "a reference image: a local file (uploaded first) or an http(s) URL; repeat it for more, in the order the prompt refers to them",
+      (value: string, previous: string[] | undefined) => [...(previous ?? []), value],
+    )
+    .option("--ratio <ratio>", `aspect ratio: ${ASPECT_RATIOS.join(", ")} (which ones, the model says)`)
+    .addOption(new Option("--resolution <resolution>", "output resolution, for the models that have several").choices(RESOLUTIONS))
     .addOption(new Option("--format <format>", "output format").choices(["png", "jpeg", "jpg"]))
     .option("--no-nsfw-checker", "relax the provider's safety checking as far as it allows")
     .option("-o, --output <file>", "where to save the image (default ./<taskId>.<ext>)")
     .option("--base-url <url>", "the server's URL (default IMAGEGATE_BASE_URL or http://localhost:8080)")
     .option("--key <key>", "API key (default IMAGEGATE_API_KEY)")
-    .action(
-      async (
-        prompt: string,
-        options: { ratio?: string; format?: string; nsfwChecker: boolean; output?: string; baseUrl?: string; key?: string },
-      ) => {
-        process.exitCode = await runGenerate(
-          {
-            prompt,
-            ...(options.ratio === undefined ? {} : { ratio: options.ratio }),
-            ...(options.format === undefined ? {} : { format: options.format }),
-            nsfwChecker: options.nsfwChecker,
-            ...(options.output === undefined ? {} : { output: options.output }),
-            baseUrl: options.baseUrl ?? env.IMAGEGATE_BASE_URL ?? "http://localhost:8080",
-            key: options.key ?? env.IMAGEGATE_API_KEY,
-          },
-          terminal,
-        );
-      },
-    );
+    .action(async (prompt: string, options: GenerateCommandOptions) => {
+      process.exitCode = await runGenerate(
+        {
+          prompt,
+          ...(options.model === undefined ? {} : { model: options.model }),
+          images: options.image ?? [],
+          ...(options.ratio === undefined ? {} : { ratio: options.ratio }),
+          ...(options.resolution === undefined ? {} : { resolution: options.resolution }),
+          ...(options.format === undefined ? {} : { format: options.format }),
+          nsfwChecker: options.nsfwChecker,
+          ...(options.output === undefined ? {} : { output: options.output }),
+          baseUrl: options.baseUrl ?? env.IMAGEGATE_BASE_URL ?? "http://localhost:8080",
+          key: options.key ?? env.IMAGEGATE_API_KEY,
+        },
+        terminal,
+      );
+    });
   return program;
 }
 
 const consoleTerminal: Terminal = {
   out: (line) => process.stdout.write(`${line}\n`),
   err: (line) => process.stderr.write(`${line}\n`),
+  write: (text) => process.stdout.write(text),
 };
 
 export async function runCli(argv: readonly string[]): Promise<void> {

@@ -1,6 +1,24 @@
+import { openAsBlob } from "node:fs";
+import path from "node:path";
+import type { UploadAnswerData } from "../api/routes/uploads.ts";
 import type { TaskRecord, TaskState } from "../domain/tasks/task.ts";
+import type { ModelView } from "../views/model-views.ts";
 
-export type { TaskRecord, TaskState };
+export type { ModelView, TaskRecord, TaskState };
+
+/** A stored upload, as the upload routes answer it; `downloadUrl` works as an input image URL. */
+export type UploadedFile = UploadAnswerData;
+
+/** A file to upload: its bytes, or the path of a local file (read as it is sent). */
+export type UploadFileInput = ({ bytes: Uint8Array } | { path: string }) & {
+  /** The folder it goes into, e.g. "cli". */
+  uploadPath: string;
+  /**
+   * Its name there; the same name again replaces the file. Absent: the path's base name made fit
+   * for the server's rule (see uploadFileName), or a random name for bytes.
+   */
+  fileName?: string;
+};
 
 export interface CreateTaskInput {
   prompt: string;
@@ -43,6 +61,25 @@ interface Envelope<T> {
 
 const TERMINAL: readonly TaskState[] = ["success", "fail"];
 
+/** The longest upload fileName the server takes. */
+const FILE_NAME_MAX = 100;
+
+/**
+ * A local file's base name as an upload fileName: characters other than letters, digits, - _ .
+ * become "-", and a leading dot goes, so "my cat.png" is stored as "my-cat.png" instead of
+ * being refused.
+ */
+export function uploadFileName(filePath: string): string {
+  const name = path
+    .basename(filePath)
+    .replace(/[^A-Za-z0-9\-_.]/g, "-")
+    .replace(/^\.+/, "")
+    .replace(/\.meta\.json$/, ".meta-json");
+  if (name.length <= FILE_NAME_MAX) return name === "" ? "file" : name;
+  // Too long: the end is kept, since it holds the extension.
+  return name.slice(name.length - FILE_NAME_MAX).replace(/^\.+/, "");
+}
+
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(resolve, ms);
@@ -72,6 +109,23 @@ export class ImagegateClient {
     if (options.idempotencyKey !== undefined) headers["Idempotency-Key"] = options.idempotencyKey;
     const data = await this.call<{ taskId: string }>("POST", "/api/v1/jobs/createTask", JSON.stringify(body), headers);
     return data.taskId;
+  }
+
+  /** Uploads a file with POST /api/file-stream-upload; the answer's downloadUrl is an input image URL. */
+  async uploadFile(input: UploadFileInput): Promise<UploadedFile> {
+    const fileName = input.fileName ?? ("path" in input ? uploadFileName(input.path) : undefined);
+    // A path's file is read as the request is sent, not held in memory first.
+    const file = "path" in input ? await openAsBlob(input.path) : new Blob([input.bytes]);
+    const form = new FormData();
+    form.append("uploadPath", input.uploadPath);
+    if (fileName !== undefined) form.append("fileName", fileName);
+    form.append("file", file, fileName ?? "upload");
+    return this.call<UploadedFile>("POST", "/api/file-stream-upload", form);
+  }
+
+  /** Every model the server serves, with its input schema, limits, result sizes and prices. */
+  listModels(): Promise<ModelView[]> {
+    return this.call<ModelView[]>("GET", "/api/v1/models");
   }
 
   recordInfo(taskId: string): Promise<TaskRecord> {
@@ -188,7 +242,7 @@ export class ImagegateClient {
     };
   }
 
-  private async call<T>(method: string, path: string, body?: string, headers: Record<string, string> = {}): Promise<T> {
+  private async call<T>(method: string, path: string, body?: string | FormData, headers: Record<string, string> = {}): Promise<T> {
     let response: Response;
     try {
       response = await this.fetch(`${this.baseUrl}${path}`, {

@@ -1,15 +1,29 @@
 import { describe, it, expect } from "vitest";
 import sharp from "sharp";
-import { BASE_RATIOS, pixelSize } from "../../src/domain/catalog/aspect-ratios.ts";
-import { ProviderError, type ImageRequest } from "../../src/providers/image-provider.ts";
+import {
+  ASPECT_RATIOS,
+  EXTREME_RATIOS,
+  pixelSize,
+  RESOLUTIONS,
+  type AspectRatio,
+  type PixelSize,
+  type Resolution,
+} from "../../src/domain/catalog/aspect-ratios.ts";
+import { ProviderError, type ImageRequest, type InputImage } from "../../src/providers/image-provider.ts";
 import {
   SandboxImageProvider,
   abortableSleep,
-  wrapText,
   type SandboxSleep,
 } from "../../src/providers/sandbox/sandbox-image-provider.ts";
+import { sandboxLayout, type Box } from "../../src/providers/sandbox/sandbox-layout.ts";
+import { wrapText } from "../../src/providers/sandbox/sandbox-text.ts";
 
-const SEED_RATIOS = [...BASE_RATIOS, "auto"] as const;
+/** Every size the family produces: each ratio at 1K, and the ratios offered at 2K and 4K there too. */
+const SIZES: readonly [AspectRatio, Resolution][] = RESOLUTIONS.flatMap((resolution) =>
+  ASPECT_RATIOS.filter((ratio) => resolution === "1K" || !(EXTREME_RATIOS as readonly string[]).includes(ratio)).map(
+    (ratio): [AspectRatio, Resolution] => [ratio, resolution],
+  ),
+);
 
 function imageRequest(overrides: Partial<ImageRequest> = {}): ImageRequest {
   return {
@@ -49,12 +63,17 @@ describe("SandboxImageProvider", () => {
     expect(new SandboxImageProvider({ latencyMs: 0 }).name).toBe("sandbox");
   });
 
-  it.each(SEED_RATIOS)("returns a PNG of exactly the %s pixel size", async (aspectRatio) => {
-    const output = await new SandboxImageProvider({ latencyMs: 0 }).generate(imageRequest({ aspectRatio }));
+  it.each(SIZES)("returns a PNG of exactly the %s pixel size at %s", async (aspectRatio, resolution) => {
+    const output = await new SandboxImageProvider({ latencyMs: 0 }).generate(imageRequest({ aspectRatio, resolution }));
     expect(output.declaredMimeType).toBe("image/png");
     const metadata = await sharp(output.bytes).metadata();
     expect(metadata.format).toBe("png");
-    expect({ width: metadata.width, height: metadata.height }).toEqual(pixelSize(aspectRatio));
+    expect({ width: metadata.width, height: metadata.height }).toEqual(pixelSize(aspectRatio, resolution));
+  });
+
+  it("draws at 1K when the request names no resolution", async () => {
+    const output = await new SandboxImageProvider({ latencyMs: 0 }).generate(imageRequest({ aspectRatio: "16:9" }));
+    expect(await sizeOf(output.bytes)).toEqual({ width: 1376, height: 768 });
   });
 
   it("gives byte-identical output for the same prompt and ratio", async () => {
@@ -193,6 +212,142 @@ describe("SandboxImageProvider", () => {
     const output = await new SandboxImageProvider({ latencyMs: 0 }).generate(imageRequest({ prompt, aspectRatio: "21:9" }));
     const metadata = await sharp(output.bytes).metadata();
     expect({ width: metadata.width, height: metadata.height }).toEqual(pixelSize("21:9"));
+  });
+});
+
+interface Rgb {
+  r: number;
+  g: number;
+  b: number;
+}
+
+/** A PNG of one colour, made with sharp. */
+async function solidImage(colour: Rgb, width = 120, height = 80): Promise<InputImage> {
+  const bytes = await sharp({ create: { width, height, channels: 3, background: colour } }).png().toBuffer();
+  return { bytes, mimeType: "image/png" };
+}
+
+/** Fourteen colours far enough apart that no two are mistaken for each other. */
+const PALETTE: readonly Rgb[] = Array.from({ length: 14 }, (_, index) => ({
+  r: (index * 97) % 256,
+  g: (index * 181 + 40) % 256,
+  b: 255 - ((index * 53) % 256),
+}));
+
+async function sizeOf(bytes: Buffer): Promise<PixelSize> {
+  const metadata = await sharp(bytes).metadata();
+  return { width: metadata.width, height: metadata.height };
+}
+
+/** The colour at the centre of each box of a rendered picture. */
+async function coloursAt(bytes: Buffer, boxes: readonly Box[]): Promise<Rgb[]> {
+  const { data, info } = await sharp(bytes).raw().toBuffer({ resolveWithObject: true });
+  return boxes.map((box) => {
+    const x = box.x + Math.floor(box.width / 2);
+    const y = box.y + Math.floor(box.height / 2);
+    const offset = (y * info.width + x) * info.channels;
+    return { r: data[offset] ?? -1, g: data[offset + 1] ?? -1, b: data[offset + 2] ?? -1 };
+  });
+}
+
+function overlaps(first: Box, second: Box): boolean {
+  return first.x < second.x + second.width && second.x < first.x + first.width && first.y < second.y + second.height && second.y < first.y + first.height;
+}
+
+describe("SandboxImageProvider with input images", () => {
+  const provider = new SandboxImageProvider({ latencyMs: 0 });
+
+  it("draws each input as a thumbnail, in order, beside the prompt of a wide picture", async () => {
+    const colours = PALETTE.slice(0, 3);
+    const images = await Promise.all(colours.map((colour, index) => solidImage(colour, 60 + index * 50, 90)));
+    const output = await provider.generate(imageRequest({ aspectRatio: "16:9", resolution: "2K", images }));
+    const size = pixelSize("16:9", "2K");
+    expect(await sizeOf(output.bytes)).toEqual(size);
+
+    const layout = sandboxLayout(size, images.length);
+    for (const cell of layout.thumbnails) expect(cell.x).toBeGreaterThan(layout.panel.x + layout.panel.width);
+    expect(await coloursAt(output.bytes, layout.thumbnails)).toEqual(colours);
+  });
+
+  it("puts the thumbnails below the prompt of a tall picture", async () => {
+    const colours = PALETTE.slice(3, 5);
+    const images = await Promise.all(colours.map((colour) => solidImage(colour)));
+    const output = await provider.generate(imageRequest({ aspectRatio: "9:16", images }));
+    const layout = sandboxLayout(pixelSize("9:16"), images.length);
+    for (const cell of layout.thumbnails) expect(cell.y).toBeGreaterThan(layout.panel.y + layout.panel.height);
+    expect(await coloursAt(output.bytes, layout.thumbnails)).toEqual(colours);
+  });
+
+  it("shows no input colour where a thumbnail would be when no input is given", async () => {
+    const output = await provider.generate(imageRequest({ aspectRatio: "1:1" }));
+    const [cell] = sandboxLayout(pixelSize("1:1"), 1).thumbnails;
+    expect(cell).toBeDefined();
+    expect(await coloursAt(output.bytes, [cell as Box])).not.toEqual([PALETTE[0]]);
+  });
+
+  it.each(ASPECT_RATIOS.filter((ratio) => ratio !== "auto"))("fits 14 inputs into a %s picture, each one visible", async (aspectRatio) => {
+    const images = await Promise.all(PALETTE.map((colour) => solidImage(colour)));
+    const output = await provider.generate(imageRequest({ aspectRatio, images }));
+    const size = pixelSize(aspectRatio);
+    expect(await sizeOf(output.bytes)).toEqual(size);
+
+    const layout = sandboxLayout(size, images.length);
+    expect(layout.thumbnails).toHaveLength(14);
+    for (const [index, cell] of layout.thumbnails.entries()) {
+      expect(cell.x).toBeGreaterThanOrEqual(0);
+      expect(cell.y).toBeGreaterThanOrEqual(0);
+      expect(cell.x + cell.width).toBeLessThanOrEqual(size.width);
+      expect(cell.y + cell.height).toBeLessThanOrEqual(size.height);
+      // About a hundred pixels at least, enough to tell the inputs apart, and apart from the prompt and each other.
+      expect(cell.width).toBeGreaterThanOrEqual(Math.min(size.width, size.height) / 10);
+      expect(overlaps(cell, layout.panel)).toBe(false);
+      for (const other of layout.thumbnails.slice(index + 1)) expect(overlaps(cell, other)).toBe(false);
+    }
+    // The prompt keeps room for a few lines of a dozen words.
+    expect(layout.maxLines).toBeGreaterThanOrEqual(3);
+    expect(layout.maxLineEms).toBeGreaterThanOrEqual(10);
+    expect(await coloursAt(output.bytes, layout.thumbnails)).toEqual(PALETTE);
+  });
+
+  it("gives auto the shape of the last input, at the requested resolution", async () => {
+    const tall = await solidImage(PALETTE[0] as Rgb, 100, 200);
+    const wide = await solidImage(PALETTE[1] as Rgb, 300, 100);
+    const wideLast = await provider.generate(imageRequest({ aspectRatio: "auto", resolution: "2K", images: [tall, wide] }));
+    expect(await sizeOf(wideLast.bytes)).toEqual(pixelSize("21:9", "2K"));
+    const tallLast = await provider.generate(imageRequest({ aspectRatio: "auto", resolution: "4K", images: [wide, tall] }));
+    expect(await sizeOf(tallLast.bytes)).toEqual(pixelSize("9:16", "4K"));
+    const square = await provider.generate(imageRequest({ aspectRatio: "auto", images: [await solidImage(PALETTE[2] as Rgb, 130, 128)] }));
+    expect(await sizeOf(square.bytes)).toEqual(pixelSize("1:1"));
+  });
+
+  it("reads the last input's shape as displayed, EXIF orientation applied", async () => {
+    // Stored 400x300 and turned a quarter by its orientation tag: a 3:4 picture.
+    const bytes = await sharp({ create: { width: 400, height: 300, channels: 3, background: PALETTE[0] as Rgb } })
+      .jpeg()
+      .withMetadata({ orientation: 6 })
+      .toBuffer();
+    const output = await provider.generate(imageRequest({ aspectRatio: "auto", images: [{ bytes, mimeType: "image/jpeg" }] }));
+    expect(await sizeOf(output.bytes)).toEqual(pixelSize("3:4"));
+  });
+
+  it("keeps a fixed ratio whatever the inputs' shape", async () => {
+    const output = await provider.generate(imageRequest({ aspectRatio: "4:5", images: [await solidImage(PALETTE[0] as Rgb, 300, 100)] }));
+    expect(await sizeOf(output.bytes)).toEqual(pixelSize("4:5"));
+  });
+
+  it("fails with a non-retryable PROVIDER_ERROR naming an input it cannot read", async () => {
+    const good = await solidImage(PALETTE[0] as Rgb);
+    const broken: InputImage = { bytes: Buffer.concat([good.bytes.subarray(0, 40), Buffer.alloc(200, 7)]), mimeType: "image/png" };
+    const error = await rejection(provider.generate(imageRequest({ images: [good, broken] })));
+    expect(error).toBeInstanceOf(ProviderError);
+    expect(error).toMatchObject({ code: "PROVIDER_ERROR", retryable: false, message: "The image model could not read input image 2." });
+  });
+
+  it("gives byte-identical output for the same prompt and inputs", async () => {
+    const images = await Promise.all(PALETTE.slice(0, 2).map((colour) => solidImage(colour)));
+    const first = await provider.generate(imageRequest({ images }));
+    const second = await provider.generate(imageRequest({ images }));
+    expect(second.bytes.equals(first.bytes)).toBe(true);
   });
 });
 
