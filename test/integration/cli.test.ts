@@ -234,9 +234,7 @@ describe("imagegate generate", { timeout: COMMAND_TIMEOUT_MS }, () => {
       expect(Buffer.from(await stored.arrayBuffer()).equals(localBytes)).toBe(true);
     });
 
-    // Passes once the worker hands a task's resolution and images to the provider (the
-    // task-runner change made on another branch); until then the sandbox draws 1K without inputs.
-    it.skip("saves the sandbox's 2K picture, which shows the uploaded image first", async () => {
+    it("saves the sandbox's 2K picture, which shows the uploaded image first", async () => {
       const size = pixelSize("1:1", "2K");
       const metadata = await sharp(target).metadata();
       expect({ width: metadata.width, height: metadata.height }).toEqual(size);
