@@ -140,7 +140,7 @@ describe("upstream attempts across restarts", () => {
     const answer = await call<Record<string, unknown>>(main.baseUrl, "GET", `/api/v1/jobs/recordInfo?taskId=${taskId}`, { key: main.key });
 
     expect(Object.keys(answer.body.data).sort()).toEqual(
-      ["completeTime", "costTime", "createTime", "failCode", "failMsg", "model", "param", "resultJson", "state", "taskId", "updateTime"],
+      ["completeTime", "costTime", "createTime", "creditsConsumed", "failCode", "failMsg", "model", "param", "resultJson", "state", "taskId", "updateTime"],
     );
     expect(countsOf(taskId)).toEqual({ attempts: 1, upstreamAttempts: 1 });
   });
