@@ -9,13 +9,6 @@ import { GeminiImageProvider } from "./gemini-image-provider.ts";
 import { KeyPool } from "./key-pool.ts";
 import type { GeminiModelMap } from "./upstream-models.ts";
 
-/** Defaults for the GEMINI_* settings the config reader leaves unset. */
-export const GEMINI_DEFAULTS = {
-  timeoutMs: 60_000,
-  maxAttempts: 4,
-  maxConcurrency: 16,
-} as const;
-
 /** Backoff of the first retry when the upstream names no delay; doubles per retry up to the cap. */
 const BASE_RETRY_DELAY_MS = 1_000;
 const MAX_RETRY_DELAY_MS = 30_000;
