@@ -4,7 +4,7 @@ import pino, { type Logger } from "pino";
 import { buildApp } from "./api/app.ts";
 import type { ReadinessCheck } from "./api/context.ts";
 import type { Config } from "./config.ts";
-import { openSqliteStore, type SqliteStore } from "./db/sqlite-store.ts";
+import { openStorage, type Storage } from "./composition/storage.ts";
 import { AccountService } from "./domain/accounts/account-service.ts";
 import { CallbackService } from "./domain/callbacks/callback-service.ts";
 import { Catalog } from "./domain/catalog/catalog.ts";
@@ -49,7 +49,7 @@ export interface Server {
   tasks: TaskService;
   logger: Logger;
   /** The database's repositories, for tests and tools that need to look beneath the services. */
-  store: SqliteStore;
+  store: Storage;
   /** Listens, resumes tasks left by a previous run, starts the workers and sweeps. */
   start(): Promise<string>;
   /** Stops accepting, lets running tasks finish within the grace period, leaves the rest for recovery. */
@@ -93,18 +93,16 @@ async function buildProvider(
 export async function createServer(config: Config, overrides: ServerOverrides = {}): Promise<Server> {
   const clock = overrides.clock ?? systemClock;
   const logger = overrides.logger ?? createLogger(config);
-  let store: SqliteStore | null = await openSqliteStore(config.dataDir, {
-    backgroundCheckpoints: {
-      onFailure: (error) => logger.warn({ err: error }, "checkpoint of the database's write-ahead log failed; retrying after the next commit"),
-      onRecovery: () => logger.info("checkpoints of the database's write-ahead log work again"),
+  const storage = await openStorage(config, {
+    server: {
+      onCheckpointFailure: (error) => logger.warn({ err: error }, "checkpoint of the database's write-ahead log failed; retrying after the next commit"),
+      onCheckpointRecovery: () => logger.info("checkpoints of the database's write-ahead log work again"),
     },
   });
-  const { handle, outbox } = store;
-
   const catalog = new Catalog({ prices: config.prices });
   const dispatcher = new InProcessDispatcher(config.workerConcurrency);
-  const accounts = new AccountService(store.accounts, clock);
-  const tasks = new TaskService(store.tasks, catalog, dispatcher, clock, {
+  const accounts = new AccountService(storage.accounts, clock);
+  const tasks = new TaskService(storage.tasks, catalog, dispatcher, clock, {
     taskTimeoutMs: config.taskTimeoutMs,
     activeTaskLimit: config.activeTaskLimit,
   });
@@ -113,12 +111,12 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
     secret: await loadOrCreateSigningSecret(config.dataDir),
     publicBaseUrl: config.publicBaseUrl,
   });
-  const uploads = new UploadService(store.uploads, blobs, clock, {
+  const uploads = new UploadService(storage.uploads, blobs, clock, {
     maxBytes: config.uploadMaxBytes,
     accountMaxBytes: config.uploadAccountMaxBytes,
     retentionMs: config.uploadRetentionDays * DAY_MS,
   });
-  const metrics = new RuntimeMetrics(dispatcher, tasks, store.counters);
+  const metrics = new RuntimeMetrics(dispatcher, tasks, storage.counters);
   const sandbox = new MeteredImageProvider(new SandboxImageProvider({ latencyMs: config.sandboxLatencyMs }), metrics.upstream);
   const provider =
     overrides.provider === undefined
@@ -141,7 +139,7 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
   const runId = newId("run", clock.now());
   const callbacks = new CallbackSender(
     {
-      outbox: store.outbox,
+      outbox: storage.outbox,
       leaseOwner: runId,
       secretOf: (accountId) => accounts.webhookSecretOf(accountId),
       transport: createGuardedFetch({
@@ -165,7 +163,7 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
     {
       name: "database",
       check: async () => {
-        handle.raw.prepare("select 1").get();
+        await storage.ping();
         return { ok: true };
       },
     },
@@ -178,7 +176,7 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
     accounts,
     tasks,
     // A redelivery asked for here leaves at once; one from the CLI waits for the sender's next poll.
-    callbacks: new CallbackService(store.outbox, accounts, clock, { onRedeliver: () => callbacks.wake() }),
+    callbacks: new CallbackService(storage.outbox, accounts, clock, { onRedeliver: () => callbacks.wake() }),
     catalog,
     blobs,
     signer,
@@ -188,7 +186,7 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
     publicBaseUrl: config.publicBaseUrl,
     rateLimiter: new FlexibleRateLimiter(),
     rateLimits: { createTask: config.rateLimitCreateTask, other: config.rateLimitOther },
-    reports: store.reports,
+    reports: storage.reports,
     adminApiKey: config.adminApiKey,
     metrics,
     corsOrigins: config.corsOrigins,
@@ -198,6 +196,7 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
   });
 
   const timers: NodeJS.Timeout[] = [];
+  let closed = false;
   const sweepRetention = async (): Promise<void> => {
     // Uploads are kept UPLOAD_RETENTION_DAYS, each until the expiry its row records.
     const removed = await blobs.deleteOlderThan(clock.now() - config.resultRetentionDays * DAY_MS, [UPLOADS_FOLDER]);
@@ -220,7 +219,7 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
     accounts,
     tasks,
     logger,
-    store,
+    store: storage,
     async start() {
       const address = await app.listen({ port: config.port, host: config.host });
       metrics.start();
@@ -229,7 +228,7 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
       dispatcher.start(runner.run);
       // This process alone sends callbacks from this database, so a lease of another run is one a
       // crash interrupted: due now rather than when it expires.
-      const released = await outbox.releaseOtherLeasesAsSoleProcess(runId, clock.now());
+      const released = await storage.releaseLeasesOfEarlierRuns(runId, clock.now());
       if (released > 0) logger.info({ released }, "released callback leases left by the previous run");
       callbacks.start();
       repeat(DEADLINE_SWEEP_MS, () => tasks.failOverdue(), "deadline sweep");
@@ -264,9 +263,9 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
       // Before the store closes, so attempts in flight are recorded; unsent ones wait in the outbox.
       await callbacks.stop(Math.min(config.shutdownGraceMs, 5_000));
       await blobs.close();
-      if (store !== null) {
-        await store.close();
-        store = null;
+      if (!closed) {
+        closed = true;
+        await storage.close();
       }
     },
   };

@@ -1,5 +1,5 @@
 import { loadConfig } from "../config.ts";
-import { openSqliteStore } from "../db/sqlite-store.ts";
+import { openStorage } from "../composition/storage.ts";
 import { AccountService } from "../domain/accounts/account-service.ts";
 import { CallbackService } from "../domain/callbacks/callback-service.ts";
 import { Catalog } from "../domain/catalog/catalog.ts";
@@ -17,10 +17,10 @@ export interface AdminSession {
   close(): Promise<void>;
 }
 
-/** Opens the server's database directly, for the administration commands. */
+/** Opens the server's database directly, as the server does, for the administration commands. */
 export async function openAdminSession(env: Readonly<Record<string, string | undefined>>): Promise<AdminSession> {
   const config = loadConfig(env);
-  const store = await openSqliteStore(config.dataDir);
+  const store = await openStorage(config);
   // Administration only reads tasks; it never hands one to a worker.
   const readOnlyDispatcher = { handsOverAtOnce: false, enqueue: () => undefined };
   const tasks = new TaskService(store.tasks, new Catalog({ prices: config.prices }), readOnlyDispatcher, systemClock, {
