@@ -44,6 +44,8 @@ export interface Config {
   demoCredits: number;
   /** Bearer credential of /admin/v1; null disables the admin API. */
   adminApiKey: string | null;
+  /** URL_SIGNING_SECRET: the key that signs result URLs, shared by every process; null keeps one in DATA_DIR. */
+  urlSigningSecret: Buffer | null;
   /** Bearer credential of /metrics; null leaves it open. */
   metricsToken: string | null;
   /** Callbacks may reach loopback, private and other non-public addresses (development, tests). */
@@ -161,6 +163,24 @@ function adminKey(env: Environment): string | null {
   if (raw === undefined) return null;
   if (raw.length < 24) throw new ConfigError("ADMIN_API_KEY must be at least 24 characters long");
   return raw;
+}
+
+const MIN_SIGNING_SECRET_BYTES = 32;
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/**
+ * URL_SIGNING_SECRET: base64 of at least 32 random bytes (`openssl rand -base64 32`). Processes
+ * that serve the same files must sign with the same key; unset, each data directory keeps its own.
+ */
+function urlSigningSecret(env: Environment): Buffer | null {
+  const raw = text(env, "URL_SIGNING_SECRET");
+  if (raw === undefined) return null;
+  if (!BASE64.test(raw)) throw new ConfigError("URL_SIGNING_SECRET must be base64, e.g. the output of `openssl rand -base64 32`");
+  const secret = Buffer.from(raw, "base64");
+  if (secret.length < MIN_SIGNING_SECRET_BYTES) {
+    throw new ConfigError(`URL_SIGNING_SECRET must hold at least ${MIN_SIGNING_SECRET_BYTES} bytes, got ${secret.length}; make one with \`openssl rand -base64 32\``);
+  }
+  return secret;
 }
 
 function metricsToken(env: Environment): string | null {
@@ -393,6 +413,7 @@ export function loadConfig(env: Environment): Config {
     prices: prices(env),
     demoCredits: integer(env, "DEMO_CREDITS", 1_000, 0, 1_000_000_000),
     adminApiKey: adminKey(env),
+    urlSigningSecret: urlSigningSecret(env),
     metricsToken: metricsToken(env),
     callbackAllowPrivate: flag(env, "CALLBACK_ALLOW_PRIVATE", false),
     callbackAllowNetworks: networks(env, "CALLBACK_ALLOW_NETWORKS"),

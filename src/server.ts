@@ -108,7 +108,7 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
   });
   const blobs = new LocalBlobStore({ root: path.join(config.dataDir, "results"), clock });
   const signer = new UrlSigner({
-    secret: await loadOrCreateSigningSecret(config.dataDir),
+    secret: config.urlSigningSecret ?? (await loadOrCreateSigningSecret(config.dataDir)),
     publicBaseUrl: config.publicBaseUrl,
   });
   const uploads = new UploadService(storage.uploads, blobs, clock, {

@@ -24,6 +24,7 @@ describe("loadConfig", () => {
       prices: {},
       demoCredits: 1000,
       adminApiKey: null,
+      urlSigningSecret: null,
       metricsToken: null,
     });
   });
@@ -234,5 +235,19 @@ describe("GEMINI_MODEL_MAP and GEMINI_MODEL", () => {
       upstream: "gemini-primary-seed",
       setting: "GEMINI_MODEL",
     });
+  });
+});
+
+describe("URL_SIGNING_SECRET", () => {
+  it("takes base64 of at least 32 bytes", () => {
+    const secret = Buffer.alloc(32, 7);
+    expect(loadConfig({ URL_SIGNING_SECRET: secret.toString("base64") }).urlSigningSecret).toEqual(secret);
+  });
+
+  it.each([
+    ["not base64!", /URL_SIGNING_SECRET must be base64/],
+    [Buffer.alloc(31, 1).toString("base64"), /URL_SIGNING_SECRET must hold at least 32 bytes, got 31/],
+  ])("refuses %s", (value, message) => {
+    expect(() => loadConfig({ URL_SIGNING_SECRET: value })).toThrow(message);
   });
 });
