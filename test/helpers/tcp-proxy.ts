@@ -1,0 +1,66 @@
+import net from "node:net";
+
+/**
+ * A TCP proxy the test controls, to cut a client off from a service on this machine and let it
+ * back, without touching the service itself.
+ */
+export class TcpProxy {
+  private readonly sockets = new Set<net.Socket>();
+  private cutOff = false;
+
+  private constructor(
+    private readonly server: net.Server,
+    readonly port: number,
+  ) {}
+
+  static async start(targetHost: string, targetPort: number): Promise<TcpProxy> {
+    const server = net.createServer();
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(0, "127.0.0.1", resolve);
+    });
+    const proxy = new TcpProxy(server, (server.address() as net.AddressInfo).port);
+    server.on("connection", (client) => proxy.pipe(client, targetHost, targetPort));
+    return proxy;
+  }
+
+  /** How many connections pass through now. */
+  get connections(): number {
+    return this.sockets.size / 2;
+  }
+
+  /** Drops every connection and refuses new ones until `restore`. */
+  cut(): void {
+    this.cutOff = true;
+    for (const socket of this.sockets) socket.destroy();
+  }
+
+  restore(): void {
+    this.cutOff = false;
+  }
+
+  async close(): Promise<void> {
+    this.cut();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private pipe(client: net.Socket, targetHost: string, targetPort: number): void {
+    if (this.cutOff) {
+      client.destroy();
+      return;
+    }
+    const upstream = net.connect(targetPort, targetHost);
+    for (const [socket, peer] of [
+      [client, upstream],
+      [upstream, client],
+    ] as const) {
+      this.sockets.add(socket);
+      socket.on("error", () => peer.destroy());
+      socket.on("close", () => {
+        this.sockets.delete(socket);
+        peer.destroy();
+      });
+      socket.pipe(peer);
+    }
+  }
+}
