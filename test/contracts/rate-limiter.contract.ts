@@ -7,7 +7,7 @@ import type { RateLimiter } from "../../src/domain/limits/rate-limiter.ts";
  * store in memory belongs to one process, so its adapter answers the same limiter again).
  */
 export interface RateLimiterHarness {
-  open(): RateLimiter;
+  open(): Promise<RateLimiter>;
   cleanup(): Promise<void>;
 }
 
@@ -23,7 +23,7 @@ export function rateLimiterContract(name: string, create: () => Promise<RateLimi
     });
 
     it("allows up to the policy's count in a window, then refuses with none remaining and a positive reset", async () => {
-      const limiter = harness.open();
+      const limiter = await harness.open();
       const policy = { limit: 3, windowSeconds: 60 };
       const decisions = [];
       for (let i = 0; i < 5; i += 1) decisions.push(await limiter.consume("key_a:other", policy));
@@ -37,7 +37,7 @@ export function rateLimiterContract(name: string, create: () => Promise<RateLimi
     });
 
     it("keeps buckets apart, and policies of one bucket apart", async () => {
-      const limiter = harness.open();
+      const limiter = await harness.open();
       const policy = { limit: 1, windowSeconds: 60 };
       expect((await limiter.consume("key_a:createTask", policy)).allowed).toBe(true);
       expect((await limiter.consume("key_a:createTask", policy)).allowed).toBe(false);
@@ -48,7 +48,7 @@ export function rateLimiterContract(name: string, create: () => Promise<RateLimi
     });
 
     it("starts a new count once the window has passed", async () => {
-      const limiter = harness.open();
+      const limiter = await harness.open();
       const policy = { limit: 2, windowSeconds: 1 };
       await limiter.consume("key_a:other", policy);
       await limiter.consume("key_a:other", policy);
@@ -60,7 +60,7 @@ export function rateLimiterContract(name: string, create: () => Promise<RateLimi
     });
 
     it("never allows more than the limit to consumes made at once, from two limiters on the store", async () => {
-      const limiters = [harness.open(), harness.open()];
+      const limiters = [await harness.open(), await harness.open()];
       const policy = { limit: 25, windowSeconds: 60 };
       const decisions = await Promise.all(
         Array.from({ length: 100 }, (_, i) => (limiters[i % 2] as RateLimiter).consume("key_a:createTask", policy)),

@@ -4,5 +4,5 @@ import { rateLimiterContract } from "./rate-limiter.contract.ts";
 rateLimiterContract("memory", async () => {
   // One process holds the counts: its every user shares the one limiter.
   const limiter = new FlexibleRateLimiter();
-  return { open: () => limiter, cleanup: async () => undefined };
+  return { open: async () => limiter, cleanup: async () => undefined };
 });
