@@ -49,7 +49,9 @@ export class BullMqTaskQueue implements TaskQueue {
   private readonly queue: Queue;
 
   constructor(options: BullMqConnectionOptions) {
-    this.connection = new Redis(options.url);
+    // Refuses at once while Redis is unreachable rather than hold the caller until it is back: the
+    // task stays waiting in the database, where recovery finds it.
+    this.connection = new Redis(options.url, { enableOfflineQueue: false });
     this.connection.on("error", options.onError);
     this.queue = new Queue(QUEUE_NAME, {
       connection: this.connection,

@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { BullMqTaskConsumer, BullMqTaskQueue } from "../../src/queue/bullmq-queue.ts";
 import { REPOSITORY_ROOT } from "../helpers/cli.ts";
 import { deleteKeys, REDIS_URL, uniquePrefix } from "../helpers/redis.ts";
+import { TcpProxy } from "../helpers/tcp-proxy.ts";
 import { waitUntil } from "../helpers/wait.ts";
 
 /** Short, so a dead worker's task is taken over within seconds rather than the default's minute. */
@@ -58,5 +59,65 @@ describe("BullMqTaskConsumer", () => {
     await exited;
     await waitUntil(() => handled.length > 0, "the surviving worker to take the task over");
     expect(handled).toEqual(["task_orphaned"]);
+  });
+
+  /** A proxy in front of the machine's Redis, and the URL that goes through it. */
+  async function proxiedRedis(): Promise<{ proxy: TcpProxy; url: string }> {
+    const target = new URL(REDIS_URL);
+    const proxy = await TcpProxy.start(target.hostname, Number(target.port || 6379));
+    closing.push(() => proxy.close());
+    const url = new URL(REDIS_URL);
+    url.hostname = "127.0.0.1";
+    url.port = String(proxy.port);
+    return { proxy, url: url.href };
+  }
+
+  it("refuses a task at once while Redis is unreachable, rather than hold the caller until it is back", async () => {
+    const prefix = uniquePrefix();
+    closing.push(() => deleteKeys(prefix));
+    const { proxy, url } = await proxiedRedis();
+    const queue = new BullMqTaskQueue({ url, prefix, onError: () => undefined });
+    closing.push(() => queue.close());
+    await queue.enqueue("task_before");
+    proxy.cut();
+    await waitUntil(() => proxy.connections === 0);
+    const attempt = queue.enqueue("task_cut_off").then(
+      () => "queued",
+      () => "refused",
+    );
+    // Redis is reachable again before the queue could reconnect: a queue that held the task would
+    // now take it.
+    proxy.restore();
+    expect(await attempt).toBe("refused");
+    await waitUntil(async () => {
+      try {
+        await queue.enqueue("task_after");
+        return true;
+      } catch {
+        return false;
+      }
+    }, "the queue to take tasks again");
+  });
+
+  it("goes on taking tasks after its connection to Redis was lost and came back", async () => {
+    const prefix = uniquePrefix();
+    closing.push(() => deleteKeys(prefix));
+    const { proxy, url } = await proxiedRedis();
+    const queue = new BullMqTaskQueue({ url: REDIS_URL, prefix, onError: () => undefined });
+    closing.push(() => queue.close());
+    const handled: string[] = [];
+    const consumer = new BullMqTaskConsumer({ url, prefix, onError: () => undefined });
+    consumer.start(async (taskId) => void handled.push(taskId), { concurrency: 1 });
+    closing.push(() => consumer.stop(5_000));
+    await queue.enqueue("task_before");
+    await waitUntil(() => handled.includes("task_before"));
+
+    proxy.cut();
+    await waitUntil(() => proxy.connections === 0);
+    await queue.enqueue("task_while_cut_off");
+    proxy.restore();
+    await queue.enqueue("task_after");
+    await waitUntil(() => handled.length === 3, "the worker to take the tasks queued while it was cut off and after");
+    expect(handled).toEqual(["task_before", "task_while_cut_off", "task_after"]);
   });
 });
