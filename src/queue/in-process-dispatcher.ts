@@ -1,12 +1,10 @@
-import type { Dispatcher } from "../domain/tasks/ports.ts";
-
-export type TaskHandler = (taskId: string) => Promise<void>;
+import type { Dispatcher, TaskConsumer, TaskConsumerOptions, TaskHandler, TaskQueue } from "../domain/tasks/ports.ts";
 
 /**
  * The embedded queue: task ids wait in memory and at most `concurrency` run at once. Nothing here
  * needs to be durable: the database holds every non-terminal task, and a restart re-enqueues them.
  */
-export class InProcessDispatcher implements Dispatcher {
+export class InProcessDispatcher implements Dispatcher, TaskQueue, TaskConsumer {
   readonly handsOverAtOnce = true;
   private readonly waiting: string[] = [];
   private head = 0;
@@ -15,10 +13,12 @@ export class InProcessDispatcher implements Dispatcher {
   private handler: TaskHandler | null = null;
   private accepting = true;
 
-  constructor(private readonly concurrency: number) {}
+  /** `concurrency` holds unless `start` is given another. */
+  constructor(private concurrency: number) {}
 
   /** Starts handing tasks to `handler`. */
-  start(handler: TaskHandler): void {
+  start(handler: TaskHandler, options?: TaskConsumerOptions): void {
+    if (options !== undefined) this.concurrency = options.concurrency;
     this.handler = handler;
     this.pump();
   }

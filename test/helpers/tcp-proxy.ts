@@ -1,68 +1,66 @@
-import { createServer, connect, type Server, type Socket } from "node:net";
-import type { AddressInfo } from "node:net";
+import net from "node:net";
 
 /**
- * A TCP proxy the tests control, put between the server and PostgreSQL or Redis to simulate an
- * outage without touching the machine's own services: `cut()` drops every connection and refuses
- * new ones, `restore()` lets them through again.
+ * A TCP proxy the test controls, to cut a client off from a service on this machine and let it
+ * back, without touching the service itself.
  */
 export class TcpProxy {
-  readonly #sockets = new Set<Socket>();
-  #server: Server | null = null;
-  #cut = false;
-  port = 0;
+  private readonly sockets = new Set<net.Socket>();
+  private cutOff = false;
 
   private constructor(
-    private readonly targetHost: string,
-    private readonly targetPort: number,
+    private readonly server: net.Server,
+    readonly port: number,
   ) {}
 
   static async start(targetHost: string, targetPort: number): Promise<TcpProxy> {
-    const proxy = new TcpProxy(targetHost, targetPort);
-    proxy.#server = createServer((client) => proxy.#accept(client));
-    await new Promise<void>((resolve) => proxy.#server?.listen(0, "127.0.0.1", resolve));
-    proxy.port = (proxy.#server.address() as AddressInfo).port;
+    const server = net.createServer();
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(0, "127.0.0.1", resolve);
+    });
+    const proxy = new TcpProxy(server, (server.address() as net.AddressInfo).port);
+    server.on("connection", (client) => proxy.pipe(client, targetHost, targetPort));
     return proxy;
   }
 
-  /** How many client connections are open through the proxy. */
+  /** How many connections pass through now. */
   get connections(): number {
-    return [...this.#sockets].length / 2;
+    return this.sockets.size / 2;
   }
 
-  /** Drops every open connection (both sides reset) and refuses new ones until restore(). */
+  /** Drops every connection and refuses new ones until `restore`. */
   cut(): void {
-    this.#cut = true;
-    for (const socket of this.#sockets) socket.resetAndDestroy();
-    this.#sockets.clear();
+    this.cutOff = true;
+    for (const socket of this.sockets) socket.destroy();
   }
 
   restore(): void {
-    this.#cut = false;
+    this.cutOff = false;
   }
 
   async close(): Promise<void> {
     this.cut();
-    await new Promise((resolve) => this.#server?.close(resolve));
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 
-  #accept(client: Socket): void {
-    if (this.#cut) {
-      client.resetAndDestroy();
+  private pipe(client: net.Socket, targetHost: string, targetPort: number): void {
+    if (this.cutOff) {
+      client.destroy();
       return;
     }
-    const upstream = connect(this.targetPort, this.targetHost);
-    for (const [from, to] of [
+    const upstream = net.connect(targetPort, targetHost);
+    for (const [socket, peer] of [
       [client, upstream],
       [upstream, client],
     ] as const) {
-      this.#sockets.add(from);
-      from.pipe(to);
-      from.on("error", () => to.destroy());
-      from.on("close", () => {
-        this.#sockets.delete(from);
-        to.destroy();
+      this.sockets.add(socket);
+      socket.on("error", () => peer.destroy());
+      socket.on("close", () => {
+        this.sockets.delete(socket);
+        peer.destroy();
       });
+      socket.pipe(peer);
     }
   }
 }

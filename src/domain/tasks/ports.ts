@@ -104,3 +104,37 @@ export interface Dispatcher {
   readonly handsOverAtOnce: boolean;
   enqueue(taskId: string): void;
 }
+
+/** What a consumer runs for each task it takes; a rejection is the handler's to report. */
+export type TaskHandler = (taskId: string) => Promise<void>;
+
+/**
+ * The producer side of a queue of task ids, for processes that hand tasks to workers elsewhere.
+ * A task is queued once: enqueuing an id that waits or runs adds nothing, and once its handling has
+ * finished it may be enqueued again (a recovered task). At-least-once, like Dispatcher: a worker
+ * that dies mid-task has its task handed over again, so a handler must tolerate a second run.
+ */
+export interface TaskQueue {
+  /** As in Dispatcher: true when handing over cannot fail or lag. */
+  readonly handsOverAtOnce: boolean;
+  /**
+   * Returns once the queue holds the task: at once for a queue in the process, through a promise
+   * for one outside it, which rejects when the queue could not take it.
+   */
+  enqueue(taskId: string): void | Promise<void>;
+}
+
+export interface TaskConsumerOptions {
+  /** Tasks handled at once by this consumer. */
+  concurrency: number;
+}
+
+/** The worker side of a TaskQueue: hands queued tasks to a handler, at most `concurrency` at once. */
+export interface TaskConsumer {
+  start(handler: TaskHandler, options: TaskConsumerOptions): void;
+  /**
+   * Stops taking tasks and waits up to `graceMs` for the running ones; returns the ids of those
+   * still running. What this consumer leaves unfinished the queue hands over again.
+   */
+  stop(graceMs: number): Promise<string[]>;
+}
