@@ -1,5 +1,8 @@
-import { setTimeout as delay } from "node:timers/promises";
+import { once } from "node:events";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
 import type { Readable } from "node:stream";
+import { setTimeout as delay } from "node:timers/promises";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { canPresign } from "../../src/storage/blob-store.ts";
@@ -82,6 +85,34 @@ describe("S3BlobStore", () => {
     const opened = await store.open("2000-01-01/a.png");
     await store.delete("2000-01-01/a.png");
     await expect(readAll(opened?.read() ?? missing())).rejects.toThrow(/NoSuchKey|does not exist/);
+  });
+
+  it("cuts an answer that ignores Range down to the range asked for", async () => {
+    // Between the store and the bucket, a proxy that drops Range, as some stores and proxies do.
+    const proxy = http.createServer((request, response) => {
+      const { range: _dropped, ...headers } = request.headers;
+      const forwarded = http.request(new URL(request.url ?? "/", server.endpoint), { method: request.method, headers }, (answer) => {
+        response.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(response);
+      });
+      request.pipe(forwarded);
+    });
+    proxy.listen(0, "127.0.0.1");
+    await once(proxy, "listening");
+    const { port } = proxy.address() as AddressInfo;
+    const throughProxy = new S3BlobStore({ ...server.connection(bucket), endpoint: `http://127.0.0.1:${port}` });
+    try {
+      const bytes = Buffer.from(Array.from({ length: 1_000 }, (_, index) => index % 251));
+      await throughProxy.put("2000-01-01/ranged.png", bytes, "image/png");
+      for (const [start, end] of [[10, 19], [0, 0], [999, 999], [0, 999]] as const) {
+        const opened = await throughProxy.open("2000-01-01/ranged.png");
+        expect(await readAll(opened?.read({ start, end }) ?? missing())).toEqual(bytes.subarray(start, end + 1));
+      }
+    } finally {
+      await throughProxy.close();
+      proxy.closeAllConnections();
+      proxy.close();
+    }
   });
 
   it("sweeps past a thousand objects: every listing page, in batches of at most a thousand deletes", async () => {
