@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
+import { ConfigError } from "./config-error.ts";
 import type { PriceSetting } from "./domain/catalog/catalog.ts";
 import { MODELS } from "./domain/catalog/models/index.ts";
 import { parseRatePolicy, type RatePolicy } from "./domain/limits/rate-policy.ts";
@@ -74,12 +75,7 @@ export interface Config {
 export type CorsOrigins = "*" | string[] | null;
 
 /** A configuration value that cannot be used; the message names the variable. */
-export class ConfigError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "ConfigError";
-  }
-}
+export { ConfigError };
 
 const MIB = 1024 * 1024;
 

@@ -46,3 +46,17 @@ export interface BlobStore {
    */
   deleteOlderThan(before: number, except?: readonly string[]): Promise<number>;
 }
+
+/**
+ * A store whose blobs can be fetched straight from the backend at a URL of its own, so result
+ * downloads need not pass through imagegate (S3_RESULT_URLS=presigned). Kept out of BlobStore:
+ * the local store has no such URL, and the server asks for it only where configured.
+ */
+export interface PresignedBlobUrls {
+  /** A URL that fetches the blob without credentials until `expiresInSeconds` from now. */
+  presignedUrl(key: string, expiresInSeconds: number): Promise<string>;
+}
+
+export function canPresign(store: BlobStore): store is BlobStore & PresignedBlobUrls {
+  return typeof (store as Partial<PresignedBlobUrls>).presignedUrl === "function";
+}

@@ -60,7 +60,7 @@ function handle(batch) {
 
 function stage(write) {
   const bytes = Buffer.from(write.bytes.buffer, write.bytes.byteOffset, write.bytes.byteLength);
-  // The same etag as LocalBlobStore's computeEtag, which rebuilds it when a sidecar is lost.
+  // The same etag as blob-keys.ts's contentEtag, which rebuilds it when a sidecar is lost.
   const etag = '"' + createHash("sha256").update(bytes).digest("base64url").slice(0, 22) + '"';
   let firstCreated;
   for (let attempt = 1; ; attempt += 1) {

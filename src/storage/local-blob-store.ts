@@ -1,12 +1,15 @@
-import { randomBytes, subtle } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { open, readFile, readdir, rmdir, stat, unlink } from "node:fs/promises";
 import type { FileHandle } from "node:fs/promises";
 import path from "node:path";
 import { systemClock } from "../domain/clock.ts";
 import type { Clock } from "../domain/clock.ts";
 import type { BlobStore, OpenedBlob, PutOptions, StoredBlob } from "./blob-store.ts";
+import { contentEtag, folderMayHoldOlderBlobs, SIDECAR_SUFFIX, validateBlobKey } from "./blob-keys.ts";
 import { FileWriterThread } from "./file-writer-thread.ts";
 import { isErrorCode } from "./durable-files.ts";
+
+const TEMPORARY_SUFFIX = ".tmp";
 
 /**
  * Each blob `<name>` has a sidecar `<name>.meta.json` holding what `open` must answer without
@@ -14,11 +17,6 @@ import { isErrorCode } from "./durable-files.ts";
  * inode and size of the file it describes: a crash between the two renames of an overwrite
  * leaves a sidecar that no longer matches, and `open` then falls back to hashing the file.
  */
-const SIDECAR_SUFFIX = ".meta.json";
-const TEMPORARY_SUFFIX = ".tmp";
-const ONE_DAY_MS = 86_400_000;
-const DATE_DIRECTORY = /^(\d{4})-(\d{2})-(\d{2})$/;
-
 interface SidecarMetadata {
   contentType: string;
   etag: string;
@@ -94,7 +92,7 @@ export class LocalBlobStore implements BlobStore {
           key,
           contentType: contentTypeFromExtension(filePath),
           size,
-          etag: await computeEtag(await handle.readFile()),
+          etag: await contentEtag(await handle.readFile()),
           createdAt: Number(fileStat.mtimeMs),
         };
       }
@@ -136,7 +134,7 @@ export class LocalBlobStore implements BlobStore {
       const entryPath = path.join(directory, entry.name);
       if (entry.isDirectory()) {
         // Only at the top: `except` names top-level folders.
-        if (except.includes(entry.name) || !directoryMayHoldOlderBlobs(entry.name, before)) continue;
+        if (except.includes(entry.name) || !folderMayHoldOlderBlobs(entry.name, before)) continue;
         removed += await this.sweepDirectory(entryPath, before);
       } else if (!entry.isFile()) {
         continue;
@@ -178,54 +176,13 @@ export class LocalBlobStore implements BlobStore {
   }
 
   private resolveKey(key: string): string {
-    validateKey(key);
+    validateBlobKey(key);
     const resolved = path.resolve(this.root, ...key.split("/"));
     if (!resolved.startsWith(this.root + path.sep)) {
       throw new Error(`Blob key escapes the storage root: ${JSON.stringify(key)}`);
     }
     return resolved;
   }
-}
-
-/** Keys come from our own code, so a bad one is a programming fault, not a client error. */
-function validateKey(key: string): void {
-  const problem = keyProblem(key);
-  if (problem !== null) throw new Error(`Invalid blob key ${JSON.stringify(key)}: ${problem}`);
-}
-
-function keyProblem(key: string): string | null {
-  if (key.length === 0) return "it is empty";
-  if (key.startsWith("/") || path.isAbsolute(key) || path.win32.isAbsolute(key)) return "it is absolute";
-  if (key.includes("..")) return "it contains '..'";
-  if (key.includes("\\")) return "it contains a backslash";
-  if (key.includes("\0")) return "it contains NUL";
-  // Names starting with '.' are where put keeps its temporary files.
-  if (key.split("/").some((segment) => segment.length === 0 || segment.startsWith("."))) {
-    return "a segment is empty or starts with '.'";
-  }
-  if (key.endsWith(SIDECAR_SUFFIX)) return `names ending in ${SIDECAR_SUFFIX} hold metadata`;
-  return null;
-}
-
-/**
- * Date-named directories let the sweep skip recent days without reading them. A blob is never
- * written before the day its directory names, but that day may be local rather than UTC, so
- * one day of slack keeps the skip safe in any time zone.
- */
-function directoryMayHoldOlderBlobs(name: string, before: number): boolean {
-  const match = DATE_DIRECTORY.exec(name);
-  if (match === null) return true;
-  const dayStart = Date.UTC(Number(match[1]), Number(match[2]) - 1, Number(match[3]));
-  // Date.UTC rolls "2026-13-45" over into a real date; such a name is not a day.
-  if (new Date(dayStart).toISOString().slice(0, 10) !== name) return true;
-  return dayStart - ONE_DAY_MS < before;
-}
-
-/** The etag of a file whose sidecar is lost; the writing thread gives a put the same one. */
-async function computeEtag(bytes: Buffer): Promise<string> {
-  // WebCrypto hashes off the main thread, so a large image does not stall the event loop.
-  const digest = Buffer.from(await subtle.digest("SHA-256", bytes));
-  return `"${digest.toString("base64url").slice(0, 22)}"`;
 }
 
 function contentTypeFromExtension(filePath: string): string {

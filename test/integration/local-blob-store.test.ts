@@ -103,32 +103,6 @@ describe("LocalBlobStore put and open", () => {
     expect(await readAll(opened.read())).toEqual(bytes);
   });
 
-  it("answers null for a key that was never written", async () => {
-    expect(await store.open("2026-11-24/task_missing.png")).toBeNull();
-  });
-
-  it("answers null for a key naming a directory", async () => {
-    await store.put("2026-11-24/task_abc.png", Buffer.from("x"), "image/png");
-    expect(await store.open("2026-11-24")).toBeNull();
-  });
-
-  it("gives the same etag to the same content and a different one to different content", async () => {
-    const first = await store.put("2026-11-24/a.png", Buffer.from("same"), "image/png");
-    const second = await store.put("2026-11-24/b.png", Buffer.from("same"), "image/png");
-    const third = await store.put("2026-11-24/c.png", Buffer.from("different"), "image/png");
-    expect(second.etag).toBe(first.etag);
-    expect(third.etag).not.toBe(first.etag);
-  });
-
-  it("replaces a blob written again under the same key", async () => {
-    await store.put("2026-11-24/a.jpg", Buffer.from("first"), "image/jpeg");
-    const second = await store.put("2026-11-24/a.jpg", Buffer.from("second version"), "image/jpeg");
-    const opened = await store.open("2026-11-24/a.jpg");
-    expect(opened?.blob).toEqual(second);
-    if (opened === null) return;
-    expect((await readAll(opened.read())).toString()).toBe("second version");
-  });
-
   it("records in the metadata the inode and size of the file it describes", async () => {
     await store.put("2026-11-24/inode.png", Buffer.from("pixels"), "image/png");
     const file = path.join(root, "2026-11-24", "inode.png");
@@ -251,9 +225,6 @@ describe("LocalBlobStore delete", () => {
     expect(await listFiles(root)).toEqual([]);
   });
 
-  it("does nothing for a key that does not exist", async () => {
-    await expect(store.delete("2026-11-24/missing.png")).resolves.toBeUndefined();
-  });
 });
 
 describe("LocalBlobStore key validation", () => {
@@ -278,10 +249,6 @@ describe("LocalBlobStore key validation", () => {
     await expect(store.delete(key)).rejects.toThrow(/Invalid blob key/);
   });
 
-  it("accepts nested relative keys", async () => {
-    await store.put("tenant/2026-11-24/task_abc.png", Buffer.from("x"), "image/png");
-    expect(await exists("tenant/2026-11-24/task_abc.png")).toBe(true);
-  });
 });
 
 describe("LocalBlobStore deleteOlderThan", () => {
@@ -311,12 +278,6 @@ describe("LocalBlobStore deleteOlderThan", () => {
     expect((await readdir(root)).sort()).toEqual(["2026-11-26", "2026-11-27"]);
     expect(await store.open("2026-11-26/task_morning.png")).toBeNull();
     expect(await exists("2026-11-26/task_evening.png")).toBe(true);
-  });
-
-  it("keeps a blob written exactly at the cutoff", async () => {
-    expect(await store.deleteOlderThan(dayOne + 2_000)).toBe(1);
-    expect(await store.open("2026-11-24/task_a.png")).toBeNull();
-    expect(await exists("2026-11-24/task_b.png")).toBe(true);
   });
 
   it("removes nothing when every blob is newer, and removes everything after the last day", async () => {
