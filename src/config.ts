@@ -3,6 +3,7 @@ import path from "node:path";
 import { ConfigError } from "./config-error.ts";
 import type { PriceSetting } from "./domain/catalog/catalog.ts";
 import { MODELS } from "./domain/catalog/models/index.ts";
+import { readS3Config, type S3Config } from "./storage/s3-config.ts";
 import { parseRatePolicy, type RatePolicy } from "./domain/limits/rate-policy.ts";
 import { parseNetwork, type Network } from "./net/address-policy.ts";
 import { MODEL_MAP_SETTING, type GeminiModelMap, type GeminiModelRoute } from "./providers/gemini/upstream-models.ts";
@@ -45,6 +46,8 @@ export interface Config {
   demoCredits: number;
   /** Bearer credential of /admin/v1; null disables the admin API. */
   adminApiKey: string | null;
+  /** BLOB_STORE=s3 and the S3_* settings: result files and uploads in a bucket; null keeps them in DATA_DIR. */
+  s3: S3Config | null;
   /** URL_SIGNING_SECRET: the key that signs result URLs, shared by every process; null keeps one in DATA_DIR. */
   urlSigningSecret: Buffer | null;
   /** Bearer credential of /metrics; null leaves it open. */
@@ -159,6 +162,15 @@ function adminKey(env: Environment): string | null {
   if (raw === undefined) return null;
   if (raw.length < 24) throw new ConfigError("ADMIN_API_KEY must be at least 24 characters long");
   return raw;
+}
+
+/** The bucket's settings; presigned result URLs are not served yet, so they are refused rather than ignored. */
+function s3(env: Environment): S3Config | null {
+  const config = readS3Config(env);
+  if (config?.resultUrls === "presigned") {
+    throw new ConfigError("S3_RESULT_URLS=presigned is not served yet; leave it unset (signed): result URLs are then imagegate's own, streamed from the bucket");
+  }
+  return config;
 }
 
 const MIN_SIGNING_SECRET_BYTES = 32;
@@ -410,6 +422,7 @@ export function loadConfig(env: Environment): Config {
     demoCredits: integer(env, "DEMO_CREDITS", 1_000, 0, 1_000_000_000),
     adminApiKey: adminKey(env),
     urlSigningSecret: urlSigningSecret(env),
+    s3: s3(env),
     metricsToken: metricsToken(env),
     callbackAllowPrivate: flag(env, "CALLBACK_ALLOW_PRIVATE", false),
     callbackAllowNetworks: networks(env, "CALLBACK_ALLOW_NETWORKS"),

@@ -4,6 +4,7 @@ import pino, { type Logger } from "pino";
 import { buildApp } from "./api/app.ts";
 import type { ReadinessCheck } from "./api/context.ts";
 import type { Config } from "./config.ts";
+import { openBlobs } from "./composition/blobs.ts";
 import { openStorage, type Storage } from "./composition/storage.ts";
 import { AccountService } from "./domain/accounts/account-service.ts";
 import { CallbackService } from "./domain/callbacks/callback-service.ts";
@@ -21,7 +22,6 @@ import { SandboxImageProvider } from "./providers/sandbox/sandbox-image-provider
 import { FlexibleRateLimiter } from "./limits/flexible-rate-limiter.ts";
 import { RuntimeMetrics } from "./observability/runtime-metrics.ts";
 import { InProcessDispatcher } from "./queue/in-process-dispatcher.ts";
-import { LocalBlobStore } from "./storage/local-blob-store.ts";
 import { loadOrCreateSigningSecret, UrlSigner } from "./storage/url-signer.ts";
 import { CallbackSender } from "./worker/callback-sender.ts";
 import { InputImageLoader, type InputDownloadOptions } from "./worker/input-images.ts";
@@ -106,7 +106,8 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
     taskTimeoutMs: config.taskTimeoutMs,
     activeTaskLimit: config.activeTaskLimit,
   });
-  const blobs = new LocalBlobStore({ root: path.join(config.dataDir, "results"), clock });
+  const files = await openBlobs(config, clock);
+  const blobs = files.store;
   const signer = new UrlSigner({
     secret: config.urlSigningSecret ?? (await loadOrCreateSigningSecret(config.dataDir)),
     publicBaseUrl: config.publicBaseUrl,
@@ -164,6 +165,13 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
       name: "database",
       check: async () => {
         await storage.ping();
+        return { ok: true };
+      },
+    },
+    {
+      name: "files",
+      check: async () => {
+        await files.ping();
         return { ok: true };
       },
     },
@@ -240,7 +248,9 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
       };
       checkUpstreams().catch((error: unknown) => logger.error({ err: error }, "upstream check failed"));
       repeat(UPSTREAM_CHECK_MS, checkUpstreams, "upstream check");
-      await sweepRetention();
+      // A file store that cannot be reached now (a bucket down) must not keep the server from
+      // starting: /readyz says so, and the sweep runs again within the hour.
+      await sweepRetention().catch((error: unknown) => logger.error({ err: error }, "retention sweep failed"));
       return address;
     },
     async sweep() {
@@ -262,7 +272,7 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
       }
       // Before the store closes, so attempts in flight are recorded; unsent ones wait in the outbox.
       await callbacks.stop(Math.min(config.shutdownGraceMs, 5_000));
-      await blobs.close();
+      await files.close();
       if (!closed) {
         closed = true;
         await storage.close();

@@ -3,6 +3,7 @@ import {
   DeleteObjectCommand,
   DeleteObjectsCommand,
   GetObjectCommand,
+  HeadBucketCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
   PutObjectCommand,
@@ -125,6 +126,11 @@ export class S3BlobStore implements BlobStore, PresignedBlobUrls {
       expiresIn: expiresInSeconds,
       signingDate: new Date(this.clock.now()),
     });
+  }
+
+  /** Resolves when the bucket answers with these credentials; rejects with the store's error. */
+  async ping(): Promise<void> {
+    await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }));
   }
 
   /** Closes the client's idle connections. */

@@ -150,6 +150,7 @@ function geminiNotReady(reason: string): { status: number; code: number; msg: st
     data: {
       checks: [
         { name: "database", ok: true },
+        { name: "files", ok: true },
         { name: "provider:gemini", ok: false, reason },
         { name: "provider:sandbox", ok: true },
       ],
@@ -786,6 +787,7 @@ describe("/readyz with Gemini", () => {
         data: {
           checks: [
             { name: "database", ok: true },
+            { name: "files", ok: true },
             { name: "provider:gemini", ok: true },
             { name: "provider:sandbox", ok: true },
           ],
