@@ -45,6 +45,7 @@ const NETWORK_ERRORS = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIP
  * connections).
  */
 export function isConnectionError(error: unknown): boolean {
+  if (error instanceof DatabaseUnavailableError) return true;
   if (!(error instanceof Error)) return false;
   const code = (error as { code?: unknown }).code;
   if (typeof code === "string") {
@@ -54,7 +55,8 @@ export function isConnectionError(error: unknown): boolean {
   return /Connection terminated|timeout exceeded when trying to connect|not queryable|Client was closed/i.test(error.message);
 }
 
-function mapError(error: unknown): unknown {
+/** A connection's error as DatabaseUnavailableError; any other error as it is. */
+export function mapError(error: unknown): unknown {
   return isConnectionError(error) && !(error instanceof DatabaseUnavailableError) ? new DatabaseUnavailableError(error) : error;
 }
 

@@ -1,6 +1,6 @@
 import { Kysely, Migrator, PostgresDialect, sql, type Migration, type MigrationProvider } from "kysely";
 import type pg from "pg";
-import { DatabaseUnavailableError, isConnectionError } from "./connection.ts";
+import { isConnectionError, mapError } from "./connection.ts";
 
 /*
  * The PostgreSQL schema: the tables and columns of the SQLite schema (src/db/migrations.ts), in
@@ -194,7 +194,7 @@ export async function migratePostgres(pool: pg.Pool): Promise<string[]> {
   try {
     client = await pool.connect();
   } catch (error) {
-    throw isConnectionError(error) ? new DatabaseUnavailableError(error) : error;
+    throw mapError(error);
   }
   const ignore = (): void => undefined;
   client.on("error", ignore);
@@ -206,7 +206,7 @@ export async function migratePostgres(pool: pg.Pool): Promise<string[]> {
       const { error, results } = await new Migrator({ db, provider: postgresMigrationProvider }).migrateToLatest();
       const failed = results?.find((result) => result.status === "Error");
       if (error !== undefined || failed !== undefined) {
-        if (isConnectionError(error)) throw new DatabaseUnavailableError(error);
+        if (isConnectionError(error)) throw error;
         throw new Error(`PostgreSQL migration ${failed?.migrationName ?? ""} failed`, { cause: error });
       }
       return (results ?? []).filter((result) => result.status === "Success").map((result) => result.migrationName);
@@ -216,11 +216,8 @@ export async function migratePostgres(pool: pg.Pool): Promise<string[]> {
       });
     }
   } catch (error) {
-    if (isConnectionError(error)) {
-      broken = error as Error;
-      throw error instanceof DatabaseUnavailableError ? error : new DatabaseUnavailableError(error);
-    }
-    throw error;
+    if (isConnectionError(error)) broken = error as Error;
+    throw mapError(error);
   } finally {
     client.off("error", ignore);
     client.release(broken);
