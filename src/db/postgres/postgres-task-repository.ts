@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { callbackPayload } from "../../domain/callbacks/callback.ts";
 import type { Admission, CreateOutcome, Durability, IdempotencyClaim, TaskChange, TaskRepository } from "../../domain/tasks/ports.ts";
 import { isTerminal, type Task, type TaskRecord, type TaskState } from "../../domain/tasks/task.ts";
@@ -194,7 +195,9 @@ export class PostgresTaskRepository implements TaskRepository {
     const text = `UPDATE tasks SET ${assignments.join(", ")} WHERE id = $1 AND state = ANY($${values.length}::text[]) RETURNING *`;
     let statement = this.transitions.get(text);
     if (statement === undefined) {
-      statement = { name: `task_transition_${this.transitions.size}`, text };
+      // Named after its text: one name never stands for two texts on a connection, whichever
+      // repository prepared it first.
+      statement = { name: `task_transition_${createHash("sha256").update(text).digest("hex").slice(0, 16)}`, text };
       this.transitions.set(text, statement);
     }
     return { statement, values };
