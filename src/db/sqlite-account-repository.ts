@@ -1,55 +1,8 @@
 import type SqliteDatabase from "better-sqlite3";
-import type { Selectable } from "kysely";
-import type {
-  Account,
-  AccountLimits,
-  AccountRepository,
-  ApiKeyRecord,
-  AuditEntry,
-  LedgerEntry,
-  LedgerKind,
-} from "../domain/accounts/account.ts";
+import type { Account, AccountLimits, AccountRepository, ApiKeyRecord, AuditEntry, LedgerEntry } from "../domain/accounts/account.ts";
+import { limitsOf, toAccount, toKey, toLedgerEntry, type AccountRow, type KeyRow, type LedgerRow } from "./account-rows.ts";
 import { ExternalWrites } from "./external-writes.ts";
 import type { SqliteGroupCommit } from "./sqlite-group-commit.ts";
-import type { AccountsTable, ApiKeysTable, CreditLedgerTable } from "./schema.ts";
-
-type AccountRow = Selectable<AccountsTable>;
-type KeyRow = Selectable<ApiKeysTable>;
-type LedgerRow = Selectable<CreditLedgerTable>;
-
-function limitsOf(row: Pick<AccountRow, "active_task_limit" | "rate_limit_create_task" | "rate_limit_other">): AccountLimits {
-  return { activeTasks: row.active_task_limit, createTask: row.rate_limit_create_task, other: row.rate_limit_other };
-}
-
-function toAccount(row: AccountRow): Account {
-  return { id: row.id, name: row.name, createdAt: row.created_at, credits: row.credits, limits: limitsOf(row) };
-}
-
-function toKey(row: KeyRow): ApiKeyRecord {
-  return {
-    id: row.id,
-    accountId: row.account_id,
-    mode: row.mode,
-    hash: row.hash,
-    hint: row.hint,
-    createdAt: row.created_at,
-    revokedAt: row.revoked_at,
-  };
-}
-
-function toLedgerEntry(row: LedgerRow): LedgerEntry {
-  return {
-    id: row.id,
-    accountId: row.account_id,
-    taskId: row.task_id,
-    kind: row.kind as LedgerKind,
-    amount: row.amount,
-    balanceAfter: row.balance_after,
-    reason: row.reason,
-    actor: row.actor,
-    createdAt: row.created_at,
-  };
-}
 
 const CALLER_CACHE_SIZE = 10_000;
 

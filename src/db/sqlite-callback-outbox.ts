@@ -1,56 +1,7 @@
 import type SqliteDatabase from "better-sqlite3";
-import type {
-  CallbackDelivery,
-  CallbackOutbox,
-  DeliveryAttempt,
-  DeliveryFilter,
-  DeliveryState,
-} from "../domain/callbacks/callback.ts";
+import type { CallbackDelivery, CallbackOutbox, DeliveryAttempt, DeliveryFilter } from "../domain/callbacks/callback.ts";
+import { toAttempt, toDelivery, type AttemptRow, type DeliveryRow } from "./callback-rows.ts";
 import type { SqliteGroupCommit } from "./sqlite-group-commit.ts";
-
-interface DeliveryRow {
-  id: string;
-  task_id: string;
-  account_id: string;
-  url: string;
-  payload: string;
-  state: string;
-  attempts: number;
-  next_attempt_at: number;
-  created_at: number;
-  updated_at: number;
-  delivered_at: number | null;
-  last_status: number | null;
-  last_error: string | null;
-  /** The run of the server that leased the delivery (see claimDue); null when not leased. */
-  lease_owner: string | null;
-}
-
-interface AttemptRow {
-  delivery_id: string;
-  at: number;
-  status: number | null;
-  duration_ms: number;
-  error: string | null;
-}
-
-function toDelivery(row: DeliveryRow): CallbackDelivery {
-  return {
-    id: row.id,
-    taskId: row.task_id,
-    accountId: row.account_id,
-    url: row.url,
-    payload: row.payload,
-    state: row.state as DeliveryState,
-    attempts: row.attempts,
-    nextAttemptAt: row.next_attempt_at,
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-    deliveredAt: row.delivered_at,
-    lastStatus: row.last_status,
-    lastError: row.last_error,
-  };
-}
 
 function prepareStatements(database: SqliteDatabase.Database) {
   const prepare = (sql: string) => database.prepare(sql);
@@ -154,13 +105,7 @@ export class SqliteCallbackOutbox implements CallbackOutbox {
   }
 
   async attempts(deliveryId: string): Promise<DeliveryAttempt[]> {
-    return (this.statements.attempts.all(deliveryId) as AttemptRow[]).map((row) => ({
-      deliveryId: row.delivery_id,
-      at: row.at,
-      status: row.status,
-      durationMs: row.duration_ms,
-      error: row.error,
-    }));
+    return (this.statements.attempts.all(deliveryId) as AttemptRow[]).map(toAttempt);
   }
 
   async redeliver(deliveryId: string, now: number): Promise<boolean> {

@@ -1,21 +1,7 @@
 import type SqliteDatabase from "better-sqlite3";
 import type { ReserveOutcome, Upload, UploadRepository } from "../domain/uploads/upload.ts";
-import type { UploadsTable } from "./schema.ts";
+import { toUpload, type UploadRow } from "./upload-rows.ts";
 import type { SqliteGroupCommit } from "./sqlite-group-commit.ts";
-
-/** A row as the database holds it: the table's own description. */
-type UploadRow = UploadsTable;
-
-function toUpload(row: UploadRow): Upload {
-  return {
-    accountId: row.account_id,
-    filePath: row.file_path,
-    bytes: row.bytes,
-    mimeType: row.mime_type,
-    createdAt: row.created_at,
-    expiresAt: row.expires_at,
-  };
-}
 
 function prepareStatements(database: SqliteDatabase.Database) {
   const prepare = (sql: string) => database.prepare(sql);

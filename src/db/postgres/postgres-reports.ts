@@ -1,0 +1,20 @@
+import { sql } from "kysely";
+import type { TaskFilter, UsageRow } from "../../domain/tasks/reports.ts";
+import type { Task } from "../../domain/tasks/task.ts";
+import { KyselyTaskReports } from "../task-reports.ts";
+import { mapError, type PostgresDatabase } from "./connection.ts";
+
+/** The operator queries on PostgreSQL; a lost connection fails them as it fails every other statement. */
+export class PostgresReports extends KyselyTaskReports {
+  constructor(database: PostgresDatabase) {
+    super(database.kysely, sql<string>`to_char(to_timestamp(tasks.create_time / 1000) AT TIME ZONE 'UTC', 'YYYY-MM-DD')`);
+  }
+
+  override async listTasks(filter: TaskFilter): Promise<Task[]> {
+    return super.listTasks(filter).catch((error: unknown) => Promise.reject(mapError(error)));
+  }
+
+  override async usage(filter: Omit<TaskFilter, "state" | "limit">): Promise<UsageRow[]> {
+    return super.usage(filter).catch((error: unknown) => Promise.reject(mapError(error)));
+  }
+}

@@ -1,0 +1,4 @@
+import { openSqliteStorage } from "../helpers/stores.ts";
+import { callbackOutboxContract } from "./callback-outbox.contract.ts";
+
+callbackOutboxContract("SqliteCallbackOutbox", openSqliteStorage);

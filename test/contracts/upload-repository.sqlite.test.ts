@@ -1,0 +1,4 @@
+import { openSqliteStorage } from "../helpers/stores.ts";
+import { uploadRepositoryContract } from "./upload-repository.contract.ts";
+
+uploadRepositoryContract("SqliteUploadRepository", openSqliteStorage);
