@@ -46,6 +46,8 @@ export interface Config {
   demoCredits: number;
   /** Bearer credential of /admin/v1; null disables the admin API. */
   adminApiKey: string | null;
+  /** DATABASE_URL: all state in this PostgreSQL database; null keeps it in SQLite under DATA_DIR. */
+  databaseUrl: string | null;
   /** BLOB_STORE=s3 and the S3_* settings: result files and uploads in a bucket; null keeps them in DATA_DIR. */
   s3: S3Config | null;
   /** URL_SIGNING_SECRET: the key that signs result URLs, shared by every process; null keeps one in DATA_DIR. */
@@ -161,6 +163,22 @@ function adminKey(env: Environment): string | null {
   const raw = text(env, "ADMIN_API_KEY");
   if (raw === undefined) return null;
   if (raw.length < 24) throw new ConfigError("ADMIN_API_KEY must be at least 24 characters long");
+  return raw;
+}
+
+/** DATABASE_URL: a postgres:// or postgresql:// URL; its password is never logged. */
+function databaseUrl(env: Environment): string | null {
+  const raw = text(env, "DATABASE_URL");
+  if (raw === undefined) return null;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError("DATABASE_URL must be a URL such as postgres://user:password@host:5432/imagegate");
+  }
+  if (url.protocol !== "postgres:" && url.protocol !== "postgresql:") {
+    throw new ConfigError(`DATABASE_URL must be a postgres:// URL, got one of scheme ${url.protocol}`);
+  }
   return raw;
 }
 
@@ -423,6 +441,7 @@ export function loadConfig(env: Environment): Config {
     adminApiKey: adminKey(env),
     urlSigningSecret: urlSigningSecret(env),
     s3: s3(env),
+    databaseUrl: databaseUrl(env),
     metricsToken: metricsToken(env),
     callbackAllowPrivate: flag(env, "CALLBACK_ALLOW_PRIVATE", false),
     callbackAllowNetworks: networks(env, "CALLBACK_ALLOW_NETWORKS"),

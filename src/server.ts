@@ -96,6 +96,15 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
     server: {
       onCheckpointFailure: (error) => logger.warn({ err: error }, "checkpoint of the database's write-ahead log failed; retrying after the next commit"),
       onCheckpointRecovery: () => logger.info("checkpoints of the database's write-ahead log work again"),
+      lockEvents: {
+        onLost: (error) => logger.warn({ err: error }, "lost the connection that marks this server as the database's one server; taking it again"),
+        onRegained: () => logger.info("this server is again marked as the database's one server"),
+        onTaken: () =>
+          logger.error(
+            { operatorError: true },
+            "OPERATOR ACTION NEEDED: another imagegate server runs on this DATABASE_URL; stop one of them (each resumes every active task)",
+          ),
+      },
     },
   });
   const catalog = new Catalog({ prices: config.prices });

@@ -51,6 +51,17 @@ export function buildProgram(env: Readonly<Record<string, string | undefined>>, 
       await runServe(env);
     });
 
+  program
+    .command("migrate")
+    .description("apply the database schema and exit: PostgreSQL with DATABASE_URL (under a lock, safe beside starting servers), else SQLite in DATA_DIR; serve also does it at start")
+    .action(async () => {
+      const { openStorage } = await import("../composition/storage.ts");
+      const config = loadConfig(env);
+      const storage = await openStorage(config);
+      await storage.close();
+      terminal.out(config.databaseUrl === null ? `database schema up to date in ${config.dataDir}` : "database schema up to date in PostgreSQL");
+    });
+
   const tools = { withAdmin, terminal };
   registerAccountsCommands(program, tools);
   registerWebhookSecretCommand(program, tools);

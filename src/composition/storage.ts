@@ -1,3 +1,4 @@
+import { ConfigError } from "../config-error.ts";
 import type { Config } from "../config.ts";
 import { openSqliteStore } from "../db/sqlite-store.ts";
 import type { AccountRepository } from "../domain/accounts/account.ts";
@@ -5,6 +6,7 @@ import type { CallbackOutbox } from "../domain/callbacks/callback.ts";
 import type { TaskRepository } from "../domain/tasks/ports.ts";
 import type { TaskReports } from "../domain/tasks/reports.ts";
 import type { UploadRepository } from "../domain/uploads/upload.ts";
+import type { SoleServerLockEvents } from "../db/postgres/sole-server-lock.ts";
 import type { CommitCounters } from "../observability/database-metrics.ts";
 
 /**
@@ -35,11 +37,17 @@ export interface StorageOptions {
   server?: {
     onCheckpointFailure: (error: Error) => void;
     onCheckpointRecovery: () => void;
+    /** What becomes of the PostgreSQL server's lock (see SoleServerLock). */
+    lockEvents: SoleServerLockEvents;
   };
 }
 
-/** Opens the configured database, migrated to the latest schema: today the embedded SQLite file. */
+/**
+ * Opens the configured database, migrated to the latest schema: PostgreSQL when DATABASE_URL is
+ * set, else the embedded SQLite file under DATA_DIR.
+ */
 export async function openStorage(config: Config, options: StorageOptions = {}): Promise<Storage> {
+  if (config.databaseUrl !== null) return openPostgresStorage(config.databaseUrl, options.server);
   const store = await openSqliteStore(
     config.dataDir,
     options.server === undefined
@@ -58,5 +66,62 @@ export async function openStorage(config: Config, options: StorageOptions = {}):
     counters: store.counters,
     releaseLeasesOfEarlierRuns: (runId, now) => store.outbox.releaseOtherLeasesAsSoleProcess(runId, now),
     close: store.close,
+  };
+}
+
+/** Commit counters exist only for SQLite's group commit; PostgreSQL shows zeros. */
+const NO_COUNTERS: CommitCounters = {
+  commits: 0,
+  writes: 0,
+  busyMs: 0,
+  syncs: 0,
+  syncMs: 0,
+  checkpoints: 0,
+  checkpointMs: 0,
+  restartCheckpoints: 0,
+  restartCheckpointMs: 0,
+  logFrames: 0,
+};
+
+/**
+ * `server`: the process runs tasks from this database. Until processes share a queue and split
+ * their roles, one server per database is all that is correct (each resumes every active task at
+ * start), so the server holds a session lock for its life and a second one refuses to start.
+ * Administration commands take no lock.
+ */
+async function openPostgresStorage(databaseUrl: string, server: StorageOptions["server"]): Promise<Storage> {
+  // Loaded only when configured: the embedded default needs none of it.
+  const { openPostgresStore } = await import("../db/postgres/postgres-store.ts");
+  const { SoleServerLock } = await import("../db/postgres/sole-server-lock.ts");
+  const store = await openPostgresStore(databaseUrl, { applicationName: "imagegate" });
+  let lock: Awaited<ReturnType<typeof SoleServerLock.acquire>> = null;
+  if (server !== undefined) {
+    lock = await SoleServerLock.acquire(databaseUrl, server.lockEvents).catch(async (error: unknown) => {
+      await store.close();
+      throw error;
+    });
+    if (lock === null) {
+      await store.close();
+      throw new ConfigError(
+        "another imagegate server already runs on this DATABASE_URL; one server per database for now (several API and worker processes on one database come with REDIS_URL and --role)",
+      );
+    }
+  }
+  return {
+    accounts: store.accounts,
+    tasks: store.tasks,
+    reports: store.reports,
+    outbox: store.outbox,
+    uploads: store.uploads,
+    ping: async () => {
+      await store.database.query("select 1");
+    },
+    counters: () => NO_COUNTERS,
+    // Other processes may share the database: a lease of another run ends only by running out.
+    releaseLeasesOfEarlierRuns: () => Promise.resolve(0),
+    close: async () => {
+      await lock?.close();
+      await store.close();
+    },
   };
 }

@@ -25,6 +25,8 @@ describe("loadConfig", () => {
       demoCredits: 1000,
       adminApiKey: null,
       urlSigningSecret: null,
+      s3: null,
+      databaseUrl: null,
       metricsToken: null,
     });
   });

@@ -152,8 +152,10 @@ export class PostgresDatabase implements Queryable {
   }
 
   async close(): Promise<void> {
-    // Ends the pool too.
+    // Kysely ends the pool only if it ever ran a query on it: a process that used the pool alone
+    // (migrate, a short command) would otherwise wait for its idle connections to time out.
     await this.kysely.destroy();
+    if (!this.pool.ended) await this.pool.end();
   }
 }
 
