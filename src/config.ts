@@ -46,6 +46,8 @@ export interface Config {
   demoCredits: number;
   /** Bearer credential of /admin/v1; null disables the admin API. */
   adminApiKey: string | null;
+  /** REDIS_URL and REDIS_PREFIX: what the processes share through Redis; null keeps it in process. */
+  redis: { url: string; prefix: string } | null;
   /** DATABASE_URL: all state in this PostgreSQL database; null keeps it in SQLite under DATA_DIR. */
   databaseUrl: string | null;
   /** BLOB_STORE=s3 and the S3_* settings: result files and uploads in a bucket; null keeps them in DATA_DIR. */
@@ -164,6 +166,28 @@ function adminKey(env: Environment): string | null {
   if (raw === undefined) return null;
   if (raw.length < 24) throw new ConfigError("ADMIN_API_KEY must be at least 24 characters long");
   return raw;
+}
+
+const REDIS_PREFIX = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/;
+
+/** REDIS_URL (redis:// or rediss://) and REDIS_PREFIX, the namespace of every key imagegate writes. */
+function redis(env: Environment): { url: string; prefix: string } | null {
+  const prefix = text(env, "REDIS_PREFIX") ?? "imagegate";
+  if (!REDIS_PREFIX.test(prefix)) {
+    throw new ConfigError(`REDIS_PREFIX must be 1 to 64 letters, digits and _ . : - (starting with a letter or digit), got "${prefix}"`);
+  }
+  const raw = text(env, "REDIS_URL");
+  if (raw === undefined) return null;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError("REDIS_URL must be a URL such as redis://127.0.0.1:6379");
+  }
+  if (url.protocol !== "redis:" && url.protocol !== "rediss:") {
+    throw new ConfigError(`REDIS_URL must be a redis:// or rediss:// URL, got one of scheme ${url.protocol}`);
+  }
+  return { url: raw, prefix };
 }
 
 /** DATABASE_URL: a postgres:// or postgresql:// URL; its password is never logged. */
@@ -442,6 +466,7 @@ export function loadConfig(env: Environment): Config {
     urlSigningSecret: urlSigningSecret(env),
     s3: s3(env),
     databaseUrl: databaseUrl(env),
+    redis: redis(env),
     metricsToken: metricsToken(env),
     callbackAllowPrivate: flag(env, "CALLBACK_ALLOW_PRIVATE", false),
     callbackAllowNetworks: networks(env, "CALLBACK_ALLOW_NETWORKS"),

@@ -4,6 +4,7 @@ import { buildApp } from "./api/app.ts";
 import type { ReadinessCheck } from "./api/context.ts";
 import type { Config } from "./config.ts";
 import { openBlobs } from "./composition/blobs.ts";
+import { openRateLimits } from "./composition/rate-limits.ts";
 import { openStorage, type Storage } from "./composition/storage.ts";
 import { AccountService } from "./domain/accounts/account-service.ts";
 import { CallbackService } from "./domain/callbacks/callback-service.ts";
@@ -18,7 +19,6 @@ import { createImageDownload } from "./net/image-download.ts";
 import type { ImageProvider } from "./providers/image-provider.ts";
 import { MeteredImageProvider, type UpstreamCallObserver } from "./providers/metered-image-provider.ts";
 import { SandboxImageProvider } from "./providers/sandbox/sandbox-image-provider.ts";
-import { FlexibleRateLimiter } from "./limits/flexible-rate-limiter.ts";
 import { RuntimeMetrics } from "./observability/runtime-metrics.ts";
 import { InProcessDispatcher } from "./queue/in-process-dispatcher.ts";
 import { loadOrCreateSigningSecret, UrlSigner } from "./storage/url-signer.ts";
@@ -115,6 +115,7 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
     activeTaskLimit: config.activeTaskLimit,
   });
   const files = await openBlobs(config, clock);
+  const rateLimits = await openRateLimits(config, logger);
   const blobs = files.store;
   const signer = new UrlSigner({
     secret: config.urlSigningSecret ?? (await loadOrCreateSigningSecret(config.dataDir)),
@@ -183,6 +184,17 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
         return { ok: true };
       },
     },
+    ...(rateLimits.ping === null
+      ? []
+      : [
+          {
+            name: "redis",
+            check: async () => {
+              await rateLimits.ping?.();
+              return { ok: true };
+            },
+          },
+        ]),
     ...router.providers().map((candidate) => ({
       name: `provider:${candidate.name}`,
       check: async () => candidate.health?.() ?? { ok: true },
@@ -200,7 +212,7 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
     logger,
     readiness,
     publicBaseUrl: config.publicBaseUrl,
-    rateLimiter: new FlexibleRateLimiter(),
+    rateLimiter: rateLimits.limiter,
     rateLimits: { createTask: config.rateLimitCreateTask, other: config.rateLimitOther },
     reports: storage.reports,
     adminApiKey: config.adminApiKey,
@@ -281,6 +293,7 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
       // Before the store closes, so attempts in flight are recorded; unsent ones wait in the outbox.
       await callbacks.stop(Math.min(config.shutdownGraceMs, 5_000));
       await files.close();
+      await rateLimits.close();
       if (!closed) {
         closed = true;
         await storage.close();

@@ -27,6 +27,7 @@ describe("loadConfig", () => {
       urlSigningSecret: null,
       s3: null,
       databaseUrl: null,
+      redis: null,
       metricsToken: null,
     });
   });
@@ -251,5 +252,21 @@ describe("URL_SIGNING_SECRET", () => {
     [Buffer.alloc(31, 1).toString("base64"), /URL_SIGNING_SECRET must hold at least 32 bytes, got 31/],
   ])("refuses %s", (value, message) => {
     expect(() => loadConfig({ URL_SIGNING_SECRET: value })).toThrow(message);
+  });
+});
+
+describe("REDIS_URL and REDIS_PREFIX", () => {
+  it("takes a redis URL, with the prefix imagegate unless set", () => {
+    expect(loadConfig({ REDIS_URL: "redis://127.0.0.1:6379" }).redis).toEqual({ url: "redis://127.0.0.1:6379", prefix: "imagegate" });
+    expect(loadConfig({ REDIS_URL: "rediss://cache:6380", REDIS_PREFIX: "ig:prod" }).redis).toEqual({ url: "rediss://cache:6380", prefix: "ig:prod" });
+  });
+
+  it.each([
+    [{ REDIS_URL: "http://127.0.0.1:6379" }, /REDIS_URL must be a redis:\/\/ or rediss:\/\/ URL/],
+    [{ REDIS_URL: "not a url" }, /REDIS_URL must be a URL such as redis:\/\/127.0.0.1:6379/],
+    [{ REDIS_URL: "redis://x", REDIS_PREFIX: "has space" }, /REDIS_PREFIX must be 1 to 64 letters/],
+    [{ DATABASE_URL: "mysql://x/y" }, /DATABASE_URL must be a postgres:\/\/ URL/],
+  ])("refuses %j", (env, message) => {
+    expect(() => loadConfig(env)).toThrow(message);
   });
 });
