@@ -32,6 +32,14 @@ export interface Storage {
   close(): Promise<void>;
 }
 
+type StoragePorts = Pick<Storage, "accounts" | "tasks" | "reports" | "outbox" | "uploads">;
+
+/** The repositories of a store, and nothing else of it. */
+function portsOf(store: StoragePorts): StoragePorts {
+  const { accounts, tasks, reports, outbox, uploads } = store;
+  return { accounts, tasks, reports, outbox, uploads };
+}
+
 export interface StorageOptions {
   /** The server's long-running process, rather than a short command: checkpoints go to a thread. */
   server?: {
@@ -55,11 +63,7 @@ export async function openStorage(config: Config, options: StorageOptions = {}):
       : { backgroundCheckpoints: { onFailure: options.server.onCheckpointFailure, onRecovery: options.server.onCheckpointRecovery } },
   );
   return {
-    accounts: store.accounts,
-    tasks: store.tasks,
-    reports: store.reports,
-    outbox: store.outbox,
-    uploads: store.uploads,
+    ...portsOf(store),
     ping: async () => {
       store.handle.raw.prepare("select 1").get();
     },
@@ -108,11 +112,7 @@ async function openPostgresStorage(databaseUrl: string, server: StorageOptions["
     }
   }
   return {
-    accounts: store.accounts,
-    tasks: store.tasks,
-    reports: store.reports,
-    outbox: store.outbox,
-    uploads: store.uploads,
+    ...portsOf(store),
     ping: async () => {
       await store.database.query("select 1");
     },

@@ -120,35 +120,21 @@ export class PostgresDatabase implements Queryable {
    * when it throws. A connection that failed is destroyed rather than handed to the next caller.
    */
   async transaction<T>(work: (client: Queryable) => Promise<T>): Promise<T> {
-    let client: pg.PoolClient;
-    try {
-      client = await this.pool.connect();
-    } catch (error) {
-      throw mapError(error);
-    }
-    // A checked-out client has no listener of the pool's: without this one a connection lost
-    // between two statements would be an unhandled 'error' event. The failing query reports it.
-    const ignore = (): void => undefined;
-    client.on("error", ignore);
-    let broken: Error | undefined;
-    try {
-      await client.query("BEGIN");
-      const value = await work(client);
-      await client.query("COMMIT");
-      return value;
-    } catch (error) {
-      if (isConnectionError(error)) {
-        broken = error as Error;
-      } else {
-        await client.query("ROLLBACK").catch((rollbackError: Error) => {
-          broken = rollbackError;
-        });
+    return onOwnConnection(this.pool, async (client, markBroken) => {
+      try {
+        await client.query("BEGIN");
+        const value = await work(client);
+        await client.query("COMMIT");
+        return value;
+      } catch (error) {
+        if (isConnectionError(error)) {
+          markBroken(error as Error);
+        } else {
+          await client.query("ROLLBACK").catch(markBroken);
+        }
+        throw mapError(error);
       }
-      throw mapError(error);
-    } finally {
-      client.off("error", ignore);
-      client.release(broken);
-    }
+    });
   }
 
   async close(): Promise<void> {
@@ -156,6 +142,35 @@ export class PostgresDatabase implements Queryable {
     // (migrate, a short command) would otherwise wait for its idle connections to time out.
     await this.kysely.destroy();
     if (!this.pool.ended) await this.pool.end();
+  }
+}
+
+/**
+ * Runs `work` on a connection checked out of `pool` for it alone, and hands the connection back
+ * after; one that `work` marks broken is destroyed rather than handed to the next caller. A
+ * checked-out client has no listener of the pool's: without the one added here, a connection lost
+ * between two statements would be an unhandled 'error' event. The failing query reports it.
+ */
+export async function onOwnConnection<T>(
+  pool: pg.Pool,
+  work: (client: pg.PoolClient, markBroken: (error: Error) => void) => Promise<T>,
+): Promise<T> {
+  let client: pg.PoolClient;
+  try {
+    client = await pool.connect();
+  } catch (error) {
+    throw mapError(error);
+  }
+  const ignore = (): void => undefined;
+  client.on("error", ignore);
+  let broken: Error | undefined;
+  try {
+    return await work(client, (error) => {
+      broken = error;
+    });
+  } finally {
+    client.off("error", ignore);
+    client.release(broken);
   }
 }
 

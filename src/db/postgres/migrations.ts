@@ -1,6 +1,6 @@
 import { Kysely, Migrator, PostgresDialect, sql, type Migration, type MigrationProvider } from "kysely";
 import type pg from "pg";
-import { isConnectionError, mapError } from "./connection.ts";
+import { isConnectionError, mapError, onOwnConnection } from "./connection.ts";
 
 /*
  * The PostgreSQL schema: the tables and columns of the SQLite schema (src/db/migrations.ts), in
@@ -190,36 +190,24 @@ function onlyClient(client: pg.PoolClient) {
  * frees the lock for the next process.
  */
 export async function migratePostgres(pool: pg.Pool): Promise<string[]> {
-  let client: pg.PoolClient;
-  try {
-    client = await pool.connect();
-  } catch (error) {
-    throw mapError(error);
-  }
-  const ignore = (): void => undefined;
-  client.on("error", ignore);
-  let broken: Error | undefined;
-  try {
-    await client.query("SELECT pg_advisory_lock($1)", [MIGRATION_LOCK_KEY]);
+  return onOwnConnection(pool, async (client, markBroken) => {
     try {
-      const db = new Kysely<unknown>({ dialect: new PostgresDialect({ pool: onlyClient(client) }) });
-      const { error, results } = await new Migrator({ db, provider: postgresMigrationProvider }).migrateToLatest();
-      const failed = results?.find((result) => result.status === "Error");
-      if (error !== undefined || failed !== undefined) {
-        if (isConnectionError(error)) throw error;
-        throw new Error(`PostgreSQL migration ${failed?.migrationName ?? ""} failed`, { cause: error });
+      await client.query("SELECT pg_advisory_lock($1)", [MIGRATION_LOCK_KEY]);
+      try {
+        const db = new Kysely<unknown>({ dialect: new PostgresDialect({ pool: onlyClient(client) }) });
+        const { error, results } = await new Migrator({ db, provider: postgresMigrationProvider }).migrateToLatest();
+        const failed = results?.find((result) => result.status === "Error");
+        if (error !== undefined || failed !== undefined) {
+          if (isConnectionError(error)) throw error;
+          throw new Error(`PostgreSQL migration ${failed?.migrationName ?? ""} failed`, { cause: error });
+        }
+        return (results ?? []).filter((result) => result.status === "Success").map((result) => result.migrationName);
+      } finally {
+        await client.query("SELECT pg_advisory_unlock($1)", [MIGRATION_LOCK_KEY]).catch(markBroken);
       }
-      return (results ?? []).filter((result) => result.status === "Success").map((result) => result.migrationName);
-    } finally {
-      await client.query("SELECT pg_advisory_unlock($1)", [MIGRATION_LOCK_KEY]).catch((unlockError: Error) => {
-        broken = unlockError;
-      });
+    } catch (error) {
+      if (isConnectionError(error)) markBroken(error as Error);
+      throw mapError(error);
     }
-  } catch (error) {
-    if (isConnectionError(error)) broken = error as Error;
-    throw mapError(error);
-  } finally {
-    client.off("error", ignore);
-    client.release(broken);
-  }
+  });
 }
