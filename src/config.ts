@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { ConfigError } from "./config-error.ts";
 import type { PriceSetting } from "./domain/catalog/catalog.ts";
-import { MODELS } from "./domain/catalog/models/index.ts";
+import { MODEL_SPECS, resolutionsOf } from "./domain/catalog/models/specs.ts";
 import { readS3Config, type S3Config } from "./storage/s3-config.ts";
 import { parseRatePolicy, type RatePolicy } from "./domain/limits/rate-policy.ts";
 import { parseNetwork, type Network } from "./net/address-policy.ts";
@@ -258,7 +258,7 @@ const MODEL_MAP_EXAMPLE = "public=upstream pairs such as nano-banana-pro=gemini-
 /** The upstream ids GEMINI_MODEL_MAP names, by public model id; the models it does not name are absent. */
 function modelMapEntries(env: Environment): Map<string, string> {
   const named = new Map<string, string>();
-  const known = MODELS.map((model) => model.id).join(", ");
+  const known = MODEL_SPECS.map((model) => model.id).join(", ");
   for (const entry of (text(env, "GEMINI_MODEL_MAP") ?? "").split(",").map((part) => part.trim())) {
     if (entry === "") continue;
     const match = /^([^=\s]+)\s*=\s*([^=\s]+)$/.exec(entry);
@@ -266,7 +266,7 @@ function modelMapEntries(env: Environment): Map<string, string> {
     if (publicId === undefined || upstream === undefined) {
       throw new ConfigError(`${MODEL_MAP_SETTING} must be comma-separated ${MODEL_MAP_EXAMPLE}; got "${entry}" (the models are ${known})`);
     }
-    if (!MODELS.some((model) => model.id === publicId)) {
+    if (!MODEL_SPECS.some((model) => model.id === publicId)) {
       throw new ConfigError(`${MODEL_MAP_SETTING} names no model "${publicId}" in "${entry}"; the models are ${known}`);
     }
     if (named.has(publicId)) {
@@ -286,12 +286,12 @@ function geminiModels(named: ReadonlyMap<string, string>, seedSetting: string, s
     throw new ConfigError(`the upstream model of ${SEED_MODEL} is set by both ${MODEL_MAP_SETTING} and ${seedSetting}; keep one`);
   }
   const models: Record<string, GeminiModelRoute> = {};
-  for (const model of MODELS) {
+  for (const model of MODEL_SPECS) {
     const mapped = named.get(model.id);
     if (model.id === SEED_MODEL && mapped === undefined) {
-      models[model.id] = { upstream: seed ?? model.defaultGeminiModel, setting: seedSetting };
+      models[model.id] = { upstream: seed ?? model.geminiModel, setting: seedSetting };
     } else {
-      models[model.id] = { upstream: mapped ?? model.defaultGeminiModel, setting: MODEL_MAP_SETTING };
+      models[model.id] = { upstream: mapped ?? model.geminiModel, setting: MODEL_MAP_SETTING };
     }
   }
   return models;
@@ -402,9 +402,9 @@ function prices(env: Environment): Record<string, PriceSetting> {
     throw new ConfigError('PRICES must be a JSON object such as {"nano-banana-pro": {"1K": 18, "4K": 24}}');
   }
   for (const [modelId, setting] of Object.entries(parsed)) {
-    const model = MODELS.find((candidate) => candidate.id === modelId);
+    const model = MODEL_SPECS.find((candidate) => candidate.id === modelId);
     if (model === undefined) {
-      throw new ConfigError(`PRICES names no model "${modelId}"; the models are ${MODELS.map((known) => known.id).join(", ")}`);
+      throw new ConfigError(`PRICES names no model "${modelId}"; the models are ${MODEL_SPECS.map((known) => known.id).join(", ")}`);
     }
     if (modelId in result) {
       throw new ConfigError(`the price of ${modelId} is set by both PRICES and ${SEED_PRICE_SETTING}; keep one`);
@@ -418,8 +418,8 @@ function prices(env: Environment): Record<string, PriceSetting> {
     }
     const perResolution: Record<string, number> = {};
     for (const [resolution, figure] of Object.entries(setting as Record<string, unknown>)) {
-      if (!(model.resolutions as readonly string[]).includes(resolution)) {
-        throw new ConfigError(`PRICES: ${modelId} has no resolution "${resolution}"; it has ${model.resolutions.join(", ")}`);
+      if (!resolutionsOf(model).includes(resolution)) {
+        throw new ConfigError(`PRICES: ${modelId} has no resolution "${resolution}"; it has ${resolutionsOf(model).join(", ")}`);
       }
       perResolution[resolution] = priceFigure(figure, `${modelId} at ${resolution}`);
     }

@@ -1,8 +1,8 @@
 import { BASE_RATIOS, EXTREME_RATIOS } from "../aspect-ratios.ts";
-import { defineImageModel } from "../define-model.ts";
+import type { ImageModelSpec } from "../define-model.ts";
 
 /** Nano Banana 2.1: Google's recommended image model since 2026-10; 1K to 4K, up to 10 reference images. */
-export const nanoBanana21 = defineImageModel({
+export const nanoBanana21: ImageModelSpec = {
   id: "nano-banana-2-1",
   description: "Nano Banana 2.1: text to image or edit from up to 10 reference images, 14 ratios, 1K to 4K.",
   geminiModel: "gemini-nano-banana-2.1",
@@ -17,4 +17,4 @@ export const nanoBanana21 = defineImageModel({
   defaultOutputFormat: "jpg",
   googleSearch: false,
   prices: { "1K": 4, "2K": 6, "4K": 9 },
-});
+};

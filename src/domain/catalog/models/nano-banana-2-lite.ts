@@ -1,8 +1,8 @@
 import { BASE_RATIOS, EXTREME_RATIOS } from "../aspect-ratios.ts";
-import { defineImageModel } from "../define-model.ts";
+import type { ImageModelSpec } from "../define-model.ts";
 
 /** Nano Banana 2 Lite (Gemini 3.1 Flash Lite Image): 1K only, 14 ratios, up to 10 reference images. */
-export const nanoBanana2Lite = defineImageModel({
+export const nanoBanana2Lite: ImageModelSpec = {
   id: "nano-banana-2-lite",
   description: "Nano Banana 2 Lite: fast 1K images from text or up to 10 reference images, 14 ratios.",
   geminiModel: "gemini-3.1-flash-lite-image",
@@ -16,4 +16,4 @@ export const nanoBanana2Lite = defineImageModel({
   defaultOutputFormat: "png",
   googleSearch: false,
   prices: { "1K": 4 },
-});
+};

@@ -1,8 +1,8 @@
 import { BASE_RATIOS } from "../aspect-ratios.ts";
-import { defineImageModel } from "../define-model.ts";
+import type { ImageModelSpec } from "../define-model.ts";
 
 /** Nano Banana Pro (Gemini 3 Pro Image): 1K to 4K, up to 8 reference images. */
-export const nanoBananaPro = defineImageModel({
+export const nanoBananaPro: ImageModelSpec = {
   id: "nano-banana-pro",
   description: "Nano Banana Pro: text to image or edit from up to 8 reference images, at 1K, 2K or 4K.",
   geminiModel: "gemini-3-pro-image",
@@ -16,4 +16,4 @@ export const nanoBananaPro = defineImageModel({
   defaultOutputFormat: "png",
   googleSearch: false,
   prices: { "1K": 18, "2K": 18, "4K": 24 },
-});
+};

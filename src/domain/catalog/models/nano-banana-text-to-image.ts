@@ -1,8 +1,8 @@
 import { BASE_RATIOS } from "../aspect-ratios.ts";
-import { defineImageModel } from "../define-model.ts";
+import type { ImageModelSpec } from "../define-model.ts";
 
 /** The seed model: text to image, the contract of the original vendor document. */
-export const nanoBananaTextToImage = defineImageModel({
+export const nanoBananaTextToImage: ImageModelSpec = {
   id: "nano-banana-text-to-image",
   description: "Nano Banana: text to image.",
   geminiModel: "gemini-nano-banana-2.1",
@@ -16,4 +16,4 @@ export const nanoBananaTextToImage = defineImageModel({
   defaultOutputFormat: "png",
   googleSearch: false,
   prices: { "1K": 4 },
-});
+};
