@@ -22,11 +22,26 @@ function geminiModels(config: Server["config"]): string {
   return [...byUpstream].map(([upstream, publicModels]) => `${upstream} for ${publicModels.join(", ")}`).join("; ");
 }
 
+/** Where a URL points, without its credentials: "host:5432/imagegate". */
+function placeOf(url: string): string {
+  const parsed = new URL(url);
+  return `${parsed.host}${parsed.pathname === "/" ? "" : parsed.pathname}`;
+}
+
+/** Where state, files and rate limits live, as configured. */
+function backends(config: Server["config"]): string[] {
+  return [
+    config.databaseUrl === null ? `database: SQLite in ${config.dataDir}` : `database: PostgreSQL at ${placeOf(config.databaseUrl)}`,
+    config.s3 === null ? `files: ${config.dataDir}/results` : `files: S3 bucket ${config.s3.bucket}${config.s3.endpoint === undefined ? "" : ` at ${placeOf(config.s3.endpoint)}`}`,
+    ...(config.redis === null ? [] : [`rate limits: Redis at ${placeOf(config.redis.url)} (prefix ${config.redis.prefix})`]),
+  ];
+}
+
 function banner(server: Server, address: string, demoKey: string | null): string {
   const { config } = server;
   const lines = [
     `imagegate listening on ${address} (public URL ${config.publicBaseUrl})`,
-    `data directory: ${config.dataDir}`,
+    ...backends(config),
     config.imageProvider === "sandbox"
       ? "image provider: sandbox. No upstream is configured, so every task gets a generated placeholder image. Set GEMINI_API_KEY to use Gemini."
       : `image provider: gemini (${geminiModels(config)}${config.gemini?.baseUrl ? ` at ${config.gemini.baseUrl}` : ""})`,

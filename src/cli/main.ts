@@ -79,8 +79,16 @@ export function buildProgram(env: Readonly<Record<string, string | undefined>>, 
     .option("--json", "print the summary as JSON")
     .action(async (directory: string, options: { json?: boolean }) => {
       const target = path.resolve(directory);
+      const config = loadConfig(env);
+      const elsewhere = [
+        ...(config.databaseUrl === null ? [] : ["DATABASE_URL keeps the state in PostgreSQL: back it up with pg_dump"]),
+        ...(config.s3 === null ? [] : ["BLOB_STORE=s3 keeps the files in the bucket: use the store's versioning or replication"]),
+      ];
+      if (elsewhere.length > 0) {
+        throw new CliFailure(`backup copies what lives in DATA_DIR, and this configuration keeps it elsewhere: ${elsewhere.join("; ")}`);
+      }
       const { backupDataDirectory } = await import("./backup.ts");
-      const summary = await backupDataDirectory(loadConfig(env).dataDir, target);
+      const summary = await backupDataDirectory(config.dataDir, target);
       if (options.json === true) {
         terminal.out(JSON.stringify({ directory: target, ...summary }));
         return;

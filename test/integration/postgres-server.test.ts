@@ -112,3 +112,15 @@ describe("the CLI with DATABASE_URL", () => {
     expect((JSON.parse(listed.stdout) as { name: string }[]).map((account) => account.name)).toEqual(["pg-acme"]);
   }, 60_000);
 });
+
+describe("imagegate backup with the state elsewhere", () => {
+  it("refuses, saying what to back up instead", async () => {
+    const run = await runImagegate(["backup", "/tmp/imagegate-backup-never-written"], {
+      DATABASE_URL: "postgres://postgres:postgres@127.0.0.1:5432/postgres",
+    });
+    expect(run.exitCode).toBe(1);
+    expect(run.stderr.trim()).toBe(
+      "imagegate: backup copies what lives in DATA_DIR, and this configuration keeps it elsewhere: DATABASE_URL keeps the state in PostgreSQL: back it up with pg_dump",
+    );
+  });
+});

@@ -45,6 +45,9 @@ describe("imagegate serve", () => {
     try {
       expect(working.output()).toMatch(/Created account 'demo' with this API key/);
       expect(working.output()).toMatch(/ig_live_[A-Za-z0-9_-]{32}/);
+      // Where state and files live, as configured.
+      expect(working.output()).toContain(`database: SQLite in ${dataDir}`);
+      expect(working.output()).toContain(`files: ${path.join(dataDir, "results")}`);
     } finally {
       working.child.kill("SIGKILL");
       await working.exited;
