@@ -39,12 +39,8 @@ describe("RedisRateLimiter", () => {
 
   it("counts in the process's memory while Redis is unreachable, and in Redis again once it is back", async () => {
     const prefix = uniquePrefix();
-    const target = new URL(REDIS_URL);
-    const proxy = await TcpProxy.start(target.hostname, Number(target.port || 6379));
-    const proxied = new URL(REDIS_URL);
-    proxied.hostname = "127.0.0.1";
-    proxied.port = String(proxy.port);
-    const client = await readyRedis(proxied.href);
+    const { proxy, url: proxied } = await TcpProxy.before(REDIS_URL, 6379);
+    const client = await readyRedis(proxied);
     try {
       const limiter = new RedisRateLimiter(client, prefix);
       const policy = { limit: 2, windowSeconds: 60 };

@@ -33,13 +33,9 @@ describe("RedisTaskEvents", () => {
 
   it("subscribes again after its connection to Redis was lost, and hears later changes", async () => {
     const prefix = uniquePrefix();
-    const target = new URL(REDIS_URL);
-    const proxy = await TcpProxy.start(target.hostname, Number(target.port || 6379));
+    const { proxy, url: proxied } = await TcpProxy.before(REDIS_URL, 6379);
     closing.push(() => proxy.close());
-    const proxied = new URL(REDIS_URL);
-    proxied.hostname = "127.0.0.1";
-    proxied.port = String(proxy.port);
-    const listening = await RedisTaskEvents.connect({ url: proxied.href, prefix, onError: () => undefined });
+    const listening = await RedisTaskEvents.connect({ url: proxied, prefix, onError: () => undefined });
     closing.push(() => listening.close());
     const publisher = await RedisTaskEvents.connect({ url: REDIS_URL, prefix, onError: () => undefined });
     closing.push(() => publisher.close());

@@ -24,6 +24,19 @@ export class TcpProxy {
     return proxy;
   }
 
+  /**
+   * A proxy in front of the service a URL names (`defaultPort` when it names none), and the same
+   * URL leading through the proxy instead: credentials, database and query kept.
+   */
+  static async before(serviceUrl: string, defaultPort: number): Promise<{ proxy: TcpProxy; url: string }> {
+    const target = new URL(serviceUrl);
+    const proxy = await TcpProxy.start(target.hostname, Number(target.port || defaultPort));
+    const through = new URL(serviceUrl);
+    through.hostname = "127.0.0.1";
+    through.port = String(proxy.port);
+    return { proxy, url: through.href };
+  }
+
   /** How many connections pass through now. */
   get connections(): number {
     return this.sockets.size / 2;

@@ -63,13 +63,9 @@ describe("BullMqTaskConsumer", () => {
 
   /** A proxy in front of the machine's Redis, and the URL that goes through it. */
   async function proxiedRedis(): Promise<{ proxy: TcpProxy; url: string }> {
-    const target = new URL(REDIS_URL);
-    const proxy = await TcpProxy.start(target.hostname, Number(target.port || 6379));
-    closing.push(() => proxy.close());
-    const url = new URL(REDIS_URL);
-    url.hostname = "127.0.0.1";
-    url.port = String(proxy.port);
-    return { proxy, url: url.href };
+    const proxied = await TcpProxy.before(REDIS_URL, 6379);
+    closing.push(() => proxied.proxy.close());
+    return proxied;
   }
 
   it("refuses a task at once while Redis is unreachable, rather than hold the caller until it is back", async () => {

@@ -10,11 +10,9 @@ const idleErrors: Error[] = [];
 
 beforeEach(async () => {
   database = await createTestDatabase();
-  const target = new URL(database.url);
-  proxy = await TcpProxy.start(target.hostname, Number(target.port || 5432));
-  const throughProxy = new URL(database.url);
-  throughProxy.port = String(proxy.port);
-  postgres = openPostgres(throughProxy.toString(), { poolSize: 2, onIdleError: (error) => idleErrors.push(error) });
+  const proxied = await TcpProxy.before(database.url, 5432);
+  proxy = proxied.proxy;
+  postgres = openPostgres(proxied.url, { poolSize: 2, onIdleError: (error) => idleErrors.push(error) });
   await postgres.query("CREATE TABLE notes (id integer PRIMARY KEY, at bigint NOT NULL)");
 });
 

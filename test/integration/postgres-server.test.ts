@@ -20,11 +20,10 @@ describe("DATABASE_URL", () => {
 
   beforeAll(async () => {
     database = await createTestDatabase();
-    const url = new URL(database.url);
     // Through a proxy of the test's own, so the connection can be cut without touching PostgreSQL.
-    proxy = await TcpProxy.start(url.hostname, Number(url.port || 5432));
-    url.host = `127.0.0.1:${proxy.port}`;
-    harness = await startTestServer({ DATABASE_URL: url.toString(), SANDBOX_LATENCY_MS: "0" });
+    const proxied = await TcpProxy.before(database.url, 5432);
+    proxy = proxied.proxy;
+    harness = await startTestServer({ DATABASE_URL: proxied.url, SANDBOX_LATENCY_MS: "0" });
   });
   afterAll(async () => {
     await harness.close();

@@ -16,11 +16,9 @@ let other: PostgresStore;
 
 beforeEach(async () => {
   database = await createTestDatabase();
-  const target = new URL(database.url);
-  proxy = await TcpProxy.start(target.hostname, Number(target.port || 5432));
-  const throughProxy = new URL(database.url);
-  throughProxy.port = String(proxy.port);
-  store = await openPostgresStore(throughProxy.toString(), { poolSize: 3 });
+  const proxied = await TcpProxy.before(database.url, 5432);
+  proxy = proxied.proxy;
+  store = await openPostgresStore(proxied.url, { poolSize: 3 });
   other = await openPostgresStore(database.url, { poolSize: 3 });
   await store.accounts.createAccount({ id: "acct_1", name: "one", createdAt: NOW, credits: 0, limits: NO_OVERRIDES });
   await store.accounts.adjustCredits({ accountId: "acct_1", amount: 100, kind: "grant", reason: "test", actor: "test", now: NOW });

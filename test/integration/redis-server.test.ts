@@ -11,9 +11,7 @@ describe("REDIS_URL", () => {
   let dataDir: string;
 
   beforeAll(async () => {
-    const target = new URL(REDIS_URL);
-    proxy = await TcpProxy.start(target.hostname, Number(target.port || 6379));
-    redisUrl = `redis://127.0.0.1:${proxy.port}`;
+    ({ proxy, url: redisUrl } = await TcpProxy.before(REDIS_URL, 6379));
     dataDir = await temporaryDirectory();
   });
   afterAll(async () => {
