@@ -50,6 +50,8 @@ export class InputImageLoader {
    * abandoned), or with the signal's reason once it aborts.
    */
   async load(urls: readonly string[], field: string, signal: AbortSignal): Promise<InputImage[]> {
+    // Text to image, most tasks: nothing to set up.
+    if (urls.length === 0) return [];
     const images: InputImage[] = [];
     const abandon = new AbortController();
     const loading = AbortSignal.any([signal, abandon.signal]);
