@@ -292,10 +292,11 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
       }
       // Before the store closes, so attempts in flight are recorded; unsent ones wait in the outbox.
       await callbacks.stop(Math.min(config.shutdownGraceMs, 5_000));
-      await files.close();
-      await rateLimits.close();
+      // Once, though stop may be called again.
       if (!closed) {
         closed = true;
+        await files.close();
+        await rateLimits.close();
         await storage.close();
       }
     },
