@@ -111,7 +111,7 @@ interface ParsedInput {
 }
 
 /** Builds a model's schema, defaults, prices and sizes from its spec. */
-export function defineImageModel(spec: ImageModelSpec): ModelDefinition & { spec: ImageModelSpec } {
+export function defineImageModel(spec: ImageModelSpec): ModelDefinition {
   const ratioList = spec.ratios.join(", ");
   const [ratioField] = spec.ratioFields;
   const defaultResolution: Resolution = spec.resolutions?.[0] ?? "1K";
@@ -234,7 +234,6 @@ export function defineImageModel(spec: ImageModelSpec): ModelDefinition & { spec
   return {
     id: spec.id,
     description: spec.description,
-    spec,
     inputSchema: schema,
     normalize,
     imagesField: spec.images?.fields[0] ?? null,
