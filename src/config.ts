@@ -10,6 +10,10 @@ import { MODEL_MAP_SETTING, type GeminiModelMap, type GeminiModelRoute } from ".
 
 export type ProviderName = "sandbox" | "gemini";
 
+/** What a process of `imagegate serve` does: everything, only the HTTP API, or only the tasks. */
+export type Role = "all" | "api" | "worker";
+export const ROLES: readonly Role[] = ["all", "api", "worker"];
+
 export interface GeminiUpstream {
   apiKeys: string[];
   baseUrl: string | undefined;
@@ -26,6 +30,8 @@ export interface GeminiConfig extends GeminiUpstream {
 }
 
 export interface Config {
+  /** ROLE (or `serve --role`): `api` answers HTTP only; `worker` runs tasks, callbacks and sweeps. */
+  role: Role;
   port: number;
   host: string;
   dataDir: string;
@@ -46,6 +52,10 @@ export interface Config {
   demoCredits: number;
   /** Bearer credential of /admin/v1; null disables the admin API. */
   adminApiKey: string | null;
+  /** QUEUE_RECONCILE_MS: how often a worker on a shared queue hands over active tasks the queue may have lost. */
+  queueReconcileMs: number;
+  /** QUEUE_LOCK_MS: how long a worker's claim on a task of the shared queue lasts unless renewed. */
+  queueLockMs: number;
   /** REDIS_URL and REDIS_PREFIX: what the processes share through Redis; null keeps it in process. */
   redis: { url: string; prefix: string } | null;
   /** DATABASE_URL: all state in this PostgreSQL database; null keeps it in SQLite under DATA_DIR. */
@@ -441,7 +451,8 @@ export function loadConfig(env: Environment): Config {
   if (!LOG_LEVELS.includes(logLevel)) {
     throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(", ")}, got "${logLevel}"`);
   }
-  return {
+  return checkTopology({
+    role: choice<Role>(env, "ROLE", ROLES, "all"),
     port,
     host: text(env, "HOST") ?? "0.0.0.0",
     dataDir: path.resolve(text(env, "DATA_DIR") ?? "./data"),
@@ -467,6 +478,8 @@ export function loadConfig(env: Environment): Config {
     s3: s3(env),
     databaseUrl: databaseUrl(env),
     redis: redis(env),
+    queueReconcileMs: integer(env, "QUEUE_RECONCILE_MS", 15_000, 100, 3_600_000),
+    queueLockMs: integer(env, "QUEUE_LOCK_MS", 30_000, 1_000, 3_600_000),
     metricsToken: metricsToken(env),
     callbackAllowPrivate: flag(env, "CALLBACK_ALLOW_PRIVATE", false),
     callbackAllowNetworks: networks(env, "CALLBACK_ALLOW_NETWORKS"),
@@ -479,5 +492,30 @@ export function loadConfig(env: Environment): Config {
     inputImageAllowNetworks: networks(env, "INPUT_IMAGE_ALLOW_NETWORKS"),
     inputImageMaxBytes: integer(env, "INPUT_IMAGE_MAX_BYTES", 10 * MIB, 1, 1_024 * MIB),
     inputImageTimeoutMs: integer(env, "INPUT_IMAGE_TIMEOUT_MS", 30_000, 100, 600_000),
-  };
+  });
+}
+
+/** Processes may share the database and the queue, so any number of them may run at once. */
+export function isShared(config: Pick<Config, "databaseUrl" | "redis">): boolean {
+  return config.databaseUrl !== null && config.redis !== null;
+}
+
+/** Refuses the combinations of backends and role that cannot be correct, naming the variables. */
+function checkTopology(config: Config): Config {
+  if (config.role !== "all") {
+    if (config.databaseUrl === null) {
+      throw new ConfigError(
+        `ROLE=${config.role} (serve --role ${config.role}) needs DATABASE_URL: the SQLite database in DATA_DIR belongs to one process, which must then have every role`,
+      );
+    }
+    if (config.redis === null) {
+      throw new ConfigError(`ROLE=${config.role} (serve --role ${config.role}) needs REDIS_URL: API and worker processes hand tasks to each other through Redis`);
+    }
+  }
+  if (isShared(config) && config.urlSigningSecret === null) {
+    throw new ConfigError(
+      "with DATABASE_URL and REDIS_URL, several processes serve one API and must sign result URLs with one key: set URL_SIGNING_SECRET (make one with `openssl rand -base64 32`) to the same value in every process",
+    );
+  }
+  return config;
 }

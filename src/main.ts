@@ -33,19 +33,27 @@ function backends(config: Server["config"]): string[] {
   return [
     config.databaseUrl === null ? `database: SQLite in ${config.dataDir}` : `database: PostgreSQL at ${placeOf(config.databaseUrl)}`,
     config.s3 === null ? `files: ${config.dataDir}/results` : `files: S3 bucket ${config.s3.bucket}${config.s3.endpoint === undefined ? "" : ` at ${placeOf(config.s3.endpoint)}`}`,
-    ...(config.redis === null ? [] : [`rate limits: Redis at ${placeOf(config.redis.url)} (prefix ${config.redis.prefix})`]),
+    ...(config.redis === null
+      ? []
+      : [`queue, task changes and rate limits: Redis at ${placeOf(config.redis.url)} (prefix ${config.redis.prefix})`]),
   ];
 }
+
+const ROLE_NOTES: Record<Server["config"]["role"], string> = {
+  all: "",
+  api: "; role api: answers the API, runs no tasks",
+  worker: "; role worker: runs tasks, callbacks and sweeps; serves /healthz, /readyz and /metrics only",
+};
 
 function banner(server: Server, address: string, demoKey: string | null): string {
   const { config } = server;
   const lines = [
-    `imagegate listening on ${address} (public URL ${config.publicBaseUrl})`,
+    `imagegate listening on ${address} (public URL ${config.publicBaseUrl})${ROLE_NOTES[config.role]}`,
     ...backends(config),
     config.imageProvider === "sandbox"
       ? "image provider: sandbox. No upstream is configured, so every task gets a generated placeholder image. Set GEMINI_API_KEY to use Gemini."
       : `image provider: gemini (${geminiModels(config)}${config.gemini?.baseUrl ? ` at ${config.gemini.baseUrl}` : ""})`,
-    `API docs: ${config.publicBaseUrl}/docs`,
+    ...(config.role === "worker" ? [] : [`API docs: ${config.publicBaseUrl}/docs`]),
   ];
   if (demoKey !== null) {
     lines.push(
@@ -87,7 +95,7 @@ export async function runServe(env: Readonly<Record<string, string | undefined>>
     throw error;
   }
   // Only once listening: a key printed by a server that then failed to start would be lost.
-  const demoKey = await bootstrapDemo(server);
+  const demoKey = server.config.role === "worker" ? null : await bootstrapDemo(server);
   process.stdout.write(`${banner(server, address, demoKey)}\n`);
 
   let stopping = false;

@@ -4,6 +4,7 @@ import { buildApp } from "./api/app.ts";
 import type { ReadinessCheck } from "./api/context.ts";
 import type { Config } from "./config.ts";
 import { openBlobs } from "./composition/blobs.ts";
+import { openDispatch } from "./composition/dispatch.ts";
 import { openRateLimits } from "./composition/rate-limits.ts";
 import { openStorage, type Storage } from "./composition/storage.ts";
 import { AccountService } from "./domain/accounts/account-service.ts";
@@ -11,6 +12,7 @@ import { CallbackService } from "./domain/callbacks/callback-service.ts";
 import { Catalog } from "./domain/catalog/catalog.ts";
 import { systemClock, type Clock } from "./domain/clock.ts";
 import { newId } from "./domain/ids.ts";
+import { taskEventOf } from "./domain/tasks/events.ts";
 import { TaskService } from "./domain/tasks/task-service.ts";
 import { isTerminal } from "./domain/tasks/task.ts";
 import { UPLOADS_FOLDER, UploadService } from "./domain/uploads/upload-service.ts";
@@ -20,7 +22,6 @@ import type { ImageProvider } from "./providers/image-provider.ts";
 import { MeteredImageProvider, type UpstreamCallObserver } from "./providers/metered-image-provider.ts";
 import { SandboxImageProvider } from "./providers/sandbox/sandbox-image-provider.ts";
 import { RuntimeMetrics } from "./observability/runtime-metrics.ts";
-import { InProcessDispatcher } from "./queue/in-process-dispatcher.ts";
 import { loadOrCreateSigningSecret, UrlSigner } from "./storage/url-signer.ts";
 import { CallbackSender } from "./worker/callback-sender.ts";
 import { InputImageLoader, type InputDownloadOptions } from "./worker/input-images.ts";
@@ -32,6 +33,12 @@ const DEADLINE_SWEEP_MS = 1_000;
 const RETENTION_SWEEP_MS = 3_600_000;
 /** How often the upstreams are asked again whether they serve the configured models. */
 const UPSTREAM_CHECK_MS = 600_000;
+/**
+ * A shared queue's reconciler hands over active tasks left unchanged this many intervals: long
+ * enough that a task an API process is handing over right now is rarely taken twice (it would be
+ * harmless), short enough that a task Redis forgot waits little.
+ */
+const RECONCILE_IDLE_INTERVALS = 2;
 
 /** Parts a caller (tests, benchmarks) may replace; everything else comes from Config. */
 export interface ServerOverrides {
@@ -49,7 +56,10 @@ export interface Server {
   logger: Logger;
   /** The database's repositories, for tests and tools that need to look beneath the services. */
   store: Storage;
-  /** Listens, resumes tasks left by a previous run, starts the workers and sweeps. */
+  /**
+   * Listens and, unless ROLE=api, starts the workers, the callback sender and the sweeps, resuming
+   * tasks left by a previous run (at start with the embedded queue, by the reconciler with a shared one).
+   */
   start(): Promise<string>;
   /** Stops accepting, lets running tasks finish within the grace period, leaves the rest for recovery. */
   stop(): Promise<void>;
@@ -107,12 +117,21 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
       },
     },
   });
+  const runsTasks = config.role !== "api";
   const catalog = new Catalog({ prices: config.prices });
-  const dispatcher = new InProcessDispatcher(config.workerConcurrency);
+  const dispatch = await openDispatch(config, logger);
   const accounts = new AccountService(storage.accounts, clock);
-  const tasks = new TaskService(storage.tasks, catalog, dispatcher, clock, {
+  const tasks = new TaskService(storage.tasks, catalog, dispatch.queue, clock, {
     taskTimeoutMs: config.taskTimeoutMs,
     activeTaskLimit: config.activeTaskLimit,
+    onHandOverFailure: (taskId, error) =>
+      logger.warn({ err: error, taskId }, "the queue did not take a new task; it waits, stored, until the reconciler hands it over"),
+  });
+  // Every change this process makes reaches every process's listeners: the worker running a task
+  // canceled here, the streams following it, the callback sender of a task settled here.
+  tasks.onChange((task, event) => {
+    if (event !== "changed") return;
+    dispatch.events.publish(taskEventOf(task)).catch((error: unknown) => logger.warn({ err: error, taskId: task.id }, "could not publish a task change"));
   });
   const files = await openBlobs(config, clock);
   const rateLimits = await openRateLimits(config, logger);
@@ -126,7 +145,7 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
     accountMaxBytes: config.uploadAccountMaxBytes,
     retentionMs: config.uploadRetentionDays * DAY_MS,
   });
-  const metrics = new RuntimeMetrics(dispatcher, tasks, storage.counters);
+  const metrics = new RuntimeMetrics(dispatch.gauges, tasks, storage.counters);
   const sandbox = new MeteredImageProvider(new SandboxImageProvider({ latencyMs: config.sandboxLatencyMs }), metrics.upstream);
   const provider =
     overrides.provider === undefined
@@ -141,7 +160,7 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
   };
   const inputs = new InputImageLoader({ blobs, signer, clock }, inputDownload);
   const runner = new TaskRunner(
-    { tasks, catalog, router, inputs, blobs, signer, clock, logger },
+    { tasks, events: dispatch.events, catalog, router, inputs, blobs, signer, clock, logger },
     { retentionMs: config.resultRetentionDays * DAY_MS },
   );
 
@@ -165,9 +184,11 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
     { timeoutMs: config.callbackTimeoutMs },
   );
   // The outbox row is committed with the settle, so the callback can leave now, not at the next poll.
-  tasks.onChange((task) => {
-    if (isTerminal(task.state) && task.callbackUrl !== null) callbacks.wake();
-  });
+  if (runsTasks) {
+    dispatch.events.subscribe((event) => {
+      if (isTerminal(event.state) && event.hasCallback) callbacks.wake();
+    });
+  }
 
   const readiness: ReadinessCheck[] = [
     {
@@ -195,7 +216,8 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
             },
           },
         ]),
-    ...router.providers().map((candidate) => ({
+    // An API process calls no upstream: whether one answers is the workers' to say.
+    ...(runsTasks ? router.providers() : []).map((candidate) => ({
       name: `provider:${candidate.name}`,
       check: async () => candidate.health?.() ?? { ok: true },
     })),
@@ -203,6 +225,7 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
   const app = await buildApp({
     accounts,
     tasks,
+    taskEvents: dispatch.events,
     // A redelivery asked for here leaves at once; one from the CLI waits for the sender's next poll.
     callbacks: new CallbackService(storage.outbox, accounts, clock, { onRedeliver: () => callbacks.wake() }),
     catalog,
@@ -221,7 +244,7 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
     metricsToken: config.metricsToken,
     uploads,
     downloadImage: createImageDownload({ ...inputDownload, urlName: "fileUrl" }),
-  });
+  }, { api: config.role !== "worker" });
 
   const timers: NodeJS.Timeout[] = [];
   let closed = false;
@@ -251,13 +274,28 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
     async start() {
       const address = await app.listen({ port: config.port, host: config.host });
       metrics.start();
-      const recovered = await tasks.recover();
-      if (recovered.resumed + recovered.timedOut > 0) logger.info(recovered, "resumed tasks left by the previous run");
-      dispatcher.start(runner.run);
-      // This process alone sends callbacks from this database, so a lease of another run is one a
-      // crash interrupted: due now rather than when it expires.
-      const released = await storage.releaseLeasesOfEarlierRuns(runId, clock.now());
-      if (released > 0) logger.info({ released }, "released callback leases left by the previous run");
+      if (!runsTasks) return address;
+      const consumer = dispatch.consumer;
+      if (consumer === null) throw new Error("a process that runs tasks has no queue consumer");
+      if (dispatch.shared) {
+        // Many processes share the queue: what one left behind, the reconcilers find, in every
+        // worker at once, harmlessly, since the queue holds a task once.
+        consumer.start(runner.run, { concurrency: config.workerConcurrency });
+        const reconcile = async (): Promise<void> => {
+          const handed = await tasks.requeueIdle(clock.now() - RECONCILE_IDLE_INTERVALS * config.queueReconcileMs);
+          if (handed > 0) logger.debug({ handed }, "handed idle active tasks to the queue again");
+        };
+        await reconcile().catch((error: unknown) => logger.error({ err: error }, "queue reconciliation failed"));
+        repeat(config.queueReconcileMs, reconcile, "queue reconciliation");
+      } else {
+        const recovered = await tasks.recover();
+        if (recovered.resumed + recovered.timedOut > 0) logger.info(recovered, "resumed tasks left by the previous run");
+        consumer.start(runner.run, { concurrency: config.workerConcurrency });
+        // This process alone sends callbacks from this database, so a lease of another run is one a
+        // crash interrupted: due now rather than when it expires.
+        const released = await storage.releaseLeasesOfEarlierRuns(runId, clock.now());
+        if (released > 0) logger.info({ released }, "released callback leases left by the previous run");
+      }
       callbacks.start();
       repeat(DEADLINE_SWEEP_MS, () => tasks.failOverdue(), "deadline sweep");
       repeat(RETENTION_SWEEP_MS, sweepRetention, "retention sweep");
@@ -284,11 +322,12 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
       const cutOff = setTimeout(() => app.server.closeAllConnections(), config.shutdownGraceMs);
       await app.close();
       clearTimeout(cutOff);
-      const stillRunning = await dispatcher.stop(config.shutdownGraceMs);
-      if (stillRunning.length > 0) {
+      const consumer = dispatch.consumer;
+      const stillRunning = consumer === null ? [] : await consumer.stop(config.shutdownGraceMs);
+      if (consumer !== null && stillRunning.length > 0) {
         runner.abortAll();
-        logger.info({ tasks: stillRunning.length }, "left running tasks for recovery at the next start");
-        await dispatcher.stop(1_000);
+        logger.info({ tasks: stillRunning.length }, "left running tasks to be resumed (at the next start, or by another worker)");
+        await consumer.stop(1_000);
       }
       // Before the store closes, so attempts in flight are recorded; unsent ones wait in the outbox.
       await callbacks.stop(Math.min(config.shutdownGraceMs, 5_000));
@@ -297,6 +336,7 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
         closed = true;
         await files.close();
         await rateLimits.close();
+        await dispatch.close();
         await storage.close();
       }
     },

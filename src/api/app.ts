@@ -38,7 +38,12 @@ function requestIds(): () => string {
   };
 }
 
-export async function buildApp(context: ApiContext): Promise<FastifyInstance> {
+export interface AppOptions {
+  /** False in a worker process: it answers /healthz, /readyz and /metrics, and nothing else. */
+  api: boolean;
+}
+
+export async function buildApp(context: ApiContext, options: AppOptions = { api: true }): Promise<FastifyInstance> {
   const nextRequestId = requestIds();
   const app = Fastify({
     loggerInstance: context.logger as FastifyBaseLogger,
@@ -99,6 +104,10 @@ export async function buildApp(context: ApiContext): Promise<FastifyInstance> {
     fail(reply, "NOT_FOUND", `There is no route ${request.method} ${request.url.split("?")[0] ?? ""}.`),
   );
 
+  if (!options.api) {
+    registerHealth(app, context);
+    return app;
+  }
   await registerOpenApi(app, context);
   registerHealth(app, context);
   registerFiles(app, context);

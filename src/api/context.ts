@@ -5,6 +5,7 @@ import type { CallbackService } from "../domain/callbacks/callback-service.ts";
 import type { Catalog } from "../domain/catalog/catalog.ts";
 import type { Clock } from "../domain/clock.ts";
 import type { RateLimiter } from "../domain/limits/rate-limiter.ts";
+import type { TaskEvents } from "../domain/tasks/events.ts";
 import type { TaskReports } from "../domain/tasks/reports.ts";
 import type { RateLimitDefaults } from "./rate-limiting.ts";
 import type { TaskService } from "../domain/tasks/task-service.ts";
@@ -30,6 +31,8 @@ export interface ReadinessCheck {
 export interface ApiContext {
   accounts: AccountService;
   tasks: TaskService;
+  /** Changes of tasks made by any process, for live streams. */
+  taskEvents: TaskEvents;
   callbacks: CallbackService;
   catalog: Catalog;
   blobs: BlobStore;

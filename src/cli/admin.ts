@@ -22,8 +22,8 @@ export async function openAdminSession(env: Readonly<Record<string, string | und
   const config = loadConfig(env);
   const store = await openStorage(config);
   // Administration only reads tasks; it never hands one to a worker.
-  const readOnlyDispatcher = { handsOverAtOnce: false, enqueue: () => undefined };
-  const tasks = new TaskService(store.tasks, new Catalog({ prices: config.prices }), readOnlyDispatcher, systemClock, {
+  const readOnlyQueue = { handsOverAtOnce: false, enqueue: () => undefined };
+  const tasks = new TaskService(store.tasks, new Catalog({ prices: config.prices }), readOnlyQueue, systemClock, {
     taskTimeoutMs: config.taskTimeoutMs,
     activeTaskLimit: config.activeTaskLimit,
   });

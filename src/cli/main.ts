@@ -46,9 +46,10 @@ export function buildProgram(env: Readonly<Record<string, string | undefined>>, 
   program
     .command("serve")
     .description("start the server (configuration from the environment; see README)")
-    .action(async () => {
+    .option("--role <role>", "all: API and workers (default); api: answers HTTP only; worker: runs tasks, callbacks and sweeps (both need DATABASE_URL and REDIS_URL); overrides ROLE")
+    .action(async (options: { role?: string }) => {
       const { runServe } = await import("../main.ts");
-      await runServe(env);
+      await runServe(options.role === undefined ? env : { ...env, ROLE: options.role });
     });
 
   program

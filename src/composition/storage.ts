@@ -1,5 +1,5 @@
 import { ConfigError } from "../config-error.ts";
-import type { Config } from "../config.ts";
+import { isShared, type Config } from "../config.ts";
 import { openSqliteStore } from "../db/sqlite-store.ts";
 import type { AccountRepository } from "../domain/accounts/account.ts";
 import type { CallbackOutbox } from "../domain/callbacks/callback.ts";
@@ -55,7 +55,11 @@ export interface StorageOptions {
  * set, else the embedded SQLite file under DATA_DIR.
  */
 export async function openStorage(config: Config, options: StorageOptions = {}): Promise<Storage> {
-  if (config.databaseUrl !== null) return openPostgresStorage(config.databaseUrl, options.server);
+  if (config.databaseUrl !== null) {
+    // With a shared queue, processes split the work and any number may run; without one, each
+    // server resumes every active task at start, so only one may use the database.
+    return openPostgresStorage(config.databaseUrl, isShared(config) ? undefined : options.server);
+  }
   const store = await openSqliteStore(
     config.dataDir,
     options.server === undefined
@@ -88,10 +92,10 @@ const NO_COUNTERS: CommitCounters = {
 };
 
 /**
- * `server`: the process runs tasks from this database. Until processes share a queue and split
- * their roles, one server per database is all that is correct (each resumes every active task at
- * start), so the server holds a session lock for its life and a second one refuses to start.
- * Administration commands take no lock.
+ * `server`: the process runs tasks from this database with a queue of its own (no REDIS_URL). One
+ * such server per database is all that is correct (each resumes every active task at start), so
+ * it holds a session lock for its life and a second one refuses to start. Processes that share a
+ * queue, and administration commands, take no lock.
  */
 async function openPostgresStorage(databaseUrl: string, server: StorageOptions["server"]): Promise<Storage> {
   // Loaded only when configured: the embedded default needs none of it.
@@ -107,7 +111,7 @@ async function openPostgresStorage(databaseUrl: string, server: StorageOptions["
     if (lock === null) {
       await store.close();
       throw new ConfigError(
-        "another imagegate server already runs on this DATABASE_URL; one server per database for now (several API and worker processes on one database come with REDIS_URL and --role)",
+        "another imagegate server already runs on this DATABASE_URL without REDIS_URL; without a shared queue only one server may use a database (set REDIS_URL and URL_SIGNING_SECRET in every process to run several)",
       );
     }
   }

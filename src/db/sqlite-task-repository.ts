@@ -36,6 +36,9 @@ function prepareStatements(database: SqliteDatabase.Database) {
     countForAccount: prepare("SELECT count(*) AS count FROM tasks WHERE account_id = ?"),
     countUpstreamAttempt: prepare(`UPDATE tasks SET upstream_attempts = upstream_attempts + 1 WHERE id = ? AND state IN ${ACTIVE}`),
     listActive: prepare(`SELECT * FROM tasks WHERE state IN ${ACTIVE} ORDER BY id`),
+    listIdleActive: prepare(
+      `SELECT id, state FROM tasks WHERE state IN ${ACTIVE} AND update_time < ? AND id > ? ORDER BY id LIMIT ?`,
+    ),
     listOverdue: prepare(
       `SELECT * FROM tasks WHERE state IN ${ACTIVE} AND deadline_time < ? ORDER BY deadline_time LIMIT ?`,
     ),
@@ -276,6 +279,10 @@ export class SqliteTaskRepository implements TaskRepository {
 
   async listActive(): Promise<Task[]> {
     return (this.statements.listActive.all() as TaskRow[]).map(toTask);
+  }
+
+  async listIdleActive(updatedBefore: number, afterId: string | null, limit: number): Promise<Array<Pick<Task, "id" | "state">>> {
+    return this.statements.listIdleActive.all(updatedBefore, afterId ?? "", limit) as Array<Pick<Task, "id" | "state">>;
   }
 
   async listOverdue(now: number, limit: number): Promise<Task[]> {

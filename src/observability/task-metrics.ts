@@ -60,7 +60,7 @@ export class TaskMetrics {
     });
     new Gauge({
       name: "imagegate_tasks_waiting",
-      help: "Tasks queued in this process for a free worker.",
+      help: "Tasks queued in this process for a free worker (0 where the queue is shared, in Redis).",
       registers: [registry],
       collect() {
         this.set(queue.waitingCount);

@@ -80,6 +80,11 @@ export class BullMqTaskConsumer implements TaskConsumer {
 
   constructor(private readonly options: BullMqConsumerOptions) {}
 
+  /** Tasks this consumer's handler runs now. */
+  get runningCount(): number {
+    return this.running.size;
+  }
+
   start(handler: TaskHandler, consumer: TaskConsumerOptions): void {
     if (this.worker !== null) throw new Error("this consumer has already started");
     const { url, prefix, onError } = this.options;

@@ -1,10 +1,10 @@
-import type { Dispatcher, TaskConsumer, TaskConsumerOptions, TaskHandler, TaskQueue } from "../domain/tasks/ports.ts";
+import type { TaskConsumer, TaskConsumerOptions, TaskHandler, TaskQueue } from "../domain/tasks/ports.ts";
 
 /**
  * The embedded queue: task ids wait in memory and at most `concurrency` run at once. Nothing here
  * needs to be durable: the database holds every non-terminal task, and a restart re-enqueues them.
  */
-export class InProcessDispatcher implements Dispatcher, TaskQueue, TaskConsumer {
+export class InProcessDispatcher implements TaskQueue, TaskConsumer {
   readonly handsOverAtOnce = true;
   private readonly waiting: string[] = [];
   private head = 0;

@@ -2,6 +2,7 @@ import type { Logger } from "pino";
 import type { Catalog } from "../domain/catalog/catalog.ts";
 import type { ImageTaskInput } from "../domain/catalog/model.ts";
 import type { Clock } from "../domain/clock.ts";
+import type { TaskEvents } from "../domain/tasks/events.ts";
 import type { FailCode, Task } from "../domain/tasks/task.ts";
 import { isTerminal } from "../domain/tasks/task.ts";
 import { CANCELED_MESSAGE, TIMEOUT_MESSAGE, type TaskService } from "../domain/tasks/task-service.ts";
@@ -28,6 +29,8 @@ export interface TaskRunnerOptions {
 
 export interface TaskRunnerParts {
   tasks: TaskService;
+  /** Changes of tasks made by any process: a task settled elsewhere stops running here. */
+  events: TaskEvents;
   catalog: Catalog;
   router: ProviderRouter;
   /** Fetches a task's reference images before the provider is called. */
@@ -53,11 +56,11 @@ export class TaskRunner {
     private readonly parts: TaskRunnerParts,
     private readonly options: TaskRunnerOptions,
   ) {
-    // A task settled elsewhere while running here (canceled, timed out by the sweep): stop its
-    // upstream call at once rather than pay for an image nobody will see.
-    parts.tasks.onChange((task) => {
-      if (isTerminal(task.state) && this.inFlight.has(task.id)) {
-        this.abort(task.id, task.failCode === "TIMEOUT" ? "deadline" : "canceled");
+    // A task settled elsewhere while running here (canceled, timed out by a sweep), by this
+    // process or another: stop its upstream call at once rather than pay for an image nobody sees.
+    parts.events.subscribe((event) => {
+      if (isTerminal(event.state) && this.inFlight.has(event.taskId)) {
+        this.abort(event.taskId, event.failCode === "TIMEOUT" ? "deadline" : "canceled");
       }
     });
   }

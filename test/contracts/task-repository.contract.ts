@@ -145,6 +145,26 @@ export function taskRepositoryContract(name: string, open: OpenStorage): void {
         expect(await store.tasks.countForAccount(accountId)).toBe(4);
         expect(await store.tasks.countForAccount("acct_none")).toBe(0);
       });
+
+      it("list the active tasks unchanged since a time, with their states, in id order, a page at a time", async () => {
+        const accountId = await account(store);
+        const tasks = [0, 1, 2, 3].map((index) => storedTask(accountId, NOW + index));
+        for (const task of tasks) await store.tasks.create(task, OPEN);
+        const [first, second, third, fourth] = tasks as [Task, Task, Task, Task];
+        await store.tasks.transition(second.id, ["queuing"], { state: "fail", updateTime: NOW + 10, failCode: "INTERNAL", failMsg: "x" });
+        await store.tasks.transition(third.id, ["queuing"], { state: "generating", updateTime: NOW + 50 });
+        const ids = async (listed: Promise<Array<Pick<Task, "id" | "state">>>) => (await listed).map((task) => task.id);
+        expect(await store.tasks.listIdleActive(NOW + 51, null, 10)).toEqual([
+          { id: first.id, state: "queuing" },
+          { id: third.id, state: "generating" },
+          { id: fourth.id, state: "queuing" },
+        ]);
+        expect(await ids(store.tasks.listIdleActive(NOW + 20, null, 10))).toEqual([first.id, fourth.id]);
+        expect(await ids(store.tasks.listIdleActive(NOW + 20, null, 1))).toEqual([first.id]);
+        expect(await ids(store.tasks.listIdleActive(NOW + 20, first.id, 10))).toEqual([fourth.id]);
+        expect(await ids(store.tasks.listIdleActive(NOW + 51, null, 10))).toEqual([first.id, third.id, fourth.id]);
+        expect(await ids(store.tasks.listIdleActive(NOW, null, 10))).toEqual([]);
+      });
     });
 
     describe("transition", () => {

@@ -270,3 +270,32 @@ describe("REDIS_URL and REDIS_PREFIX", () => {
     expect(() => loadConfig(env)).toThrow(message);
   });
 });
+
+describe("ROLE and the backends it needs", () => {
+  const secret = Buffer.alloc(32, 7).toString("base64");
+  const shared = { DATABASE_URL: "postgres://127.0.0.1/imagegate", REDIS_URL: "redis://127.0.0.1:6379", URL_SIGNING_SECRET: secret };
+
+  it("defaults to all, and takes api or worker where processes share a database and a queue", () => {
+    expect(loadConfig({}).role).toBe("all");
+    expect(loadConfig({ ...shared, ROLE: "api" }).role).toBe("api");
+    expect(loadConfig({ ...shared, ROLE: "Worker" }).role).toBe("worker");
+    expect(loadConfig({ ...shared }).queueReconcileMs).toBe(15_000);
+    expect(loadConfig({ ...shared }).queueLockMs).toBe(30_000);
+  });
+
+  it.each([
+    [{ ROLE: "both" }, /ROLE must be one of all, api, worker, got "both"/],
+    [{ ROLE: "worker" }, /ROLE=worker \(serve --role worker\) needs DATABASE_URL: the SQLite database in DATA_DIR belongs to one process/],
+    [{ ROLE: "api", REDIS_URL: "redis://127.0.0.1:6379" }, /ROLE=api \(serve --role api\) needs DATABASE_URL/],
+    [{ ROLE: "api", DATABASE_URL: shared.DATABASE_URL }, /ROLE=api \(serve --role api\) needs REDIS_URL: API and worker processes hand tasks to each other through Redis/],
+    [{ DATABASE_URL: shared.DATABASE_URL, REDIS_URL: shared.REDIS_URL }, /with DATABASE_URL and REDIS_URL, several processes serve one API .* set URL_SIGNING_SECRET/],
+    [{ ...shared, QUEUE_LOCK_MS: "10" }, /QUEUE_LOCK_MS/],
+  ])("refuses %j", (env, message) => {
+    expect(() => loadConfig(env)).toThrow(message);
+  });
+
+  it("lets one process use PostgreSQL without Redis, or Redis with SQLite, in every role of its own", () => {
+    expect(loadConfig({ DATABASE_URL: shared.DATABASE_URL }).role).toBe("all");
+    expect(loadConfig({ REDIS_URL: shared.REDIS_URL }).role).toBe("all");
+  });
+});

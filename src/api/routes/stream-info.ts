@@ -5,7 +5,7 @@ import { errorEnvelopeSchema, fail } from "../envelope.ts";
 import { callerOf, taskIdFromQuery } from "../request-fields.ts";
 
 const HEARTBEAT_MS = 15_000;
-/** Changes made by another process reach this stream through this re-read. */
+/** A change whose event this process missed (cut off from Redis for a moment) is found by this re-read. */
 const RECHECK_MS = 2_000;
 
 const eventStreamSchema = {
@@ -83,8 +83,18 @@ export function registerStreamInfo(api: FastifyInstance, context: ApiContext): v
         response.write(`event: state\ndata: ${JSON.stringify(toRecord(task))}\n\n`);
         if (isTerminal(task.state)) close();
       };
-      unsubscribe = context.tasks.onChange((task) => {
-        if (task.id === taskId && task.accountId === caller.accountId) send(task);
+      // The event says that the task changed, in this process or another; the stream shows the
+      // task as the database has it now.
+      const reread = (): void => {
+        context.tasks.get(caller.accountId, taskId).then(
+          (latest) => {
+            if (latest.ok) send(latest.value);
+          },
+          () => undefined,
+        );
+      };
+      unsubscribe = context.taskEvents.subscribe((event) => {
+        if (event.taskId === taskId && event.accountId === caller.accountId) reread();
       });
       response.on("close", close);
       send(found.value);
@@ -92,14 +102,7 @@ export function registerStreamInfo(api: FastifyInstance, context: ApiContext): v
         setInterval(() => {
           if (!closed) response.write(": heartbeat\n\n");
         }, HEARTBEAT_MS),
-        setInterval(() => {
-          context.tasks.get(caller.accountId, taskId).then(
-            (latest) => {
-              if (latest.ok) send(latest.value);
-            },
-            () => undefined,
-          );
-        }, RECHECK_MS),
+        setInterval(reread, RECHECK_MS),
       );
     },
   );

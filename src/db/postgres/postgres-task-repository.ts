@@ -70,6 +70,10 @@ const STATEMENTS = {
     `UPDATE tasks SET upstream_attempts = upstream_attempts + 1 WHERE id = $1 AND state IN ${ACTIVE}`,
   ),
   listActive: statement("list_active", `SELECT * FROM tasks WHERE state IN ${ACTIVE} ORDER BY id`),
+  listIdleActive: statement(
+    "list_idle_active",
+    `SELECT id, state FROM tasks WHERE state IN ${ACTIVE} AND update_time < $1 AND id > $2 ORDER BY id LIMIT $3`,
+  ),
   listOverdue: statement(
     "list_overdue",
     `SELECT * FROM tasks WHERE state IN ${ACTIVE} AND deadline_time < $1 ORDER BY deadline_time LIMIT $2`,
@@ -228,6 +232,11 @@ export class PostgresTaskRepository implements TaskRepository {
   async listActive(): Promise<Task[]> {
     const { rows } = await this.database.query<TaskRow>(STATEMENTS.listActive);
     return rows.map(toTask);
+  }
+
+  async listIdleActive(updatedBefore: number, afterId: string | null, limit: number): Promise<Array<Pick<Task, "id" | "state">>> {
+    const { rows } = await this.database.query<Pick<Task, "id" | "state">>(STATEMENTS.listIdleActive, [updatedBefore, afterId ?? "", limit]);
+    return rows;
   }
 
   async listOverdue(now: number, limit: number): Promise<Task[]> {

@@ -72,6 +72,12 @@ export interface TaskRepository {
   countUpstreamAttempt(taskId: string): Promise<void>;
   /** Every non-terminal task, oldest first: what a restart must resume. */
   listActive(): Promise<Task[]>;
+  /**
+   * Non-terminal tasks unchanged since before `updatedBefore`, their ids and states, in id order
+   * after `afterId` (null: from the first), at most `limit`: what a queue outside the process may
+   * have lost.
+   */
+  listIdleActive(updatedBefore: number, afterId: string | null, limit: number): Promise<Array<Pick<Task, "id" | "state">>>;
   /** Non-terminal tasks whose deadline is before `now`. */
   listOverdue(now: number, limit: number): Promise<Task[]>;
   /** Every task of the account, whatever its state. */
@@ -93,29 +99,23 @@ export interface TaskRepository {
   deleteExpiredIdempotencyKeys(now: number): Promise<number>;
 }
 
-/** Hands accepted tasks to workers. At-least-once: a task may be handed over more than once. */
-export interface Dispatcher {
-  /**
-   * True when handing a task over cannot fail or lag (an in-process queue): a new task is then
-   * stored as `queuing` in the very write that stores it, since storing and handing over are one
-   * step. A queue outside the process stores `waiting` first and moves to `queuing` once it took
-   * the task. A crash in between loses nothing either way: a restart resumes every active task.
-   */
-  readonly handsOverAtOnce: boolean;
-  enqueue(taskId: string): void;
-}
-
 /** What a consumer runs for each task it takes; a rejection is the handler's to report. */
 export type TaskHandler = (taskId: string) => Promise<void>;
 
 /**
- * The producer side of a queue of task ids, for processes that hand tasks to workers elsewhere.
- * A task is queued once: enqueuing an id that waits or runs adds nothing, and once its handling has
- * finished it may be enqueued again (a recovered task). At-least-once, like Dispatcher: a worker
- * that dies mid-task has its task handed over again, so a handler must tolerate a second run.
+ * Hands accepted tasks to workers: the producer side of a queue of task ids. A task is queued
+ * once: enqueuing an id that waits or runs adds nothing, and once its handling has finished it may
+ * be enqueued again (a recovered task). At-least-once: a worker that dies mid-task has its task
+ * handed over again, so a handler must tolerate a second run.
  */
 export interface TaskQueue {
-  /** As in Dispatcher: true when handing over cannot fail or lag. */
+  /**
+   * True when handing a task over cannot fail or lag (an in-process queue): a new task is then
+   * stored as `queuing` in the very write that stores it, since storing and handing over are one
+   * step. A queue outside the process stores `waiting` first and moves to `queuing` once it took
+   * the task. A crash in between loses nothing either way: the database holds every active task,
+   * and recovery (or the reconciler of a shared queue) hands it over again.
+   */
   readonly handsOverAtOnce: boolean;
   /**
    * Returns once the queue holds the task: at once for a queue in the process, through a promise

@@ -4,7 +4,7 @@ import type { Catalog } from "../catalog/catalog.ts";
 import type { Clock } from "../clock.ts";
 import { failure, success, type Result } from "../errors.ts";
 import { newId } from "../ids.ts";
-import type { Dispatcher, Durability, TaskRepository } from "./ports.ts";
+import type { Durability, TaskQueue, TaskRepository } from "./ports.ts";
 import { ACTIVE_STATES, type FailCode, type Task, type TaskRecord } from "./task.ts";
 
 export interface CreateTaskCommand {
@@ -24,7 +24,15 @@ export interface TaskServiceOptions {
   taskTimeoutMs: number;
   /** Non-terminal tasks an account may have unless its own limit says otherwise. */
   activeTaskLimit: number;
+  /**
+   * Hears of a queue outside the process that could not take a stored task: it stays `waiting`,
+   * accepted and durable, until the reconciler hands it over.
+   */
+  onHandOverFailure?: (taskId: string, error: unknown) => void;
 }
+
+/** Tasks read per statement when the reconciler walks the idle ones. */
+const REQUEUE_PAGE = 500;
 
 const CALLBACK_URL_MAX = 2048;
 const IDEMPOTENCY_RETENTION_MS = 24 * 3_600_000;
@@ -66,7 +74,7 @@ export class TaskService {
   constructor(
     private readonly tasks: TaskRepository,
     private readonly catalog: Catalog,
-    private readonly dispatcher: Dispatcher,
+    private readonly queue: TaskQueue,
     private readonly clock: Clock,
     private readonly options: TaskServiceOptions,
   ) {}
@@ -97,7 +105,7 @@ export class TaskService {
       apiKeyId: command.caller.keyId,
       mode: command.caller.mode,
       model: command.model,
-      state: this.dispatcher.handsOverAtOnce ? "queuing" : "waiting",
+      state: this.queue.handsOverAtOnce ? "queuing" : "waiting",
       param,
       input: JSON.stringify(validated.value.input),
       callbackUrl: callbackUrl.value,
@@ -157,7 +165,8 @@ export class TaskService {
     task.creditsHeld = price;
     this.notify(task, "created");
     if (task.state === "queuing") {
-      this.dispatcher.enqueue(task.id);
+      // In the process: cannot fail, and returns nothing to wait for.
+      void this.queue.enqueue(task.id);
       return success(task);
     }
     const queued = await this.enqueue(task.id);
@@ -175,11 +184,46 @@ export class TaskService {
     return record === null ? failure("NOT_FOUND", `no task with taskId ${taskId}`) : success(record);
   }
 
-  /** Hands a stored task to the dispatcher and records that it is queuing. */
+  /**
+   * Hands a waiting task to the queue and, once the queue holds it, records that it is queuing.
+   * A queue that cannot take it leaves it waiting (null), for the reconciler to hand over. The
+   * record need not wait for the disk: a crash that undoes it leaves the task waiting, which the
+   * reconciler hands over again, and the queue holds a task once.
+   */
   async enqueue(taskId: string): Promise<Task | null> {
-    const queued = await this.transition(taskId, ["waiting"], { state: "queuing" });
-    this.dispatcher.enqueue(taskId);
-    return queued;
+    try {
+      await this.queue.enqueue(taskId);
+    } catch (error) {
+      this.options.onHandOverFailure?.(taskId, error);
+      return null;
+    }
+    return this.transition(taskId, ["waiting"], { state: "queuing" }, "committed");
+  }
+
+  /**
+   * Hands every active task unchanged since `idleBefore` to the queue again: those an API process
+   * stored but died before handing over, those a worker left at shutdown, and every one a queue
+   * that lost its data (a Redis restarted empty) no longer holds. Harmless for the others: the
+   * queue holds a task once, and a task run twice still settles once. Returns how many it handed;
+   * rejects when the queue refuses them.
+   */
+  async requeueIdle(idleBefore: number): Promise<number> {
+    let handed = 0;
+    let after: string | null = null;
+    for (;;) {
+      const page = await this.tasks.listIdleActive(idleBefore, after, REQUEUE_PAGE);
+      // A queue that refuses one refuses all (Redis down): the first refusal ends the walk.
+      await Promise.all(
+        page.map(async (task) => {
+          await this.queue.enqueue(task.id);
+          if (task.state === "waiting") await this.transition(task.id, ["waiting"], { state: "queuing" }, "committed");
+        }),
+      );
+      handed += page.length;
+      const last = page.at(-1);
+      if (last === undefined || page.length < REQUEUE_PAGE) return handed;
+      after = last.id;
+    }
   }
 
   /** A worker is about to call the upstream model. A recovered `generating` task may start again. */
@@ -250,14 +294,17 @@ export class TaskService {
     return failed.filter((task) => task !== null).length;
   }
 
-  /** After a restart: every task left non-terminal is failed if overdue, else handed over again. */
+  /**
+   * After a restart of the one process that runs tasks from this database: every task left
+   * non-terminal is failed if overdue, else handed over again.
+   */
   async recover(): Promise<{ resumed: number; timedOut: number }> {
     const timedOut = await this.failOverdue(Number.MAX_SAFE_INTEGER);
     const active = await this.tasks.listActive();
     await Promise.all(
       active.map(async (task) => {
         if (task.state === "waiting") await this.enqueue(task.id);
-        else this.dispatcher.enqueue(task.id);
+        else await this.queue.enqueue(task.id);
       }),
     );
     return { resumed: active.length, timedOut };
