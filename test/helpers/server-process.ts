@@ -36,7 +36,7 @@ export async function startServerProcess(env: Record<string, string>, port: numb
       RATE_LIMIT_OTHER: "1000000/1s",
       ...env,
       PORT: String(port),
-      PUBLIC_BASE_URL: `http://127.0.0.1:${port}`,
+      PUBLIC_BASE_URL: env.PUBLIC_BASE_URL ?? `http://127.0.0.1:${port}`,
     },
     stdio: ["ignore", "pipe", "pipe"],
   });

@@ -1,8 +1,11 @@
 import net from "node:net";
 
+type Target = () => { host: string; port: number };
+
 /**
  * A TCP proxy the test controls, to cut a client off from a service on this machine and let it
- * back, without touching the service itself.
+ * back, without touching the service itself; or, spreading connections over several ports, the
+ * load balancer in front of a cluster's API processes.
  */
 export class TcpProxy {
   private readonly sockets = new Set<net.Socket>();
@@ -14,13 +17,27 @@ export class TcpProxy {
   ) {}
 
   static async start(targetHost: string, targetPort: number): Promise<TcpProxy> {
+    return TcpProxy.listen(() => ({ host: targetHost, port: targetPort }));
+  }
+
+  /** Each new connection goes to the next of the ports `ports()` answers at the time, on 127.0.0.1. */
+  static async spread(ports: () => readonly number[]): Promise<TcpProxy> {
+    let turn = 0;
+    return TcpProxy.listen(() => {
+      const choices = ports();
+      turn = (turn + 1) % Math.max(1, choices.length);
+      return { host: "127.0.0.1", port: choices[turn] ?? 0 };
+    });
+  }
+
+  private static async listen(target: Target): Promise<TcpProxy> {
     const server = net.createServer();
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
       server.listen(0, "127.0.0.1", resolve);
     });
     const proxy = new TcpProxy(server, (server.address() as net.AddressInfo).port);
-    server.on("connection", (client) => proxy.pipe(client, targetHost, targetPort));
+    server.on("connection", (client) => proxy.pipe(client, target));
     return proxy;
   }
 
@@ -57,12 +74,13 @@ export class TcpProxy {
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 
-  private pipe(client: net.Socket, targetHost: string, targetPort: number): void {
+  private pipe(client: net.Socket, target: Target): void {
     if (this.cutOff) {
       client.destroy();
       return;
     }
-    const upstream = net.connect(targetPort, targetHost);
+    const { host, port } = target();
+    const upstream = net.connect(port, host);
     for (const [socket, peer] of [
       [client, upstream],
       [upstream, client],
