@@ -121,6 +121,7 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
     secret: config.urlSigningSecret ?? (await loadOrCreateSigningSecret(config.dataDir)),
     publicBaseUrl: config.publicBaseUrl,
   });
+  const resultUrls = files.resultUrls(signer);
   const uploads = new UploadService(storage.uploads, blobs, clock, {
     maxBytes: config.uploadMaxBytes,
     accountMaxBytes: config.uploadAccountMaxBytes,
@@ -141,7 +142,7 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
   };
   const inputs = new InputImageLoader({ blobs, signer, clock }, inputDownload);
   const runner = new TaskRunner(
-    { tasks, catalog, router, inputs, blobs, signer, clock, logger },
+    { tasks, catalog, router, inputs, blobs, resultUrls, clock, logger },
     { retentionMs: config.resultRetentionDays * DAY_MS },
   );
 
@@ -208,6 +209,7 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
     catalog,
     blobs,
     signer,
+    resultUrls,
     clock,
     logger,
     readiness,
