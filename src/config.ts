@@ -3,7 +3,7 @@ import path from "node:path";
 import { ConfigError } from "./config-error.ts";
 import type { PriceSetting } from "./domain/catalog/catalog.ts";
 import { MODEL_SPECS, resolutionsOf } from "./domain/catalog/models/specs.ts";
-import { readS3Config, type S3Config } from "./storage/s3-config.ts";
+import { MAX_PRESIGNED_SECONDS, readS3Config, type S3Config } from "./storage/s3-config.ts";
 import { parseRatePolicy, type RatePolicy } from "./domain/limits/rate-policy.ts";
 import { parseNetwork, type Network } from "./net/address-policy.ts";
 import { MODEL_MAP_SETTING, type GeminiModelMap, type GeminiModelRoute } from "./providers/gemini/upstream-models.ts";
@@ -216,11 +216,20 @@ function databaseUrl(env: Environment): string | null {
   return raw;
 }
 
-/** The bucket's settings; presigned result URLs are not served yet, so they are refused rather than ignored. */
-function s3(env: Environment): S3Config | null {
+const MAX_PRESIGNED_DAYS = MAX_PRESIGNED_SECONDS / 86_400;
+
+/**
+ * The bucket's settings. A result URL works for as long as its file is kept (the contract says
+ * so, and clients store them), and a presigned URL lives at most a week: presigned result URLs
+ * with a longer retention are refused rather than cut short without a word.
+ */
+function s3(env: Environment, resultRetentionDays: number): S3Config | null {
   const config = readS3Config(env);
-  if (config?.resultUrls === "presigned") {
-    throw new ConfigError("S3_RESULT_URLS=presigned is not served yet; leave it unset (signed): result URLs are then imagegate's own, streamed from the bucket");
+  if (config?.resultUrls === "presigned" && resultRetentionDays > MAX_PRESIGNED_DAYS) {
+    const retention = text(env, "RESULT_RETENTION_DAYS") === undefined ? `${resultRetentionDays}, the default` : String(resultRetentionDays);
+    throw new ConfigError(
+      `S3_RESULT_URLS=presigned needs RESULT_RETENTION_DAYS of at most ${MAX_PRESIGNED_DAYS}, got ${retention}: a presigned URL lives at most ${MAX_PRESIGNED_DAYS} days, and a result URL must work for as long as its file is kept. Set RESULT_RETENTION_DAYS=${MAX_PRESIGNED_DAYS} or less, or leave S3_RESULT_URLS unset (signed) to keep files longer`,
+    );
   }
   return config;
 }
@@ -451,6 +460,8 @@ export function loadConfig(env: Environment): Config {
   if (!LOG_LEVELS.includes(logLevel)) {
     throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(", ")}, got "${logLevel}"`);
   }
+  // Read ahead: presigned result URLs must live as long as the files (see s3).
+  const resultRetentionDays = integer(env, "RESULT_RETENTION_DAYS", 14, 1, 3_650);
   return checkTopology({
     role: choice<Role>(env, "ROLE", ROLES, "all"),
     port,
@@ -464,7 +475,7 @@ export function loadConfig(env: Environment): Config {
     sandboxLatencyMs: integer(env, "SANDBOX_LATENCY_MS", 1_500, 0, 600_000),
     workerConcurrency: integer(env, "WORKER_CONCURRENCY", 32, 1, 100_000),
     taskTimeoutMs: integer(env, "TASK_TIMEOUT_MS", 300_000, 100, 86_400_000),
-    resultRetentionDays: integer(env, "RESULT_RETENTION_DAYS", 14, 1, 3_650),
+    resultRetentionDays,
     shutdownGraceMs: integer(env, "SHUTDOWN_GRACE_MS", 10_000, 0, 600_000),
     logLevel,
     gemini,
@@ -475,7 +486,7 @@ export function loadConfig(env: Environment): Config {
     demoCredits: integer(env, "DEMO_CREDITS", 1_000, 0, 1_000_000_000),
     adminApiKey: adminKey(env),
     urlSigningSecret: urlSigningSecret(env),
-    s3: s3(env),
+    s3: s3(env, resultRetentionDays),
     databaseUrl: databaseUrl(env),
     redis: redis(env),
     queueReconcileMs: integer(env, "QUEUE_RECONCILE_MS", 15_000, 100, 3_600_000),

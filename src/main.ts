@@ -32,7 +32,9 @@ function placeOf(url: string): string {
 function backends(config: Server["config"]): string[] {
   return [
     config.databaseUrl === null ? `database: SQLite in ${config.dataDir}` : `database: PostgreSQL at ${placeOf(config.databaseUrl)}`,
-    config.s3 === null ? `files: ${config.dataDir}/results` : `files: S3 bucket ${config.s3.bucket}${config.s3.endpoint === undefined ? "" : ` at ${placeOf(config.s3.endpoint)}`}`,
+    config.s3 === null
+      ? `files: ${config.dataDir}/results`
+      : `files: S3 bucket ${config.s3.bucket}${config.s3.endpoint === undefined ? "" : ` at ${placeOf(config.s3.endpoint)}`}${config.s3.resultUrls === "presigned" ? ", results downloaded from it at presigned URLs" : ""}`,
     ...(config.redis === null
       ? []
       : [`queue, task changes and rate limits: Redis at ${placeOf(config.redis.url)} (prefix ${config.redis.prefix})`]),

@@ -140,6 +140,7 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
     secret: config.urlSigningSecret ?? (await loadOrCreateSigningSecret(config.dataDir)),
     publicBaseUrl: config.publicBaseUrl,
   });
+  const resultUrls = files.resultUrls(signer);
   const uploads = new UploadService(storage.uploads, blobs, clock, {
     maxBytes: config.uploadMaxBytes,
     accountMaxBytes: config.uploadAccountMaxBytes,
@@ -160,7 +161,7 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
   };
   const inputs = new InputImageLoader({ blobs, signer, clock }, inputDownload);
   const runner = new TaskRunner(
-    { tasks, events: dispatch.events, catalog, router, inputs, blobs, signer, clock, logger },
+    { tasks, events: dispatch.events, catalog, router, inputs, blobs, resultUrls, clock, logger },
     { retentionMs: config.resultRetentionDays * DAY_MS },
   );
 
@@ -231,6 +232,7 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
     catalog,
     blobs,
     signer,
+    resultUrls,
     clock,
     logger,
     readiness,

@@ -12,6 +12,7 @@ import type { TaskService } from "../domain/tasks/task-service.ts";
 import type { UploadService } from "../domain/uploads/upload-service.ts";
 import type { ImageDownload } from "../net/image-download.ts";
 import type { BlobStore } from "../storage/blob-store.ts";
+import type { ResultUrls } from "../storage/result-urls.ts";
 import type { UrlSigner } from "../storage/url-signer.ts";
 
 /** What the HTTP layer needs of the metrics: to record each request, and the exposition. */
@@ -36,7 +37,10 @@ export interface ApiContext {
   callbacks: CallbackService;
   catalog: Catalog;
   blobs: BlobStore;
+  /** Signs uploads' downloadUrls and checks /files URLs. */
   signer: UrlSigner;
+  /** The URLs result files are given under (download-url). */
+  resultUrls: ResultUrls;
   clock: Clock;
   logger: Logger;
   readiness: readonly ReadinessCheck[];

@@ -15,14 +15,12 @@ import { systemClock } from "../domain/clock.ts";
 import type { Clock } from "../domain/clock.ts";
 import type { BlobStore, ByteRange, OpenedBlob, PresignedBlobUrls, StoredBlob } from "./blob-store.ts";
 import { contentEtag, folderMayHoldOlderBlobs, validateBlobKey } from "./blob-keys.ts";
-import type { S3Connection } from "./s3-config.ts";
+import { MAX_PRESIGNED_SECONDS, type S3Connection } from "./s3-config.ts";
 
 /** User metadata holding the content-derived etag: S3's own ETag is an MD5, or not content-derived at all for multipart uploads. */
 const ETAG_METADATA = "content-etag";
 /** DeleteObjects takes at most this many keys. */
 const DELETE_BATCH = 1_000;
-/** SigV4 presigned URLs live at most a week. */
-const MAX_PRESIGNED_SECONDS = 604_800;
 
 /**
  * Blobs in an S3 bucket (AWS or any S3-compatible store), through the official SDK.

@@ -3,6 +3,9 @@ import { ConfigError } from "../config-error.ts";
 /** How clients are given result files: imagegate's own signed /files URLs, or the bucket's presigned ones. */
 export type ResultUrlMode = "signed" | "presigned";
 
+/** SigV4 presigned URLs live at most a week. */
+export const MAX_PRESIGNED_SECONDS = 604_800;
+
 /** Where the bucket is and how to reach it. */
 export interface S3Connection {
   bucket: string;

@@ -9,7 +9,7 @@ import { CANCELED_MESSAGE, TIMEOUT_MESSAGE, type TaskService } from "../domain/t
 import { processImage } from "../images/process-image.ts";
 import { ProviderError } from "../providers/image-provider.ts";
 import type { BlobStore } from "../storage/blob-store.ts";
-import type { UrlSigner } from "../storage/url-signer.ts";
+import type { ResultUrls } from "../storage/result-urls.ts";
 import { InputImageError, type InputImageLoader } from "./input-images.ts";
 import type { ProviderRouter } from "./provider-router.ts";
 
@@ -36,7 +36,7 @@ export interface TaskRunnerParts {
   /** Fetches a task's reference images before the provider is called. */
   inputs: InputImageLoader;
   blobs: BlobStore;
-  signer: UrlSigner;
+  resultUrls: ResultUrls;
   clock: Clock;
   logger: Logger;
 }
@@ -107,7 +107,7 @@ export class TaskRunner {
 
   /** `pickedUpAt`: when this runner took the task, for the log's account of where the time went. */
   private async generate(task: Task, signal: AbortSignal, log: Logger, pickedUpAt: number): Promise<void> {
-    const { tasks, router, catalog, inputs, blobs, signer, clock } = this.parts;
+    const { tasks, router, catalog, inputs, blobs, resultUrls, clock } = this.parts;
     const model = catalog.find(task.model);
     const provider = router.providerFor(task);
     if (model === null || provider === null) {
@@ -154,7 +154,7 @@ export class TaskRunner {
     await blobs.put(key, image.bytes, image.contentType, { handOver: true });
     const storeMs = clock.now() - now;
     const expiresAt = Math.floor((now + this.options.retentionMs) / 1000);
-    const url = signer.sign(`/files/${key}`, expiresAt);
+    const url = await resultUrls.issue(key, expiresAt);
     const settled = await tasks.succeed(task.id, [url]);
     if (settled === null) {
       // Someone else settled it first (canceled, timed out): this file belongs to no task.

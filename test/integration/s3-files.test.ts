@@ -1,7 +1,7 @@
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { S3TestServer } from "../helpers/s3-server.ts";
-import { call, MODEL, startTestServer, waitForTerminal, type TestServer } from "../helpers/test-server.ts";
+import { call, MODEL, startTestServer, statusOf, waitForTerminal, type TestServer } from "../helpers/test-server.ts";
 
 /** The server with BLOB_STORE=s3: results and uploads in a bucket of a real S3-speaking server. */
 describe("BLOB_STORE=s3", () => {
@@ -36,6 +36,8 @@ describe("BLOB_STORE=s3", () => {
     const { record } = await waitForTerminal(harness.baseUrl, harness.key, created.body.data.taskId);
     expect(record.state).toBe("success");
     const url = (JSON.parse(record.resultJson ?? "{}") as { resultUrls: string[] }).resultUrls[0] ?? "";
+    // S3_RESULT_URLS unset: imagegate's own URL, whatever the store.
+    expect(url.startsWith(`${harness.baseUrl}/files/`)).toBe(true);
     const answer = await fetch(url);
     expect([answer.status, answer.headers.get("content-type")]).toEqual([200, "image/png"]);
     const metadata = await sharp(Buffer.from(await answer.arrayBuffer())).metadata();
@@ -43,6 +45,21 @@ describe("BLOB_STORE=s3", () => {
     const key = new URL(url).pathname.replace(/^\/files\//, "");
     const listed = await s3.client.send(new (await import("@aws-sdk/client-s3")).HeadObjectCommand({ Bucket: bucket, Key: key }));
     expect(listed.ContentType).toBe("image/png");
+  });
+
+  it("answers download-url with a signed /files URL of its own", async () => {
+    const created = await call<{ taskId: string }>(harness.baseUrl, "POST", "/api/v1/jobs/createTask", {
+      key: harness.key,
+      body: { model: MODEL, input: { prompt: "a short link" } },
+    });
+    const { record } = await waitForTerminal(harness.baseUrl, harness.key, created.body.data.taskId);
+    const url = (JSON.parse(record.resultJson ?? "{}") as { resultUrls: string[] }).resultUrls[0] ?? "";
+    const answer = await call<string>(harness.baseUrl, "POST", "/api/v1/common/download-url", { key: harness.key, body: { url } });
+    expect(answer.status).toBe(200);
+    const link = new URL(answer.body.data);
+    expect(`${link.origin}${link.pathname}`).toBe(`${harness.baseUrl}${new URL(url).pathname}`);
+    expect(link.searchParams.get("signature")).not.toBeNull();
+    expect(await statusOf(link)).toBe(200);
   });
 
   it("keeps uploads in the bucket, usable as a task's reference image", async () => {

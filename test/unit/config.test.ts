@@ -299,3 +299,28 @@ describe("ROLE and the backends it needs", () => {
     expect(loadConfig({ REDIS_URL: shared.REDIS_URL }).role).toBe("all");
   });
 });
+
+describe("S3_RESULT_URLS=presigned", () => {
+  const PRESIGNED = { BLOB_STORE: "s3", S3_BUCKET: "images", S3_RESULT_URLS: "presigned" };
+
+  it("is served with a retention a presigned URL can cover, a week at most", () => {
+    expect(loadConfig({ ...PRESIGNED, RESULT_RETENTION_DAYS: "7" }).s3?.resultUrls).toBe("presigned");
+    expect(loadConfig({ ...PRESIGNED, RESULT_RETENTION_DAYS: "1" }).s3?.resultUrls).toBe("presigned");
+  });
+
+  it("is refused with a longer retention, naming both variables and what to do", () => {
+    expect(() => loadConfig({ ...PRESIGNED, RESULT_RETENTION_DAYS: "8" })).toThrow(
+      new ConfigError(
+        "S3_RESULT_URLS=presigned needs RESULT_RETENTION_DAYS of at most 7, got 8: a presigned URL lives at most 7 days, and a result URL must work for as long as its file is kept. Set RESULT_RETENTION_DAYS=7 or less, or leave S3_RESULT_URLS unset (signed) to keep files longer",
+      ),
+    );
+  });
+
+  it("is refused with the default retention, saying it is the default", () => {
+    expect(() => loadConfig(PRESIGNED)).toThrow(/needs RESULT_RETENTION_DAYS of at most 7, got 14, the default:/);
+  });
+
+  it("leaves signed result URLs free of the week's limit", () => {
+    expect(loadConfig({ ...PRESIGNED, S3_RESULT_URLS: "signed", RESULT_RETENTION_DAYS: "30" }).s3?.resultUrls).toBe("signed");
+  });
+});

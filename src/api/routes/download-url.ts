@@ -5,7 +5,6 @@ import { jsonObjectBody } from "../json-body.ts";
 import { callerOf } from "../request-fields.ts";
 
 const LINK_LIFETIME_SECONDS = 20 * 60;
-const RESULT_PATH = /^\/files\/\d{4}-\d{2}-\d{2}\/(task_[0-9a-z]{26})\.(png|jpg)$/;
 const NOT_A_RESULT = "url must be a resultUrl of one of your tasks.";
 
 export function registerDownloadUrl(api: FastifyInstance, context: ApiContext): void {
@@ -35,21 +34,17 @@ export function registerDownloadUrl(api: FastifyInstance, context: ApiContext): 
       const url = body.value.url;
       if (typeof url !== "string") return fail(reply, "BAD_REQUEST", missing);
       const caller = callerOf(request);
-      const parts = context.signer.parse(url);
-      const match = parts === null ? null : RESULT_PATH.exec(parts.path);
-      const taskId = match?.[1];
-      if (parts === null || taskId === undefined) return fail(reply, "VALIDATION_FAILED", NOT_A_RESULT);
+      const claim = context.resultUrls.claim(url);
+      if (claim === null) return fail(reply, "VALIDATION_FAILED", NOT_A_RESULT);
+      const task = await context.tasks.get(caller.accountId, claim.taskId);
+      const file = task.ok && task.value.resultJson !== null ? claim.confirm(task.value.resultJson) : null;
+      if (file === null) return fail(reply, "VALIDATION_FAILED", NOT_A_RESULT);
       const nowSeconds = Math.floor(context.clock.now() / 1000);
-      if (context.signer.verify(parts.path, parts, nowSeconds) === "tampered") {
-        return fail(reply, "VALIDATION_FAILED", NOT_A_RESULT);
-      }
-      const task = await context.tasks.get(caller.accountId, taskId);
-      if (!task.ok || task.value.resultJson === null) return fail(reply, "VALIDATION_FAILED", NOT_A_RESULT);
-      const expiresAt = Math.min(nowSeconds + LINK_LIFETIME_SECONDS, Number(parts.expires));
+      const expiresAt = Math.min(nowSeconds + LINK_LIFETIME_SECONDS, file.expiresAt);
       if (expiresAt <= nowSeconds) {
         return fail(reply, "VALIDATION_FAILED", "url has passed its retention period; the file is no longer kept.");
       }
-      return ok(reply, context.signer.sign(parts.path, expiresAt));
+      return ok(reply, await context.resultUrls.issue(file.key, expiresAt));
     },
   );
 }
