@@ -65,17 +65,11 @@ export class TestCluster {
     const redis = await TcpProxy.before(REDIS_URL, 6379);
     const s3 = await S3TestServer.start();
     const bucket = await s3.createBucket();
-    const connection = s3.connection(bucket);
     const env: Record<string, string> = {
       DATABASE_URL: postgres.url,
       REDIS_URL: redis.url,
       REDIS_PREFIX: redisPrefix,
-      BLOB_STORE: "s3",
-      S3_BUCKET: bucket,
-      S3_ENDPOINT: s3.endpoint,
-      S3_FORCE_PATH_STYLE: "true",
-      S3_ACCESS_KEY_ID: connection.credentials?.accessKeyId ?? "",
-      S3_SECRET_ACCESS_KEY: connection.credentials?.secretAccessKey ?? "",
+      ...s3.settings(bucket),
       URL_SIGNING_SECRET: randomBytes(32).toString("base64"),
       ADMIN_API_KEY: ADMIN_KEY,
       SANDBOX_LATENCY_MS: "50",

@@ -46,6 +46,18 @@ export class S3TestServer {
     return { bucket, region: "us-east-1", endpoint: this.endpoint, forcePathStyle: true, credentials: CREDENTIALS };
   }
 
+  /** The variables that set BLOB_STORE=s3 to `bucket` on this server, as an operator would. */
+  settings(bucket: string): Record<string, string> {
+    return {
+      BLOB_STORE: "s3",
+      S3_BUCKET: bucket,
+      S3_ENDPOINT: this.endpoint,
+      S3_FORCE_PATH_STYLE: "true",
+      S3_ACCESS_KEY_ID: CREDENTIALS.accessKeyId,
+      S3_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey,
+    };
+  }
+
   /** A new, empty bucket with a name no other test uses. */
   async createBucket(): Promise<string> {
     const bucket = `imagegate-test-${randomBytes(6).toString("hex")}`;

@@ -12,15 +12,7 @@ describe("BLOB_STORE=s3", () => {
   beforeAll(async () => {
     s3 = await S3TestServer.start();
     bucket = await s3.createBucket();
-    const connection = s3.connection(bucket);
-    harness = await startTestServer({
-      BLOB_STORE: "s3",
-      S3_BUCKET: bucket,
-      S3_ENDPOINT: s3.endpoint,
-      S3_FORCE_PATH_STYLE: "true",
-      S3_ACCESS_KEY_ID: connection.credentials?.accessKeyId ?? "",
-      S3_SECRET_ACCESS_KEY: connection.credentials?.secretAccessKey ?? "",
-    });
+    harness = await startTestServer(s3.settings(bucket));
   });
   afterAll(async () => {
     await harness.close();

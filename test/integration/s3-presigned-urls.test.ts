@@ -22,14 +22,8 @@ afterAll(async () => {
 });
 
 function bucketSettings(resultUrls: "signed" | "presigned"): Record<string, string> {
-  const credentials = s3.connection(bucket).credentials;
   return {
-    BLOB_STORE: "s3",
-    S3_BUCKET: bucket,
-    S3_ENDPOINT: s3.endpoint,
-    S3_FORCE_PATH_STYLE: "true",
-    S3_ACCESS_KEY_ID: credentials?.accessKeyId ?? "",
-    S3_SECRET_ACCESS_KEY: credentials?.secretAccessKey ?? "",
+    ...s3.settings(bucket),
     S3_RESULT_URLS: resultUrls,
     RESULT_RETENTION_DAYS: "7",
   };
