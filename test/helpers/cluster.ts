@@ -1,12 +1,13 @@
 import { randomBytes } from "node:crypto";
 import { rm } from "node:fs/promises";
 import pg from "pg";
+import { newAccountThroughAdmin, type AdminMadeAccount } from "./admin-api.ts";
 import { createTestDatabase, type TestDatabase } from "./postgres.ts";
 import { deleteKeys, REDIS_URL, uniquePrefix } from "./redis.ts";
 import { S3TestServer } from "./s3-server.ts";
 import { startServerProcess, type ServerProcess } from "./server-process.ts";
 import { TcpProxy } from "./tcp-proxy.ts";
-import { call, freePort, temporaryDirectory } from "./test-server.ts";
+import { freePort, temporaryDirectory } from "./test-server.ts";
 
 export type ClusterRole = "api" | "worker";
 
@@ -148,18 +149,8 @@ export class TestCluster {
   }
 
   /** An account with `credits` and one live key, made through the admin API. */
-  async newAccount(name: string, credits = 1_000_000): Promise<{ key: string; accountId: string; keyId: string }> {
-    const admin = { key: this.adminKey };
-    const baseUrl = this.apiUrl();
-    const account = await call<{ id: string }>(baseUrl, "POST", "/admin/v1/accounts", { ...admin, body: { name } });
-    if (account.status !== 200) throw new Error(`could not create account ${name}: ${JSON.stringify(account.body)}`);
-    if (credits > 0) {
-      const granted = await call(baseUrl, "POST", `/admin/v1/accounts/${name}/credits/grant`, { ...admin, body: { amount: credits, reason: "test credits" } });
-      if (granted.status !== 200) throw new Error(`could not grant credits: ${JSON.stringify(granted.body)}`);
-    }
-    const key = await call<{ key: string; id: string }>(baseUrl, "POST", `/admin/v1/accounts/${name}/keys`, { ...admin, body: { mode: "live" } });
-    if (key.status !== 200) throw new Error(`could not create a key: ${JSON.stringify(key.body)}`);
-    return { key: key.body.data.key, keyId: key.body.data.id, accountId: account.body.data.id };
+  async newAccount(name: string, credits = 1_000_000): Promise<AdminMadeAccount> {
+    return newAccountThroughAdmin(this.apiUrl(), this.adminKey, name, credits);
   }
 
   async stop(): Promise<void> {
