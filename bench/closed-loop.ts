@@ -10,12 +10,20 @@ export interface VaryingRequest {
 export interface ClosedLoopOptions {
   /** The server's origin, e.g. http://127.0.0.1:8080. */
   origin: string;
+  /**
+   * Further servers of the same API to spread the load over, as a load balancer would: each gets
+   * an even share of the connections, from an autocannon of its own running at the same time.
+   */
+  moreOrigins?: readonly string[];
   headers: Record<string, string>;
   /** Called before every request, so each can carry a fresh prompt or another task id. */
   nextRequest: () => VaryingRequest;
   durationSeconds: number;
   connections: number;
 }
+
+/** A load without its duration, which the measurement gives each run of it. */
+export type ClosedLoopLoad = Omit<ClosedLoopOptions, "durationSeconds">;
 
 export interface ClosedLoopResult {
   /** 2xx answers per second over the run. */
@@ -37,8 +45,34 @@ export interface ClosedLoopResult {
 /**
  * autocannon, keep-alive, pipelining 1: each connection sends its next request as soon as the
  * previous one is answered, so throughput is what the server sustains at that concurrency.
+ * Spread over several servers, the runs are one run: answers add up, latencies are pooled.
  */
 export async function runClosedLoop(options: ClosedLoopOptions): Promise<ClosedLoopResult> {
+  const origins = [options.origin, ...(options.moreOrigins ?? [])];
+  if (origins.length === 1) return runAutocannon(options);
+  const runs = await Promise.all(
+    origins.map((origin, index) =>
+      runAutocannon({
+        ...options,
+        origin,
+        connections: evenShare(options.connections, origins.length, index),
+      }),
+    ),
+  );
+  const seconds = Math.max(...runs.map((run) => run.perSecond.length));
+  return pooledResult(
+    runs,
+    runs.reduce((sum, run) => sum + run.durationSeconds, 0) / runs.length,
+    Array.from({ length: seconds }, (_, second) => runs.reduce((sum, run) => sum + (run.perSecond[second] ?? 0), 0)),
+  );
+}
+
+/** The `index`th of `parts` even shares of `total`; what does not divide goes to the first shares, one each. */
+export function evenShare(total: number, parts: number, index: number): number {
+  return Math.floor(total / parts) + (index < total % parts ? 1 : 0);
+}
+
+async function runAutocannon(options: ClosedLoopOptions): Promise<ClosedLoopResult> {
   const latencies = new NumberSamples();
   const perSecond: number[] = [];
   const result = await new Promise<autocannon.Result>((resolve, reject) => {
@@ -81,13 +115,21 @@ export async function runClosedLoop(options: ClosedLoopOptions): Promise<ClosedL
 
 /** Runs of one load taken in turns, as one run: answers and seconds add up, latencies are pooled. */
 export function mergeClosedLoopResults(runs: readonly ClosedLoopResult[]): ClosedLoopResult {
+  return pooledResult(
+    runs,
+    runs.reduce((sum, run) => sum + run.durationSeconds, 0),
+    runs.flatMap((run) => run.perSecond),
+  );
+}
+
+/** Runs as one run lasting `durationSeconds`: answers add up, latencies are pooled. */
+function pooledResult(runs: readonly ClosedLoopResult[], durationSeconds: number, perSecond: number[]): ClosedLoopResult {
   const latencies = new NumberSamples();
   const statusCounts: Record<string, number> = {};
   let okCount = 0;
   let non2xxCount = 0;
   let errorCount = 0;
   let timeoutCount = 0;
-  let durationSeconds = 0;
   for (const run of runs) {
     for (const value of run.latencies) latencies.push(value);
     for (const [status, count] of Object.entries(run.statusCounts)) statusCounts[status] = (statusCounts[status] ?? 0) + count;
@@ -95,13 +137,12 @@ export function mergeClosedLoopResults(runs: readonly ClosedLoopResult[]): Close
     non2xxCount += run.non2xxCount;
     errorCount += run.errorCount;
     timeoutCount += run.timeoutCount;
-    durationSeconds += run.durationSeconds;
   }
   return {
     requestsPerSecond: durationSeconds > 0 ? okCount / durationSeconds : Number.NaN,
     latency: distribution(latencies.values()),
     latencies: latencies.values(),
-    perSecond: runs.flatMap((run) => run.perSecond),
+    perSecond,
     okCount,
     non2xxCount,
     errorCount,
@@ -123,7 +164,7 @@ export function alternatingRoundPlan(settings: { quick: boolean; measureSeconds:
  * ratios keep only what the servers cost. Returns each load's runs, in the order of `loads`.
  */
 export async function measureInAlternatingRounds(
-  loads: readonly Omit<ClosedLoopOptions, "durationSeconds">[],
+  loads: readonly ClosedLoopLoad[],
   plan: { rounds: number; roundSeconds: number },
 ): Promise<ClosedLoopResult[][]> {
   const runs = loads.map((): ClosedLoopResult[] => []);

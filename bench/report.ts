@@ -43,6 +43,7 @@ export function markdownTable(header: readonly string[], rows: readonly (readonl
 }
 
 export function scenarioTable(outcome: ScenarioOutcome): string {
+  if (outcome.table !== undefined) return textTable(outcome.table.header, outcome.table.rows);
   return textTable(
     ["figure", "value"],
     outcome.figures.map((figure) => [figure.label, formatNumber(figure.value, figure.unit)]),

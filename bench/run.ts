@@ -11,14 +11,17 @@ import { createTaskScenario } from "./scenarios/create-task.ts";
 import { overheadScenario } from "./scenarios/overhead.ts";
 import { recordInfoScenario } from "./scenarios/record-info.ts";
 import { scaleScenario } from "./scenarios/scale.ts";
+import { scaleOutScenario } from "./scenarios/scale-out.ts";
 import { slowUpstreamScenario } from "./scenarios/slow-upstream.ts";
 import { checkTargets } from "./targets.ts";
 
 const USAGE = `usage: npm run bench -- [--quick] [--only NAME[,NAME...]] [--output FILE] [--cpu-prof]
 
-  --quick     every scenario briefly: 3 s measurements, slow upstream for 20 s, 100,000 rows for scale
-  --only      run these scenarios: baseline, createTask, recordInfo, overhead, slowUpstream, scale
-              (createTask and recordInfo measure the baseline server alongside themselves)
+  --quick     every scenario briefly: 3 s measurements, slow upstream for 20 s, 100,000 rows for scale,
+              batches of 500 tasks for scale-out
+  --only      run these scenarios: baseline, createTask, recordInfo, overhead, slowUpstream, scale, scale-out
+              (createTask and recordInfo measure the baseline server alongside themselves; scale-out
+              needs PostgreSQL at TEST_DATABASE_URL and Redis at TEST_REDIS_URL, by default this machine's)
   --output    where the results go (default bench/results/latest.json)
   --cpu-prof  the imagegate servers run with --cpu-prof; profiles go to bench/results/profiles/
 `;
@@ -30,6 +33,7 @@ const SCENARIOS: readonly Scenario[] = [
   overheadScenario,
   slowUpstreamScenario,
   scaleScenario,
+  scaleOutScenario,
 ];
 
 /** Below this share of the CPU taken by other processes, the machine counts as quiet. */
@@ -41,6 +45,7 @@ interface ScenarioRecord {
   /** Share of the machine's CPU that processes other than the benchmark's took meanwhile. */
   otherProcessesCpuPercent: number | null;
   figures: Record<string, Omit<Figure, "key">>;
+  table?: ScenarioOutcome["table"];
   notes: string[];
   error?: string;
 }
@@ -132,6 +137,7 @@ async function main(): Promise<void> {
       seconds,
       otherProcessesCpuPercent,
       figures: Object.fromEntries((outcome?.figures ?? []).map(({ key, ...figure }) => [key, figure])),
+      ...(outcome?.table === undefined ? {} : { table: outcome.table }),
       notes: outcome?.notes ?? [],
       ...(failure === null ? {} : { error: failure }),
     };

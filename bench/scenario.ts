@@ -10,6 +10,8 @@ export interface Figure {
 
 export interface ScenarioOutcome {
   figures: Figure[];
+  /** The figures arranged for reading side by side, printed instead of their list when given. */
+  table?: { header: readonly string[]; rows: readonly (readonly string[])[] };
   /** What the reader needs to interpret the figures: settings, departures from the issue, anomalies. */
   notes: string[];
 }

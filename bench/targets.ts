@@ -85,6 +85,9 @@ export function checkTargets(outcomes: Record<string, ScenarioOutcome | undefine
   const slowSucceeded = figureValue(outcomes.slowUpstream, "slowUpstream.succeeded");
   const smallP50 = figureValue(outcomes.scale, "scale.small.latencyP50");
   const largeP50 = figureValue(outcomes.scale, "scale.large.latencyP50");
+  const scaleOut = outcomes["scale-out"];
+  const scaleOutRequests = (key: string): string => requestsPerSecond(figureValue(scaleOut, `scaleOut.${key}.requestsPerSecond`));
+  const peerCreateTask = scaleOutRequests("fastifyPg.createTask");
   return [
     check({
       name: "createTask throughput",
@@ -153,6 +156,34 @@ export function checkTargets(outcomes: Record<string, ScenarioOutcome | undefine
       bound: 1.3,
       target: "<= 1.3",
       detail: `${formatNumber(largeP50, "ms")} / ${formatNumber(smallP50, "ms")}`,
+    }),
+    // PostgreSQL mode against the do-it-yourself route an operator would otherwise write, one
+    // process each, in the same rounds; the embedded default's own figure beside it.
+    check({
+      name: "scale-out: PostgreSQL createTask / Fastify + pg createTask",
+      value: figureValue(scaleOut, "scaleOut.createTaskPeerRatio"),
+      unit: "ratio",
+      comparison: "at least",
+      bound: 1.5,
+      target: ">= 1.5",
+      detail: `${scaleOutRequests("postgres1.createTask")} / ${peerCreateTask}; embedded default ${scaleOutRequests("embedded.createTask")}`,
+    }),
+    check({
+      name: "scale-out: PostgreSQL recordInfo / Fastify + pg createTask",
+      value: figureValue(scaleOut, "scaleOut.recordInfoPeerRatio"),
+      unit: "ratio",
+      comparison: "at least",
+      bound: 2,
+      target: ">= 2",
+      detail: `${scaleOutRequests("postgres1.recordInfo")} / ${peerCreateTask}; embedded default ${scaleOutRequests("embedded.recordInfo")}`,
+    }),
+    check({
+      name: "scale-out failures",
+      value: figureValue(scaleOut, "scaleOut.failures"),
+      unit: "count",
+      comparison: "at most",
+      bound: 0,
+      target: "0",
     }),
   ];
 }
