@@ -23,6 +23,8 @@ export interface ImagegateSettings {
   upstreamConcurrency?: number;
   /** Extra options for the server's node, e.g. --cpu-prof (whose profile is written at exit). */
   nodeArguments?: readonly string[];
+  /** Variables set on top of the ones above, e.g. DATABASE_URL. */
+  environment?: Record<string, string>;
 }
 
 /**
@@ -62,6 +64,7 @@ export class ImagegateProcess {
       environment.GEMINI_BASE_URL = settings.upstreamUrl;
       environment.GEMINI_MAX_CONCURRENCY = String(settings.upstreamConcurrency ?? 16);
     }
+    Object.assign(environment, settings.environment);
     const child = new ManagedProcess({
       name: "imagegate",
       command: process.execPath,
