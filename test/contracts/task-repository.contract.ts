@@ -192,6 +192,21 @@ export function taskRepositoryContract(name: string, open: OpenStorage): void {
         expect(await store.tasks.getRecordForAccount("task_unknown", theirs)).toBeNull();
       });
 
+      it("made at once answer each caller its own task's record, and none of another account's", async () => {
+        const [mine, theirs] = [await account(store), await account(store)];
+        const [task, their] = [storedTask(mine, NOW), storedTask(theirs, NOW + 1)];
+        await Promise.all([store.tasks.create(task, OPEN), store.tasks.create(their, OPEN)]);
+        const records = await Promise.all([
+          store.tasks.getRecordForAccount(task.id, mine),
+          store.tasks.getRecordForAccount(their.id, mine),
+          store.tasks.getRecordForAccount(their.id, theirs),
+          store.tasks.getRecordForAccount(task.id, theirs),
+          store.tasks.getRecordForAccount("task_unknown", mine),
+          store.tasks.getRecordForAccount(task.id, mine),
+        ]);
+        expect(records).toEqual([toRecord(task), null, toRecord(their), null, null, toRecord(task)]);
+      });
+
       it("answer the record recordInfo shows, frozen, and a change made by another process at the next read", async () => {
         const other = await store.another();
         const accountId = await account(store, 10);

@@ -8,6 +8,13 @@ export interface BatcherOptions {
   maxItems: number;
 }
 
+/**
+ * Reads by key gathered into one statement. A read of a batch starts after every one of its
+ * callers asked, so each sees every commit made, by any process, before it asked: as fresh as a
+ * statement of its own, for one round trip among many callers.
+ */
+export const READ_BATCHES: BatcherOptions = { concurrency: 4, maxItems: 500 };
+
 interface Pending<Item, Value> {
   item: Item;
   resolve: (value: Value) => void;

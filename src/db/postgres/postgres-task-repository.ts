@@ -3,7 +3,7 @@ import { callbackPayload } from "../../domain/callbacks/callback.ts";
 import type { Admission, CreateOutcome, Durability, IdempotencyClaim, TaskChange, TaskRepository } from "../../domain/tasks/ports.ts";
 import { isTerminal, type Task, type TaskRecord, type TaskState } from "../../domain/tasks/task.ts";
 import { toRecordFromRow, toTask, type RecordRow, type TaskRow } from "../task-rows.ts";
-import { Batcher, type ItemOutcome } from "./batcher.ts";
+import { Batcher, READ_BATCHES, type ItemOutcome } from "./batcher.ts";
 import { DatabaseUnavailableError, type NamedStatement, type PostgresDatabase, type Queryable } from "./connection.ts";
 
 const ACTIVE = "('waiting', 'queuing', 'generating')";
@@ -53,11 +53,11 @@ const STATEMENTS = {
   admissionState: statement("admission_state", "SELECT active_tasks FROM accounts WHERE id = $1"),
   get: statement("get", "SELECT * FROM tasks WHERE id = $1"),
   getForAccount: statement("get_for_account", "SELECT * FROM tasks WHERE id = $1 AND account_id = $2"),
-  // The record's columns in the order toRecordFromRow reads them.
-  getRecordForAccount: statement(
-    "record_for_account",
-    `SELECT id, model, state, param, result_json, fail_code, fail_msg, create_time, update_time, complete_time, credits_held
-     FROM tasks WHERE id = $1 AND account_id = $2`,
+  // The records of the reads of one batch: the owner, then the columns in the order toRecordFromRow reads them.
+  getRecords: statement(
+    "records",
+    `SELECT account_id, id, model, state, param, result_json, fail_code, fail_msg, create_time, update_time, complete_time, credits_held
+     FROM tasks WHERE id = ANY($1::text[])`,
   ),
   /**
    * What settling a task does besides its own row, in one statement: the task leaves the account's
@@ -113,6 +113,11 @@ const STATEMENTS = {
   ),
 };
 
+interface RecordRead {
+  taskId: string;
+  accountId: string;
+}
+
 interface PendingCreate {
   task: Task;
   admission: Admission;
@@ -164,6 +169,7 @@ export class PostgresTaskRepository implements TaskRepository {
   /** The compare-and-set statements, one per shape of change, each prepared once per connection. */
   private readonly transitions = new Map<string, NamedStatement>();
   private readonly creates = new Batcher<PendingCreate, CreateOutcome>((batch) => this.createBatch(batch), CREATE_BATCHES);
+  private readonly records = new Batcher<RecordRead, TaskRecord | null>((reads) => this.readRecords(reads), READ_BATCHES);
 
   constructor(private readonly database: PostgresDatabase) {}
 
@@ -232,10 +238,23 @@ export class PostgresTaskRepository implements TaskRepository {
     return rows[0] === undefined ? null : toTask(rows[0]);
   }
 
-  /** Read from the database at every call: a worker in another process may have just changed it. */
-  async getRecordForAccount(taskId: string, accountId: string): Promise<TaskRecord | null> {
-    const [row] = await this.database.queryArrays<RecordRow>(STATEMENTS.getRecordForAccount, [taskId, accountId]);
-    return row === undefined ? null : Object.freeze(toRecordFromRow(row));
+  /**
+   * Read from the database at every call: a worker in another process may have just changed it.
+   * Clients poll, so the reads of the polls arriving together are made in one statement.
+   */
+  getRecordForAccount(taskId: string, accountId: string): Promise<TaskRecord | null> {
+    return this.records.submit({ taskId, accountId });
+  }
+
+  private async readRecords(reads: RecordRead[]): Promise<ItemOutcome<TaskRecord | null>[]> {
+    const taskIds = [...new Set(reads.map((read) => read.taskId))];
+    const rows = await this.database.queryArrays<[accountId: string, ...record: RecordRow]>(STATEMENTS.getRecords, [taskIds]);
+    // Frozen, so the callers reading one task share its record (and the route its serialized answer).
+    const byId = new Map(rows.map(([accountId, ...record]) => [record[0], { accountId, record: Object.freeze(toRecordFromRow(record)) }]));
+    return reads.map(({ taskId, accountId }) => {
+      const found = byId.get(taskId);
+      return { ok: true, value: found?.accountId === accountId ? found.record : null };
+    });
   }
 
   async transition(taskId: string, from: readonly TaskState[], change: TaskChange, _wait: Durability = "on-disk"): Promise<Task | null> {
