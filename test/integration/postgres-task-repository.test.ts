@@ -116,6 +116,20 @@ describe("PostgresTaskRepository", () => {
       expect(await other.accounts.ledgerSum("acct_1")).toBe(80);
     });
 
+    it("leave out a create whose text JSON cannot carry to PostgreSQL: it is made alone, as before, and fails no batch", async () => {
+      const transactions = async () =>
+        (await other.database.query<{ count: number }>("SELECT count(DISTINCT xmin::text)::integer AS count FROM tasks")).rows[0]?.count;
+      const createThree = (callbackUrl: string, at: number) =>
+        Promise.allSettled([0, 1, 2].map((index) => store.tasks.create(storedTask("acct_1", at + index, index === 1 ? { callbackUrl } : {}), { activeLimit: 100, price: 0 })));
+      // A lone surrogate, which a text parameter stores as U+FFFD.
+      expect((await createThree("https://example.com/\ud800", NOW)).map((outcome) => outcome.status)).toEqual(["fulfilled", "fulfilled", "fulfilled"]);
+      expect(await transactions()).toBe(2);
+      // NUL, which PostgreSQL stores in no text.
+      expect((await createThree("https://example.com/\u0000", NOW + 10)).map((outcome) => outcome.status)).toEqual(["fulfilled", "rejected", "fulfilled"]);
+      expect(await transactions()).toBe(3);
+      expect(await other.tasks.countForAccount("acct_1")).toBe(5);
+    });
+
     it("by two processes over the same accounts, in opposite orders, take the accounts' rows in one order: no deadlock", async () => {
       await store.accounts.createAccount({ id: "acct_2", name: "two", createdAt: NOW, credits: 0, limits: NO_OVERRIDES });
       const create = (process: PostgresStore, accountId: string, at: number) => process.tasks.create(storedTask(accountId, at), { activeLimit: 100, price: 0 });

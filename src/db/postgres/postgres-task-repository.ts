@@ -113,6 +113,13 @@ const STATEMENTS = {
   ),
 };
 
+/**
+ * Text PostgreSQL's json refuses though a text parameter takes it: a lone surrogate, which a
+ * parameter turns into U+FFFD (as JSON, an escape json rejects), and NUL, which both refuse. The
+ * client's own text (a callback URL) may hold them; param and input are JSON, which escapes both.
+ */
+const UNFIT_FOR_JSON = /\0|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
 interface RecordRead {
   taskId: string;
   accountId: string;
@@ -174,6 +181,11 @@ export class PostgresTaskRepository implements TaskRepository {
   constructor(private readonly database: PostgresDatabase) {}
 
   create(task: Task, admission: Admission): Promise<CreateOutcome> {
+    // What the batch's JSON cannot carry would fail the whole batch, and make its creates go one
+    // by one: such a create goes alone, where a text parameter carries it as it did before.
+    if (UNFIT_FOR_JSON.test(task.param) || UNFIT_FOR_JSON.test(task.input) || UNFIT_FOR_JSON.test(task.callbackUrl ?? "")) {
+      return this.createAlone(task, admission);
+    }
     return this.creates.submit({ task, admission });
   }
 
