@@ -3,6 +3,7 @@ import { parseArgs } from "node:util";
 import { createTestDatabase, type TestDatabase } from "../../test/helpers/postgres.ts";
 import { alternatingRoundPlan, measureInAlternatingRounds, mergeClosedLoopResults, runClosedLoop, type ClosedLoopResult } from "../closed-loop.ts";
 import { ImagegateProcess, REPOSITORY_ROOT } from "../imagegate-process.ts";
+import { waitForQuietMachine } from "../machine-load.ts";
 import { killAllProcessesNow, removeDirectory, stopAllProcesses, temporaryDirectory } from "../processes.ts";
 import { textTable } from "../report.ts";
 import { ApiClient, createTaskBody } from "../requests.ts";
@@ -96,6 +97,8 @@ async function main(): Promise<void> {
       print(`warming up ${name} for ${warmupSeconds} s`);
       await runClosedLoop({ ...load, durationSeconds: warmupSeconds });
     }
+    const busy = await waitForQuietMachine(10, 30_000);
+    if (busy !== null && busy >= 10) print(`other processes keep ${busy.toFixed(0)}% of the machine's CPU busy; measuring anyway`);
     const plan = alternatingRoundPlan({ quick: options.quick, measureSeconds: options.measureSeconds });
     print(`measuring: ${plan.rounds} rounds of ${plan.roundSeconds} s on each load, alternating`);
     const runs = await measureInAlternatingRounds(

@@ -103,6 +103,21 @@ export function accountRepositoryContract(name: string, open: OpenStorage): void
         expect((await store.accounts.listKeys("acct_b")).map((key) => key.id)).toEqual(["key_2"]);
       });
 
+      it("looked up at once by hash answer each lookup its own key, and null for an unknown hash", async () => {
+        await store.accounts.createAccount(accountNamed("acct_a"));
+        await store.accounts.createAccount(accountNamed("acct_b"));
+        await store.accounts.insertKey(keyOf("key_1", "acct_a"));
+        await store.accounts.insertKey(keyOf("key_2", "acct_b", { mode: "test" }));
+        await store.accounts.setLimits("acct_b", { activeTasks: 2 });
+        const found = await Promise.all(
+          [keyOf("key_2", "acct_b").hash, "f".repeat(64), keyOf("key_1", "acct_a").hash, keyOf("key_2", "acct_b").hash].map((hash) =>
+            store.accounts.findCallerByKeyHash(hash),
+          ),
+        );
+        const second = { key: keyOf("key_2", "acct_b", { mode: "test" }), limits: { ...NO_OVERRIDES, activeTasks: 2 } };
+        expect(found).toEqual([second, null, { key: keyOf("key_1", "acct_a"), limits: NO_OVERRIDES }, second]);
+      });
+
       it("are revoked once, and a revocation by another process applies at the next lookup", async () => {
         const other = await store.another();
         await store.accounts.createAccount(accountNamed("acct_a"));

@@ -92,6 +92,85 @@ export function taskRepositoryContract(name: string, open: OpenStorage): void {
         expect(await balance(store, accountId)).toBe(990);
       });
 
+      it("creates at once for three accounts from two processes, each at the edge of its balance or limit: each admits exactly what fits", async () => {
+        const other = await store.another();
+        const [poor, limited, free] = [await account(store, 55), await account(store, 1_000), await account(store)];
+        const admissions = new Map([
+          [poor, { activeLimit: 1_000, price: 10 }],
+          [limited, { activeLimit: 7, price: 1 }],
+          [free, { activeLimit: 3, price: 0 }],
+        ]);
+        const creates = Array.from({ length: 60 }, (_, index) => {
+          const accountId = [poor, limited, free][index % 3] ?? poor;
+          return { accountId, outcome: (index % 2 === 0 ? store : other).tasks.create(storedTask(accountId, NOW + index), admissions.get(accountId) ?? OPEN) };
+        });
+        const outcomes = await Promise.all(creates.map(async ({ accountId, outcome }) => `${accountId} ${await outcome}`));
+        const count = (accountId: string, outcome: string) => outcomes.filter((line) => line === `${accountId} ${outcome}`).length;
+        expect([count(poor, "created"), count(poor, "INSUFFICIENT_CREDITS")]).toEqual([5, 15]);
+        expect([count(limited, "created"), count(limited, "ACTIVE_LIMIT")]).toEqual([7, 13]);
+        expect([count(free, "created"), count(free, "ACTIVE_LIMIT")]).toEqual([3, 17]);
+        for (const [accountId, left, stored] of [[poor, 5, 5], [limited, 993, 7], [free, 0, 3]] as const) {
+          expect(await balance(store, accountId)).toBe(left);
+          expect(await store.accounts.ledgerSum(accountId)).toBe(left);
+          expect(await store.tasks.countForAccount(accountId)).toBe(stored);
+        }
+      });
+
+      it("creates at once of different prices never take the balance below zero, and refuse only what the balance left could not cover", async () => {
+        const other = await store.another();
+        const accountId = await account(store, 40);
+        const prices = Array.from({ length: 30 }, (_, index) => [3, 8, 13][index % 3] ?? 3);
+        const outcomes = await Promise.all(
+          prices.map((price, index) => (index % 2 === 0 ? store : other).tasks.create(storedTask(accountId, NOW + index), { activeLimit: 1_000, price })),
+        );
+        const spent = prices.reduce((sum, price, index) => (outcomes[index] === "created" ? sum + price : sum), 0);
+        const left = await balance(store, accountId);
+        expect(left).toBe(40 - spent);
+        expect(await store.accounts.ledgerSum(accountId)).toBe(40 - spent);
+        // A create refused for credits saw less than its price, and the balance only fell after.
+        prices.forEach((price, index) => {
+          if (outcomes[index] === "INSUFFICIENT_CREDITS") expect(price).toBeGreaterThan(left ?? 0);
+        });
+        expect(await store.tasks.countForAccount(accountId)).toBe(outcomes.filter((outcome) => outcome === "created").length);
+      });
+
+      it("creates at once that all fit record each hold, in order, with the balance after it", async () => {
+        const accountId = await account(store, 100);
+        const tasks = [0, 1, 2, 3, 4].map((index) => storedTask(accountId, NOW + index));
+        const prices = [5, 10, 0, 20, 1];
+        const outcomes = await Promise.all(tasks.map((task, index) => store.tasks.create(task, { activeLimit: 5, price: prices[index] ?? 0 })));
+        expect(outcomes).toEqual(Array.from({ length: 5 }, () => "created"));
+        const holds = (await store.accounts.ledger(accountId, 100)).filter((line) => line.kind === "hold").reverse();
+        expect(holds.map((line) => [line.taskId, line.amount, line.balanceAfter])).toEqual([
+          [tasks[0]?.id, -5, 95],
+          [tasks[1]?.id, -10, 85],
+          [tasks[3]?.id, -20, 65],
+          [tasks[4]?.id, -1, 64],
+        ]);
+        expect(await balance(store, accountId)).toBe(64);
+        expect(await store.tasks.create(storedTask(accountId, NOW + 5), { activeLimit: 5, price: 1 })).toBe("ACTIVE_LIMIT");
+      });
+
+      it("a create that fails (its id already taken) fails alone: the creates made at once with it are stored and held", async () => {
+        const accountId = await account(store, 100);
+        const first = storedTask(accountId, NOW);
+        expect(await store.tasks.create(first, { activeLimit: 100, price: 5 })).toBe("created");
+        const others = [1, 2, 3, 4].map((index) => storedTask(accountId, NOW + index));
+        const outcomes = await Promise.allSettled([
+          store.tasks.create(others[0] as Task, { activeLimit: 100, price: 5 }),
+          store.tasks.create(others[1] as Task, { activeLimit: 100, price: 5 }),
+          store.tasks.create({ ...first, param: "{}" }, { activeLimit: 100, price: 5 }),
+          store.tasks.create(others[2] as Task, { activeLimit: 100, price: 5 }),
+          store.tasks.create(others[3] as Task, { activeLimit: 100, price: 5 }),
+        ]);
+        expect(outcomes.map((outcome) => outcome.status)).toEqual(["fulfilled", "fulfilled", "rejected", "fulfilled", "fulfilled"]);
+        expect(await store.tasks.get(first.id)).toEqual({ ...first, creditsHeld: 5 });
+        for (const task of others) expect(await store.tasks.get(task.id)).toEqual({ ...task, creditsHeld: 5 });
+        expect(await balance(store, accountId)).toBe(75);
+        expect(await store.accounts.ledgerSum(accountId)).toBe(75);
+        expect(await store.tasks.countForAccount(accountId)).toBe(5);
+      });
+
       it("links a claimed Idempotency-Key to the task in the same write", async () => {
         const accountId = await account(store);
         const claim = { accountId, key: "k1", requestHash: "h1", now: NOW, expiresAt: NOW + 1_000, staleBefore: NOW - 1_000 };
@@ -111,6 +190,21 @@ export function taskRepositoryContract(name: string, open: OpenStorage): void {
         expect(await store.tasks.getRecordForAccount(task.id, mine)).toBeNull();
         expect(await store.tasks.get("task_unknown")).toBeNull();
         expect(await store.tasks.getRecordForAccount("task_unknown", theirs)).toBeNull();
+      });
+
+      it("made at once answer each caller its own task's record, and none of another account's", async () => {
+        const [mine, theirs] = [await account(store), await account(store)];
+        const [task, their] = [storedTask(mine, NOW), storedTask(theirs, NOW + 1)];
+        await Promise.all([store.tasks.create(task, OPEN), store.tasks.create(their, OPEN)]);
+        const records = await Promise.all([
+          store.tasks.getRecordForAccount(task.id, mine),
+          store.tasks.getRecordForAccount(their.id, mine),
+          store.tasks.getRecordForAccount(their.id, theirs),
+          store.tasks.getRecordForAccount(task.id, theirs),
+          store.tasks.getRecordForAccount("task_unknown", mine),
+          store.tasks.getRecordForAccount(task.id, mine),
+        ]);
+        expect(records).toEqual([toRecord(task), null, toRecord(their), null, null, toRecord(task)]);
       });
 
       it("answer the record recordInfo shows, frozen, and a change made by another process at the next read", async () => {

@@ -158,6 +158,111 @@ const migrations: Record<string, Migration> = {
       await sql`CREATE INDEX uploads_expires ON uploads (expires_at)`.execute(db);
     },
   },
+  "0005_create_tasks_function": {
+    async up(db: Kysely<unknown>): Promise<void> {
+      // createTask's group commit (src/db/postgres/postgres-task-repository.ts): the tasks created
+      // at once in one process, stored by one call in one transaction, each admitted on its own
+      // as one statement would (see the function's comments).
+      await sql`
+        CREATE FUNCTION create_tasks(batch json) RETURNS text[] LANGUAGE plpgsql AS $$
+        DECLARE
+          -- The admission columns of the batch's tasks, sorted by account, then by position (i).
+          positions integer[];
+          account_ids text[];
+          prices bigint[];
+          limits integer[];
+          size integer;
+          -- By position: 'created', 'ACTIVE_LIMIT' or 'INSUFFICIENT_CREDITS', and each hold's balance after it.
+          outcomes text[];
+          balances bigint[];
+          group_start integer := 1;
+          group_end integer;
+          group_size integer;
+          group_price bigint;
+          same_limit boolean;
+          credits_left bigint;
+          active integer;
+        BEGIN
+          SELECT array_agg(t.i ORDER BY t.account_id COLLATE "C", t.i), array_agg(t.account_id ORDER BY t.account_id COLLATE "C", t.i),
+                 array_agg(t.price ORDER BY t.account_id COLLATE "C", t.i), array_agg(t.active_limit ORDER BY t.account_id COLLATE "C", t.i)
+            INTO positions, account_ids, prices, limits
+            FROM json_to_recordset(batch) AS t(i integer, account_id text, price bigint, active_limit integer);
+          size := coalesce(array_length(positions, 1), 0);
+          outcomes := array_fill(NULL::text, ARRAY[size]);
+          balances := array_fill(NULL::bigint, ARRAY[size]);
+          -- Accounts are taken in one order by every batch, so batches of two processes never
+          -- wait for each other's rows crosswise (a deadlock).
+          WHILE group_start <= size LOOP
+            group_end := group_start;
+            group_price := prices[group_start];
+            same_limit := true;
+            WHILE group_end < size AND account_ids[group_end + 1] = account_ids[group_start] LOOP
+              group_end := group_end + 1;
+              group_price := group_price + prices[group_end];
+              same_limit := same_limit AND limits[group_end] = limits[group_start];
+            END LOOP;
+            group_size := group_end - group_start + 1;
+            -- When the account can take all its tasks of the batch, one guarded update takes them:
+            -- the same as taking them one by one, in order, each under the limit and the balance.
+            credits_left := NULL;
+            IF same_limit THEN
+              UPDATE accounts SET active_tasks = active_tasks + group_size, credits = credits - group_price
+              WHERE id = account_ids[group_start] AND active_tasks + group_size <= limits[group_start] AND credits >= group_price
+              RETURNING credits INTO credits_left;
+            END IF;
+            IF credits_left IS NOT NULL THEN
+              credits_left := credits_left + group_price;
+              FOR k IN group_start..group_end LOOP
+                credits_left := credits_left - prices[k];
+                balances[positions[k]] := credits_left;
+                outcomes[positions[k]] := 'created';
+              END LOOP;
+            ELSE
+              -- Otherwise one by one, in the order they came, as single creates would be taken.
+              FOR k IN group_start..group_end LOOP
+                credits_left := NULL;
+                UPDATE accounts SET active_tasks = active_tasks + 1, credits = credits - prices[k]
+                WHERE id = account_ids[k] AND active_tasks < limits[k] AND credits >= prices[k]
+                RETURNING credits INTO credits_left;
+                IF credits_left IS NOT NULL THEN
+                  balances[positions[k]] := credits_left;
+                  outcomes[positions[k]] := 'created';
+                ELSE
+                  SELECT active_tasks INTO active FROM accounts WHERE id = account_ids[k];
+                  outcomes[positions[k]] := CASE WHEN active >= limits[k] THEN 'ACTIVE_LIMIT' ELSE 'INSUFFICIENT_CREDITS' END;
+                END IF;
+              END LOOP;
+            END IF;
+            group_start := group_end + 1;
+          END LOOP;
+
+          -- The admitted tasks' holds, rows and idempotency links, each table in one statement.
+          WITH admitted AS (
+            SELECT t.*, balances[t.i] AS balance_after
+            FROM json_to_recordset(batch) AS t(i integer, id text, account_id text, api_key_id text, mode text, model text,
+              state text, param text, input text, callback_url text, result_json text, fail_code text, fail_msg text,
+              create_time bigint, update_time bigint, complete_time bigint, deadline_time bigint, attempts integer,
+              upstream_attempts integer, price bigint, idempotency_key text)
+            WHERE outcomes[t.i] = 'created'
+          ), held AS (
+            INSERT INTO credit_ledger (account_id, task_id, kind, amount, balance_after, reason, actor, created_at)
+            SELECT account_id, id, 'hold', -price, balance_after, NULL, 'system', create_time FROM admitted
+            WHERE price > 0 ORDER BY account_id, i
+          ), stored AS (
+            INSERT INTO tasks (id, account_id, api_key_id, mode, model, state, param, input, callback_url, result_json,
+              fail_code, fail_msg, create_time, update_time, complete_time, deadline_time, attempts, upstream_attempts, credits_held)
+            SELECT id, account_id, api_key_id, mode, model, state, param, input, callback_url, result_json,
+              fail_code, fail_msg, create_time, update_time, complete_time, deadline_time, attempts, upstream_attempts, price
+            FROM admitted
+          )
+          UPDATE idempotency_keys SET task_id = admitted.id FROM admitted
+          WHERE admitted.idempotency_key IS NOT NULL AND idempotency_keys.account_id = admitted.account_id
+            AND idempotency_keys.key = admitted.idempotency_key;
+          RETURN outcomes;
+        END
+        $$`.execute(db);
+    },
+  },
 };
 
 export const postgresMigrationProvider: MigrationProvider = {

@@ -1,5 +1,6 @@
 import type { Account, AccountLimits, AccountRepository, ApiKeyRecord, AuditEntry, LedgerEntry } from "../../domain/accounts/account.ts";
 import { limitsOf, toAccount, toKey, toLedgerEntry, type AccountRow, type KeyRow, type LedgerRow } from "../account-rows.ts";
+import { Batcher, READ_BATCHES, type ItemOutcome } from "./batcher.ts";
 import type { NamedStatement, PostgresDatabase } from "./connection.ts";
 
 const statement = (name: string, text: string): NamedStatement => ({ name: `account_${name}`, text });
@@ -15,10 +16,11 @@ const STATEMENTS = {
     "INSERT INTO api_keys (id, account_id, mode, hash, hint, created_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
   ),
   keyById: statement("key_by_id", "SELECT * FROM api_keys WHERE id = $1"),
-  callerByHash: statement(
-    "caller_by_hash",
+  // The keys of the requests of one batch (see findCallerByKeyHash).
+  callersByHash: statement(
+    "callers_by_hash",
     `SELECT k.*, a.active_task_limit, a.rate_limit_create_task, a.rate_limit_other
-     FROM api_keys k JOIN accounts a ON a.id = k.account_id WHERE k.hash = $1`,
+     FROM api_keys k JOIN accounts a ON a.id = k.account_id WHERE k.hash = ANY($1::text[])`,
   ),
   listKeys: statement("list_keys", "SELECT * FROM api_keys ORDER BY id"),
   listKeysOfAccount: statement("list_keys_of", "SELECT * FROM api_keys WHERE account_id = $1 ORDER BY id"),
@@ -59,6 +61,8 @@ const LIMIT_COLUMNS: Record<keyof AccountLimits, string> = {
  * for the price of one read by primary key per request.
  */
 export class PostgresAccountRepository implements AccountRepository {
+  private readonly callers = new Batcher<string, (KeyRow & AccountRow) | null>((hashes) => this.findCallers(hashes), READ_BATCHES);
+
   constructor(private readonly database: PostgresDatabase) {}
 
   async createAccount(account: Account): Promise<void> {
@@ -94,9 +98,19 @@ export class PostgresAccountRepository implements AccountRepository {
     return rows[0] === undefined ? null : toKey(rows[0]);
   }
 
+  /**
+   * Every request reads its key afresh, so the reads of the requests arriving together are made in
+   * one statement (see READ_BATCHES): one round trip for all of them instead of one each.
+   */
   async findCallerByKeyHash(hash: string): Promise<{ key: ApiKeyRecord; limits: AccountLimits } | null> {
-    const { rows } = await this.database.query<KeyRow & AccountRow>(STATEMENTS.callerByHash, [hash]);
-    return rows[0] === undefined ? null : { key: toKey(rows[0]), limits: limitsOf(rows[0]) };
+    const row = await this.callers.submit(hash);
+    return row === null ? null : { key: toKey(row), limits: limitsOf(row) };
+  }
+
+  private async findCallers(hashes: string[]): Promise<ItemOutcome<(KeyRow & AccountRow) | null>[]> {
+    const { rows } = await this.database.query<KeyRow & AccountRow>(STATEMENTS.callersByHash, [[...new Set(hashes)]]);
+    const byHash = new Map(rows.map((row) => [row.hash, row]));
+    return hashes.map((hash) => ({ ok: true, value: byHash.get(hash) ?? null }));
   }
 
   async listKeys(accountId?: string): Promise<ApiKeyRecord[]> {
