@@ -20,7 +20,8 @@ export async function openRateLimits(config: Config, logger: Logger): Promise<Ra
   if (config.redis === null) return { limiter: new FlexibleRateLimiter(), ping: null, close: () => Promise.resolve() };
   // Loaded only when configured: the embedded default needs none of it.
   const [{ Redis }, { RedisRateLimiter }] = await Promise.all([import("ioredis"), import("../limits/redis-rate-limiter.ts")]);
-  const client = new Redis(config.redis.url, { maxRetriesPerRequest: 1, connectionName: "imagegate-rate-limits" });
+  // Counts of requests arriving together go to Redis in one write (ioredis's auto-pipelining).
+  const client = new Redis(config.redis.url, { maxRetriesPerRequest: 1, connectionName: "imagegate-rate-limits", enableAutoPipelining: true });
   let reachable = true;
   client.on("error", (error: Error) => {
     if (!reachable) return;

@@ -34,7 +34,8 @@ export class RedisTaskEvents implements TaskEvents {
 
   /** Connects both connections; resolves once subscribed, so nothing published after is missed. */
   static async connect(options: RedisTaskEventsOptions): Promise<RedisTaskEvents> {
-    const publisher = new Redis(options.url);
+    // Changes published together (a group commit's tasks) go to Redis in one write.
+    const publisher = new Redis(options.url, { enableAutoPipelining: true });
     const subscriber = new Redis(options.url);
     for (const connection of [publisher, subscriber]) connection.on("error", options.onError);
     const events = new RedisTaskEvents(publisher, subscriber, `${options.prefix}:task-events`, options.onError);

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { Queue, Worker, type Job } from "bullmq";
 import { Redis } from "ioredis";
+import { Batcher, type ItemOutcome } from "../concurrency/batcher.ts";
 import type { TaskConsumer, TaskConsumerOptions, TaskHandler, TaskQueue } from "../domain/tasks/ports.ts";
 import { closeRedis } from "../redis/connections.ts";
 
@@ -47,6 +48,8 @@ export class BullMqTaskQueue implements TaskQueue {
   readonly handsOverAtOnce = false;
   private readonly connection: Redis;
   private readonly queue: Queue;
+  /** Tasks enqueued together (the creates of one group commit) go to Redis in one round trip. */
+  private readonly adds: Batcher<string, void>;
 
   constructor(options: BullMqConnectionOptions) {
     // Refuses at once while Redis is unreachable rather than hold the caller until it is back: the
@@ -59,10 +62,17 @@ export class BullMqTaskQueue implements TaskQueue {
       defaultJobOptions: { removeOnComplete: true, removeOnFail: true },
     });
     this.queue.on("error", options.onError);
+    this.adds = new Batcher<string, void>(
+      async (taskIds) => {
+        await this.queue.addBulk(taskIds.map((taskId) => ({ name: "task", data: {}, opts: { jobId: taskId } })));
+        return taskIds.map((): ItemOutcome<void> => ({ ok: true, value: undefined }));
+      },
+      { concurrency: 4, maxItems: 500 },
+    );
   }
 
-  async enqueue(taskId: string): Promise<void> {
-    await this.queue.add("task", {}, { jobId: taskId });
+  enqueue(taskId: string): Promise<void> {
+    return this.adds.submit(taskId);
   }
 
   async close(): Promise<void> {

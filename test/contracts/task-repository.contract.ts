@@ -262,6 +262,28 @@ export function taskRepositoryContract(name: string, open: OpenStorage): void {
     });
 
     describe("transition", () => {
+      it("applies concurrent steps of many tasks each by its own guard, a task stepped twice at once only once", async () => {
+        const accountId = await account(store);
+        const tasks = Array.from({ length: 20 }, (_, index) => storedTask(accountId, NOW + index, { state: "waiting" }));
+        for (const task of tasks) await store.tasks.create(task, OPEN);
+        const [twice] = tasks as [Task];
+        const outcomes = await Promise.all([
+          ...tasks.map((task, index) =>
+            store.tasks.transition(task.id, ["waiting"], { state: "queuing", updateTime: NOW + 100 + index }, "committed"),
+          ),
+          store.tasks.transition(twice.id, ["waiting"], { state: "queuing", updateTime: NOW + 500 }, "committed"),
+          store.tasks.transition(tasks[1]?.id ?? "", ["waiting", "queuing"], { state: "generating", updateTime: NOW + 600, countAttempt: true }),
+        ]);
+        // The task queued twice at once: one of the two moved it, the other found it moved.
+        expect([outcomes[0], outcomes[20]].filter((outcome) => outcome !== null)).toHaveLength(1);
+        expect(outcomes.slice(2, 20).map((outcome) => outcome?.state)).toEqual(Array(18).fill("queuing"));
+        const second = await store.tasks.get(tasks[1]?.id ?? "");
+        expect(second?.state).toBe("generating");
+        expect(second?.attempts).toBe(1);
+        expect(second?.upstreamAttempts).toBe(1);
+        expect(outcomes[21]).toMatchObject({ state: "generating", attempts: 1 });
+      });
+
       it("applies a change only from the given states, and answers the updated task", async () => {
         const accountId = await account(store);
         const task = storedTask(accountId, NOW);

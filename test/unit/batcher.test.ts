@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { Batcher, type ItemOutcome } from "../../src/db/postgres/batcher.ts";
+import { Batcher, type ItemOutcome } from "../../src/concurrency/batcher.ts";
 
 const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
 

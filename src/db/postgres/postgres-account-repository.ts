@@ -1,6 +1,6 @@
 import type { Account, AccountLimits, AccountRepository, ApiKeyRecord, AuditEntry, LedgerEntry } from "../../domain/accounts/account.ts";
 import { limitsOf, toAccount, toKey, toLedgerEntry, type AccountRow, type KeyRow, type LedgerRow } from "../account-rows.ts";
-import { Batcher, READ_BATCHES, type ItemOutcome } from "./batcher.ts";
+import { Batcher, READ_BATCHES, type ItemOutcome } from "../../concurrency/batcher.ts";
 import type { NamedStatement, PostgresDatabase } from "./connection.ts";
 
 const statement = (name: string, text: string): NamedStatement => ({ name: `account_${name}`, text });

@@ -3,7 +3,7 @@ import { callbackPayload } from "../../domain/callbacks/callback.ts";
 import type { Admission, CreateOutcome, Durability, IdempotencyClaim, TaskChange, TaskRepository } from "../../domain/tasks/ports.ts";
 import { isTerminal, type Task, type TaskRecord, type TaskState } from "../../domain/tasks/task.ts";
 import { toRecordFromRow, toTask, type RecordRow, type TaskRow } from "../task-rows.ts";
-import { Batcher, READ_BATCHES, type ItemOutcome } from "./batcher.ts";
+import { Batcher, READ_BATCHES, type ItemOutcome } from "../../concurrency/batcher.ts";
 import { DatabaseUnavailableError, type NamedStatement, type PostgresDatabase, type Queryable } from "./connection.ts";
 
 const ACTIVE = "('waiting', 'queuing', 'generating')";
@@ -20,6 +20,31 @@ const statement = (name: string, text: string): NamedStatement => ({ name: `task
  * batch leaves as soon as one ends. Measured on two cores, one batch in flight beat two and four.
  */
 const CREATE_BATCHES = { concurrency: 1, maxItems: 500 };
+
+/**
+ * A change that moves a task forward without settling it (handed to the queue, started): its
+ * state and time, and perhaps one more attempt. The hot changes of every task, gathered from
+ * concurrent callers into one statement.
+ */
+interface Step {
+  taskId: string;
+  from: readonly TaskState[];
+  change: TaskChange;
+}
+
+function isStep(change: TaskChange): boolean {
+  return (
+    !isTerminal(change.state) &&
+    change.credits === undefined &&
+    change.callbackId === undefined &&
+    change.resultJson === undefined &&
+    change.failCode === undefined &&
+    change.failMsg === undefined &&
+    change.completeTime === undefined
+  );
+}
+
+const STEP_BATCHES = { concurrency: 4, maxItems: 500 };
 
 const STATEMENTS = {
   /** The creates of a batch, in one call and so in one transaction (see migration 0005). */
@@ -52,6 +77,15 @@ const STATEMENTS = {
   ),
   admissionState: statement("admission_state", "SELECT active_tasks FROM accounts WHERE id = $1"),
   get: statement("get", "SELECT * FROM tasks WHERE id = $1"),
+  /** Steps (see isStep) of many tasks, each guarded by its own states, in one statement. */
+  steps: statement(
+    "steps",
+    `UPDATE tasks AS t SET state = c.state, update_time = c.update_time,
+       attempts = t.attempts + c.counted, upstream_attempts = t.upstream_attempts + c.counted
+     FROM unnest($1::text[], $2::text[], $3::bigint[], $4::integer[], $5::text[]) AS c(id, state, update_time, counted, from_states)
+     WHERE t.id = c.id AND t.state = ANY(string_to_array(c.from_states, ','))
+     RETURNING t.*`,
+  ),
   getForAccount: statement("get_for_account", "SELECT * FROM tasks WHERE id = $1 AND account_id = $2"),
   // The records of the reads of one batch: the owner, then the columns in the order toRecordFromRow reads them.
   getRecords: statement(
@@ -181,6 +215,7 @@ export class PostgresTaskRepository implements TaskRepository {
   private readonly transitions = new Map<string, NamedStatement>();
   private readonly creates = new Batcher<PendingCreate, CreateOutcome>((batch) => this.createBatch(batch), CREATE_BATCHES);
   private readonly records = new Batcher<RecordRead, TaskRecord | null>((reads) => this.readRecords(reads), READ_BATCHES);
+  private readonly steps = new Batcher<Step, Task | null>((steps) => this.stepBatch(steps), STEP_BATCHES);
 
   constructor(private readonly database: PostgresDatabase) {}
 
@@ -276,6 +311,7 @@ export class PostgresTaskRepository implements TaskRepository {
   async transition(taskId: string, from: readonly TaskState[], change: TaskChange, _wait: Durability = "on-disk"): Promise<Task | null> {
     if (from.some(isTerminal)) throw new Error("a terminal task never changes state");
     const { statement: update, values } = this.transitionStatement(taskId, from, change);
+    if (isStep(change)) return this.steps.submit({ taskId, from, change });
     const settles = isTerminal(change.state) || change.credits !== undefined || change.callbackId !== undefined;
     if (!settles) {
       const { rows } = await this.database.query<TaskRow>(update, values);
@@ -289,6 +325,37 @@ export class PostgresTaskRepository implements TaskRepository {
       await this.settle(client, task, change);
       return task;
     });
+  }
+
+  /**
+   * Steps of many tasks in one statement: each row changes only while its state is one of its
+   * own `from`. A task twice in one batch (two steps racing) would be updated once for both, so
+   * such a batch goes step by step instead.
+   */
+  private async stepBatch(steps: Step[]): Promise<ItemOutcome<Task | null>[]> {
+    const ids = steps.map((step) => step.taskId);
+    if (new Set(ids).size < ids.length) {
+      return Promise.all(
+        steps.map(async ({ taskId, from, change }): Promise<ItemOutcome<Task | null>> => {
+          try {
+            const { statement: update, values } = this.transitionStatement(taskId, from, change);
+            const { rows } = await this.database.query<TaskRow>(update, values);
+            return { ok: true, value: rows[0] === undefined ? null : toTask(rows[0]) };
+          } catch (error) {
+            return { ok: false, error };
+          }
+        }),
+      );
+    }
+    const { rows } = await this.database.query<TaskRow>(STATEMENTS.steps, [
+      ids,
+      steps.map((step) => step.change.state),
+      steps.map((step) => step.change.updateTime),
+      steps.map((step) => (step.change.countAttempt === true ? 1 : 0)),
+      steps.map((step) => step.from.join(",")),
+    ]);
+    const byId = new Map(rows.map((row) => [row.id, toTask(row)]));
+    return ids.map((id) => ({ ok: true, value: byId.get(id) ?? null }));
   }
 
   private transitionStatement(taskId: string, from: readonly TaskState[], change: TaskChange) {
