@@ -56,6 +56,8 @@ class Holdings {
   readonly clients: ApiClient[] = [];
   readonly directories: string[] = [];
   database: TestDatabase | null = null;
+  /** The one PostgreSQL server's own: it would resume the shared processes' tasks on theirs. */
+  soleDatabase: TestDatabase | null = null;
   sql: pg.Pool | null = null;
   readonly redisPrefix = uniquePrefix();
   readonly peerPrefix = `peer_${randomBytes(6).toString("hex")}`;
@@ -82,6 +84,7 @@ class Holdings {
     await Promise.all(this.processes.map((process) => process.stop()));
     await this.sql?.end();
     await this.database?.drop();
+    await this.soleDatabase?.drop();
     await deleteKeys(this.redisPrefix);
     await deleteKeys(this.peerPrefix);
     await Promise.all(this.directories.map((directory) => removeDirectory(directory)));
@@ -179,8 +182,15 @@ function outcome(measured: readonly Measured[], sides: readonly BatchSide[], pla
         { key: `scaleOut.batch.${key}.failures`, label: `${label}: batch tasks refused, failed or unfinished`, value: batch?.failures ?? null, unit: "count" },
       ];
     }),
-    ratio("createTaskPeerRatio", "PostgreSQL createTask (one API process) / Fastify + pg createTask", perPeer(find("postgres1", "createTask"))),
-    ratio("recordInfoPeerRatio", "PostgreSQL recordInfo (one API process) / Fastify + pg createTask", perPeer(find("postgres1", "recordInfo"))),
+    ratio("createTaskPeerRatio", "PostgreSQL createTask (one server) / Fastify + pg createTask", perPeer(find("postgres", "createTask"))),
+    ratio("recordInfoPeerRatio", "PostgreSQL recordInfo (one server) / Fastify + pg createTask", perPeer(find("postgres", "recordInfo"))),
+    ratio("sharedCreateTaskPeerRatio", "PostgreSQL + Redis createTask (one API process) / Fastify + pg createTask", perPeer(find("postgres1", "createTask"))),
+    ratio("sharedRecordInfoPeerRatio", "PostgreSQL + Redis recordInfo (one API process) / Fastify + pg createTask", perPeer(find("postgres1", "recordInfo"))),
+    ratio(
+      "sharedCreateTaskBullmqRatio",
+      "PostgreSQL + Redis createTask (one API process) / Fastify + BullMQ createTask",
+      throughput("postgres1", "createTask") / throughput("fastifyBullmq", "createTask"),
+    ),
     ratio("embeddedCreateTaskPeerRatio", "embedded createTask / Fastify + pg createTask", perPeer(find("embedded", "createTask"))),
     ratio("embeddedRecordInfoPeerRatio", "embedded recordInfo / Fastify + pg createTask", perPeer(find("embedded", "recordInfo"))),
     ratio("twoApiCreateTaskRatio", "createTask, two API processes / one", twoApis.createTask),
@@ -203,6 +213,7 @@ function outcome(measured: readonly Measured[], sides: readonly BatchSide[], pla
   };
   const rows = [
     subjectRow("embedded"),
+    subjectRow("postgres"),
     subjectRow("postgres1"),
     subjectRow("postgres2"),
     row(sides.find((side) => side.key === "workers")?.label ?? "two workers", undefined, undefined, workers),
@@ -217,8 +228,10 @@ function outcome(measured: readonly Measured[], sides: readonly BatchSide[], pla
     notes: [
       "one run: a PostgreSQL database and a Redis prefix of its own (dropped and deleted after), the fake Gemini and every server above, on this machine over 127.0.0.1",
       `closed loops of ${settings.connections} connections, pipelining 1, a warm-up each, then ${plan.rounds} alternating rounds of ${plan.roundSeconds} s on each of the ${measured.length} loads; ` +
-        "\"/ peer\" divides by the Fastify + pg peer's createTask in the same rounds; the targets hold one API process against the peer's one",
-      `round by round, PostgreSQL createTask / peer createTask ${roundRatios(find("postgres1", "createTask"))}; recordInfo / peer createTask ${roundRatios(find("postgres1", "recordInfo"))}`,
+        "\"/ peer\" divides by the Fastify + pg peer's createTask in the same rounds; the targets hold the one PostgreSQL server (no Redis, as the peer) against the peer's one process",
+      `round by round, PostgreSQL createTask / peer createTask ${roundRatios(find("postgres", "createTask"))}; recordInfo / peer createTask ${roundRatios(find("postgres", "recordInfo"))}`,
+      `PostgreSQL + Redis, one API process: createTask / peer createTask ${roundRatios(find("postgres1", "createTask"))} round by round; / the BullMQ peer's createTask ${formatNumber(throughput("postgres1", "createTask") / throughput("fastifyBullmq", "createTask"), "ratio")}: ` +
+        "each task is also handed to BullMQ (its add script, run by Redis on the same 2 cores, costs about what the whole BullMQ peer request does), marked queuing, and its change published",
       `two API processes share the same connections, split evenly, one autocannon each in the load generator's process; the machine's ${os.cpus().length} cores are shared by the load generator, ` +
         `both API processes, PostgreSQL and Redis, so a second process adds no core here: two / one ${formatNumber(twoApis.createTask, "ratio")} for createTask, ${formatNumber(twoApis.recordInfo, "ratio")} for recordInfo`,
       `recordInfo reads ${READ_TASKS.toLocaleString("en-US")} tasks each server created before the rounds, still waiting (no worker runs them then), at random; ` +
@@ -286,13 +299,26 @@ export const scaleOutScenario: Scenario = {
         }),
       );
       const embeddedKey = demoKeyOf(embedded);
+      holdings.soleDatabase = await createTestDatabase();
+      const postgres = holdings.started(
+        await ImagegateProcess.start({
+          logLevel: "warn",
+          workerConcurrency: WORKER_CONCURRENCY,
+          sandboxLatencyMs: 600_000,
+          nodeArguments: settings.serverNodeArguments,
+          dataDir: await holdings.directory("scale-out-postgres"),
+          environment: { DATABASE_URL: holdings.soleDatabase.url },
+        }),
+      );
+      const postgresKey = demoKeyOf(postgres);
       const fastifyPg = holdings.started(await PeerProcess.start("fastify-pg", { databaseUrl: database.url, prefix: "peer" }));
       const fastifyBullmq = holdings.started(await PeerProcess.start("fastify-bullmq", { redisUrl: REDIS_URL, prefix: holdings.peerPrefix }));
       settings.progress(`creating ${READ_TASKS.toLocaleString("en-US")} tasks on each server for recordInfo to read`);
       const createdTaskIds = (origin: string, apiKey: string): Promise<string[]> =>
         holdings.client(origin, apiKey).createMany(READ_TASKS, 16, () => createTaskBody());
       const embeddedReads = await createdTaskIds(embedded.url, embeddedKey);
-      const postgresReads = await createdTaskIds(firstApi.url, shared.apiKey);
+      const postgresReads = await createdTaskIds(postgres.url, postgresKey);
+      const sharedReads = await createdTaskIds(firstApi.url, shared.apiKey);
       const peerReads = await createdTaskIds(fastifyPg.url, fastifyPg.apiKey);
       const { connections } = settings;
       const spread = (load: ClosedLoopLoad): ClosedLoopLoad => ({ ...load, moreOrigins: [secondApi.url] });
@@ -303,16 +329,21 @@ export const scaleOutScenario: Scenario = {
           loads: { createTask: createTaskLoad(embedded.url, embeddedKey, connections), recordInfo: recordInfoLoad(embedded.url, embeddedKey, embeddedReads, connections) },
         },
         {
+          key: "postgres",
+          label: "PostgreSQL, one server (no Redis)",
+          loads: { createTask: createTaskLoad(postgres.url, postgresKey, connections), recordInfo: recordInfoLoad(postgres.url, postgresKey, postgresReads, connections) },
+        },
+        {
           key: "postgres1",
           label: "PostgreSQL + Redis: one API process",
-          loads: { createTask: createTaskLoad(firstApi.url, shared.apiKey, connections), recordInfo: recordInfoLoad(firstApi.url, shared.apiKey, postgresReads, connections) },
+          loads: { createTask: createTaskLoad(firstApi.url, shared.apiKey, connections), recordInfo: recordInfoLoad(firstApi.url, shared.apiKey, sharedReads, connections) },
         },
         {
           key: "postgres2",
           label: "PostgreSQL + Redis: two API processes",
           loads: {
             createTask: spread(createTaskLoad(firstApi.url, shared.apiKey, connections)),
-            recordInfo: spread(recordInfoLoad(firstApi.url, shared.apiKey, postgresReads, connections)),
+            recordInfo: spread(recordInfoLoad(firstApi.url, shared.apiKey, sharedReads, connections)),
           },
         },
         {
