@@ -288,28 +288,22 @@ export const scaleOutScenario: Scenario = {
       // they accept stay waiting, with no worker to run them or take the CPU.
       await Promise.all([...shared.workers, embeddedBatch].map((process) => process.stop()));
 
-      settings.progress("starting the embedded default (sandbox images of 10 min, so its workers stay idle) and the two peers");
-      const embedded = holdings.started(
-        await ImagegateProcess.start({
-          logLevel: "warn",
-          workerConcurrency: WORKER_CONCURRENCY,
-          sandboxLatencyMs: 600_000,
-          nodeArguments: settings.serverNodeArguments,
-          dataDir: await holdings.directory("scale-out-embedded"),
-        }),
-      );
+      settings.progress("starting the embedded default and one PostgreSQL server (sandbox images of 10 min, so their workers stay idle) and the two peers");
+      const idleServer = async (label: string, environment: Record<string, string> = {}): Promise<ImagegateProcess> =>
+        holdings.started(
+          await ImagegateProcess.start({
+            logLevel: "warn",
+            workerConcurrency: WORKER_CONCURRENCY,
+            sandboxLatencyMs: 600_000,
+            nodeArguments: settings.serverNodeArguments,
+            dataDir: await holdings.directory(label),
+            environment,
+          }),
+        );
+      const embedded = await idleServer("scale-out-embedded");
       const embeddedKey = demoKeyOf(embedded);
       holdings.soleDatabase = await createTestDatabase();
-      const postgres = holdings.started(
-        await ImagegateProcess.start({
-          logLevel: "warn",
-          workerConcurrency: WORKER_CONCURRENCY,
-          sandboxLatencyMs: 600_000,
-          nodeArguments: settings.serverNodeArguments,
-          dataDir: await holdings.directory("scale-out-postgres"),
-          environment: { DATABASE_URL: holdings.soleDatabase.url },
-        }),
-      );
+      const postgres = await idleServer("scale-out-postgres", { DATABASE_URL: holdings.soleDatabase.url });
       const postgresKey = demoKeyOf(postgres);
       const fastifyPg = holdings.started(await PeerProcess.start("fastify-pg", { databaseUrl: database.url, prefix: "peer" }));
       const fastifyBullmq = holdings.started(await PeerProcess.start("fastify-bullmq", { redisUrl: REDIS_URL, prefix: holdings.peerPrefix }));
