@@ -5,7 +5,7 @@ import type { AccountTaskQuery } from "../../domain/tasks/reports.ts";
 import { TASK_STATES, toRecord } from "../../domain/tasks/task.ts";
 import type { ApiContext } from "../context.ts";
 import { fail, ok } from "../envelope.ts";
-import { pageOf, pageQueryProperties, pageSchema, readPageRequest, type PageRequest } from "../paging.ts";
+import { pageOf, pageQueryProperties, pageSchema, readPageRequest } from "../paging.ts";
 import { queryText } from "../request-values.ts";
 import { callerOf } from "../request-fields.ts";
 import { taskRecordSchema } from "./record-info.ts";
@@ -64,14 +64,10 @@ export function registerListJobs(api: FastifyInstance, context: ApiContext): voi
       const tasks = await context.reports.listAccountTasks({
         accountId: callerOf(request).accountId,
         ...filters.value,
-        ...beforeOf(page.value),
+        ...(page.value.after === undefined ? {} : { beforeId: page.value.after }),
         limit: page.value.limit + 1,
       });
       return ok(reply, pageOf(tasks, page.value, LIST, (task) => task.id, toRecord));
     },
   );
-}
-
-function beforeOf(page: PageRequest): { beforeId?: string } {
-  return page.after === undefined ? {} : { beforeId: page.after };
 }

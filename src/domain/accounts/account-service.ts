@@ -21,7 +21,8 @@ const KEY_NAME = /^(?=.*\S)[^\p{Cc}]{1,64}$/u;
 const MAX_CREDIT_CHANGE = 1_000_000_000;
 /**
  * Active keys an account may make for itself: enough for every server and developer, and a bound
- * on what a leaked key can make. The operator (CLI, admin API) is not bound by it.
+ * on what a leaked key can make. Counted before the insert, so requests racing each other may
+ * pass it by a few. The operator (CLI, admin API) is not bound by it.
  */
 export const MAX_OWN_ACTIVE_KEYS = 100;
 
