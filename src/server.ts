@@ -8,6 +8,7 @@ import { openDispatch } from "./composition/dispatch.ts";
 import { openRateLimits } from "./composition/rate-limits.ts";
 import { openStorage, type Storage } from "./composition/storage.ts";
 import { AccountService } from "./domain/accounts/account-service.ts";
+import { KeyUsage } from "./domain/accounts/key-usage.ts";
 import { CallbackService } from "./domain/callbacks/callback-service.ts";
 import { Catalog } from "./domain/catalog/catalog.ts";
 import { systemClock, type Clock } from "./domain/clock.ts";
@@ -33,6 +34,8 @@ const DEADLINE_SWEEP_MS = 1_000;
 const RETENTION_SWEEP_MS = 3_600_000;
 /** How often the upstreams are asked again whether they serve the configured models. */
 const UPSTREAM_CHECK_MS = 600_000;
+/** How often the keys' uses noted since are written (each key's at most once a minute). */
+const KEY_USE_FLUSH_MS = 10_000;
 /**
  * A shared queue's reconciler hands over active tasks left unchanged this many intervals: long
  * enough that a task an API process is handing over right now is rarely taken twice (it would be
@@ -63,7 +66,10 @@ export interface Server {
   start(): Promise<string>;
   /** Stops accepting, lets running tasks finish within the grace period, leaves the rest for recovery. */
   stop(): Promise<void>;
-  /** Runs the periodic sweeps once, now: overdue tasks fail, files past retention are deleted. */
+  /**
+   * Runs the periodic jobs once, now: overdue tasks fail, files past retention are deleted, the
+   * keys' last uses are written.
+   */
   sweep(): Promise<void>;
 }
 
@@ -121,6 +127,7 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
   const catalog = new Catalog({ prices: config.prices });
   const dispatch = await openDispatch(config, logger);
   const accounts = new AccountService(storage.accounts, clock);
+  const keyUsage = new KeyUsage(storage.accounts, clock);
   const tasks = new TaskService(storage.tasks, catalog, dispatch.queue, clock, {
     taskTimeoutMs: config.taskTimeoutMs,
     activeTaskLimit: config.activeTaskLimit,
@@ -225,6 +232,7 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
   ];
   const app = await buildApp({
     accounts,
+    keyUsage,
     tasks,
     taskEvents: dispatch.events,
     // A redelivery asked for here leaves at once; one from the CLI waits for the sender's next poll.
@@ -276,6 +284,7 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
     async start() {
       const address = await app.listen({ port: config.port, host: config.host });
       metrics.start();
+      if (config.role !== "worker") repeat(KEY_USE_FLUSH_MS, () => keyUsage.flush(), "recording when keys were last used");
       if (!runsTasks) return address;
       const consumer = dispatch.consumer;
       if (consumer === null) throw new Error("a process that runs tasks has no queue consumer");
@@ -316,6 +325,7 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
     async sweep() {
       await tasks.failOverdue();
       await sweepRetention();
+      await keyUsage.flush();
     },
     async stop() {
       for (const timer of timers) clearInterval(timer);
@@ -324,6 +334,8 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
       const cutOff = setTimeout(() => app.server.closeAllConnections(), config.shutdownGraceMs);
       await app.close();
       clearTimeout(cutOff);
+      // The uses the last requests noted, while the store is still open.
+      if (!closed) await keyUsage.flush().catch((error: unknown) => logger.warn({ err: error }, "could not record when keys were last used"));
       const consumer = dispatch.consumer;
       const stillRunning = consumer === null ? [] : await consumer.stop(config.shutdownGraceMs);
       if (consumer !== null && stillRunning.length > 0) {

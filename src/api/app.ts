@@ -18,8 +18,13 @@ import { registerDownloadUrl } from "./routes/download-url.ts";
 import { registerStreamInfo } from "./routes/stream-info.ts";
 import { registerFiles } from "./routes/files.ts";
 import { registerHealth } from "./routes/health.ts";
+import { registerListJobs } from "./routes/list-jobs.ts";
 import { registerModels } from "./routes/models.ts";
+import { registerOwnKeys } from "./routes/own-keys.ts";
+import { registerOwnUsage } from "./routes/own-usage.ts";
+import { registerOwnWebhookSecret } from "./routes/own-webhook-secret.ts";
 import { registerRecordInfo } from "./routes/record-info.ts";
+import { registerTaskCallbacks } from "./routes/task-callbacks.ts";
 import { registerUploads } from "./routes/uploads.ts";
 import { callerOf } from "./request-fields.ts";
 
@@ -114,7 +119,7 @@ export async function buildApp(context: ApiContext, options: AppOptions = { api:
   // One hook runs first on every /api/v1 and /api upload route: the key (401), then its rate budget (429).
   // createTask's budget is its own, so it has a scope of its own, and the hook knows its budget
   // without looking at the request.
-  const authenticate = authenticator(context.accounts);
+  const authenticate = authenticator(context.accounts, context.keyUsage);
   const guardedScope = (name: RateClass, register: (api: FastifyInstance) => void | Promise<void>, prefix = "/api/v1") =>
     app.register(
       async (api) => {
@@ -135,6 +140,12 @@ export async function buildApp(context: ApiContext, options: AppOptions = { api:
     registerStreamInfo(api, context);
     registerDownloadUrl(api, context);
     registerModels(api, context);
+    // The account's own records, for a console: its tasks, their callbacks, keys, webhook secret, usage and ledger.
+    registerListJobs(api, context);
+    registerTaskCallbacks(api, context);
+    registerOwnKeys(api, context);
+    registerOwnWebhookSecret(api, context);
+    registerOwnUsage(api, context);
   });
   // The hosted services' File Upload API sits beside /api/v1, on the same key and "other" budget.
   await guardedScope("other", (api) => registerUploads(api, context), "/api");

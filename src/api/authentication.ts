@@ -3,6 +3,7 @@ import { timingSafeEqual } from "node:crypto";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type { Caller } from "../domain/accounts/account.ts";
 import type { AccountService } from "../domain/accounts/account-service.ts";
+import type { KeyUsage } from "../domain/accounts/key-usage.ts";
 import { fail } from "./envelope.ts";
 
 const BEARER = /^Bearer\s+(\S+)\s*$/i;
@@ -18,9 +19,10 @@ export type Authenticate = (request: FastifyRequest, reply: FastifyReply) => Pro
  * connection keeps the header it last proved and the caller it proved: a request bringing that
  * header again skips hashing the key and is only rechecked (so a key revoked meanwhile fails at
  * once, and changed limits apply at once). The headers are compared in constant time, since one
- * connection from a proxy carries the requests of many clients.
+ * connection from a proxy carries the requests of many clients. Each success is noted in
+ * `usage` (in memory; its writes come later, off the request's way).
  */
-export function authenticator(accounts: AccountService): Authenticate {
+export function authenticator(accounts: AccountService, usage: KeyUsage): Authenticate {
   const proven = new WeakMap<Socket, { header: Buffer; caller: Caller }>();
   return async (request, reply) => {
     const header = request.headers.authorization;
@@ -38,6 +40,7 @@ export function authenticator(accounts: AccountService): Authenticate {
     }
     if (caller !== null) {
       request.caller = caller;
+      usage.seen(caller.keyId);
       return true;
     }
     if (socket !== undefined) proven.delete(socket);

@@ -1,6 +1,7 @@
 import type { Logger } from "pino";
 import type { AccountService } from "../domain/accounts/account-service.ts";
 import type { Caller } from "../domain/accounts/account.ts";
+import type { KeyUsage } from "../domain/accounts/key-usage.ts";
 import type { CallbackService } from "../domain/callbacks/callback-service.ts";
 import type { Catalog } from "../domain/catalog/catalog.ts";
 import type { Clock } from "../domain/clock.ts";
@@ -31,6 +32,8 @@ export interface ReadinessCheck {
 /** Everything the HTTP layer calls; built once in main.ts. */
 export interface ApiContext {
   accounts: AccountService;
+  /** When each key was last used, noted by authentication. */
+  keyUsage: KeyUsage;
   tasks: TaskService;
   /** Changes of tasks made by any process, for live streams. */
   taskEvents: TaskEvents;

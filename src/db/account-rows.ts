@@ -24,6 +24,8 @@ export function toKey(row: KeyRow): ApiKeyRecord {
     hint: row.hint,
     createdAt: row.created_at,
     revokedAt: row.revoked_at,
+    name: row.name,
+    lastUsedAt: row.last_used_at,
   };
 }
 

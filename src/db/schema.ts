@@ -20,6 +20,9 @@ export interface ApiKeysTable {
   hint: string;
   created_at: number;
   revoked_at: number | null;
+  /** What the account calls the key, if it gave a name. */
+  name: string | null;
+  last_used_at: number | null;
 }
 
 export interface TasksTable {

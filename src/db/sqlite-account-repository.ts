@@ -1,5 +1,5 @@
 import type SqliteDatabase from "better-sqlite3";
-import type { Account, AccountLimits, AccountRepository, ApiKeyRecord, AuditEntry, LedgerEntry } from "../domain/accounts/account.ts";
+import type { Account, AccountLimits, AccountRepository, ApiKeyRecord, AuditEntry, KeyUse, LedgerEntry } from "../domain/accounts/account.ts";
 import { limitsOf, toAccount, toKey, toLedgerEntry, type AccountRow, type KeyRow, type LedgerRow } from "./account-rows.ts";
 import { ExternalWrites } from "./external-writes.ts";
 import type { SqliteGroupCommit } from "./sqlite-group-commit.ts";
@@ -17,8 +17,8 @@ function prepareStatements(database: SqliteDatabase.Database) {
     listAccounts: prepare("SELECT * FROM accounts ORDER BY id"),
     countAccounts: prepare("SELECT count(*) AS count FROM accounts"),
     insertKey: prepare(
-      `INSERT INTO api_keys (id, account_id, mode, hash, hint, created_at, revoked_at)
-       VALUES (@id, @accountId, @mode, @hash, @hint, @createdAt, @revokedAt)`,
+      `INSERT INTO api_keys (id, account_id, mode, hash, hint, created_at, revoked_at, name, last_used_at)
+       VALUES (@id, @accountId, @mode, @hash, @hint, @createdAt, @revokedAt, @name, @lastUsedAt)`,
     ),
     keyById: prepare("SELECT * FROM api_keys WHERE id = ?"),
     callerByHash: prepare(
@@ -28,6 +28,7 @@ function prepareStatements(database: SqliteDatabase.Database) {
     listKeys: prepare("SELECT * FROM api_keys ORDER BY id"),
     listKeysOfAccount: prepare("SELECT * FROM api_keys WHERE account_id = ? ORDER BY id"),
     revokeKey: prepare("UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL"),
+    recordKeyUse: prepare("UPDATE api_keys SET last_used_at = @at WHERE id = @keyId AND (last_used_at IS NULL OR last_used_at < @at)"),
     adjust: prepare(
       "UPDATE accounts SET credits = credits + @amount WHERE id = @accountId AND credits + @amount >= 0 RETURNING credits",
     ),
@@ -35,7 +36,7 @@ function prepareStatements(database: SqliteDatabase.Database) {
       `INSERT INTO credit_ledger (account_id, task_id, kind, amount, balance_after, reason, actor, created_at)
        VALUES (@accountId, NULL, @kind, @amount, @balanceAfter, @reason, @actor, @now)`,
     ),
-    ledger: prepare("SELECT * FROM credit_ledger WHERE account_id = ? ORDER BY id DESC LIMIT ?"),
+    ledger: prepare("SELECT * FROM credit_ledger WHERE account_id = ? AND id < ? ORDER BY id DESC LIMIT ?"),
     ledgerSum: prepare("SELECT coalesce(sum(amount), 0) AS total FROM credit_ledger WHERE account_id = ?"),
     insertAudit: prepare(
       "INSERT INTO audit_log (at, actor, action, target, details) VALUES (@at, @actor, @action, @target, @details)",
@@ -153,12 +154,21 @@ export class SqliteAccountRepository implements AccountRepository {
     });
   }
 
+  async recordKeyUse(uses: readonly KeyUse[]): Promise<void> {
+    if (uses.length === 0) return;
+    // Nothing a request reads changes (the cached callers need not be dropped), and a use a crash
+    // loses is only a minute of "last used": no wait for the disk.
+    await this.groupCommit.submit(() => {
+      for (const use of uses) this.statements.recordKeyUse.run(use);
+    }, "committed");
+  }
+
   async adjustCredits(change: Parameters<AccountRepository["adjustCredits"]>[0]): Promise<{ balance: number } | null> {
     return this.groupCommit.submit(() => this.adjust(change));
   }
 
-  async ledger(accountId: string, limit: number): Promise<LedgerEntry[]> {
-    return (this.statements.ledger.all(accountId, limit) as LedgerRow[]).map(toLedgerEntry);
+  async ledger(accountId: string, limit: number, beforeId = Number.MAX_SAFE_INTEGER): Promise<LedgerEntry[]> {
+    return (this.statements.ledger.all(accountId, beforeId, limit) as LedgerRow[]).map(toLedgerEntry);
   }
 
   async ledgerSum(accountId: string): Promise<number> {

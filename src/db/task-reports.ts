@@ -1,5 +1,5 @@
-import { sql, type Kysely, type RawBuilder } from "kysely";
-import type { TaskFilter, TaskReports, UsageRow } from "../domain/tasks/reports.ts";
+import { sql, type Expression, type Kysely, type RawBuilder } from "kysely";
+import type { AccountTaskQuery, TaskFilter, TaskReports, UsageRow } from "../domain/tasks/reports.ts";
 import { TASK_STATES, type Task, type TaskState } from "../domain/tasks/task.ts";
 import { idTimeBound } from "../domain/ids.ts";
 import type { Database } from "./schema.ts";
@@ -14,6 +14,11 @@ export class KyselyTaskReports implements TaskReports {
     private readonly db: Kysely<Database>,
     /** The UTC day, YYYY-MM-DD, of tasks.create_time, in the database's own SQL. */
     private readonly utcDay: RawBuilder<string>,
+    /**
+     * A column as a filter to check on rows an index found, never as the index to find them by:
+     * where the planner cannot tell by itself which of two indexes reads fewer rows.
+     */
+    private readonly checkedOnly: (column: "state" | "model") => Expression<string> = (column) => sql.ref(column),
   ) {}
 
   async listTasks(filter: TaskFilter): Promise<Task[]> {
@@ -25,6 +30,36 @@ export class KyselyTaskReports implements TaskReports {
     if (filter.until !== undefined) query = query.where("id", "<", idTimeBound("task", filter.until));
     const rows = await query.execute();
     return rows.map(toTask);
+  }
+
+  async listAccountTasks(query: AccountTaskQuery): Promise<Task[]> {
+    const rows = await this.accountTasksQuery(query).execute();
+    return rows.map(toTask);
+  }
+
+  /** The statement listAccountTasks runs: exposed so that tests can have its plan explained. */
+  accountTasksQuery(query: AccountTaskQuery) {
+    // (account_id, id), (account_id, state, id) and (account_id, model, id) each give the page in
+    // id order, so a page reads about as many entries as it answers.
+    let select = this.db
+      .selectFrom("tasks")
+      .selectAll()
+      .where("account_id", "=", query.accountId)
+      .orderBy("id", "desc")
+      .limit(query.limit);
+    if (query.beforeId !== undefined) select = select.where("id", "<", query.beforeId);
+    const { state, model } = query;
+    if (state !== undefined && model !== undefined) {
+      // One index leads and the other filter is checked on what it reads. A successful task is the
+      // common case, within which a model is the narrower set; an active state holds few tasks
+      // (the active limit bounds them), and failed ones are a minority.
+      select =
+        state === "success"
+          ? select.where("model", "=", model).where(this.checkedOnly("state"), "=", state)
+          : select.where("state", "=", state).where(this.checkedOnly("model"), "=", model);
+    } else if (state !== undefined) select = select.where("state", "=", state);
+    else if (model !== undefined) select = select.where("model", "=", model);
+    return select;
   }
 
   async usage(filter: Omit<TaskFilter, "state" | "limit">): Promise<UsageRow[]> {

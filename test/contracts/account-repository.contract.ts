@@ -14,6 +14,8 @@ const keyOf = (id: string, accountId: string, changes: Partial<ApiKeyRecord> = {
   hint: "ig_live_abcd…",
   createdAt: NOW,
   revokedAt: null,
+  name: null,
+  lastUsedAt: null,
   ...changes,
 });
 
@@ -132,7 +134,55 @@ export function accountRepositoryContract(name: string, open: OpenStorage): void
       });
     });
 
+    describe("keys' names and last use", () => {
+      it("keep a key's name, and the latest use recorded by any process, an earlier one changing nothing", async () => {
+        const other = await store.another();
+        await store.accounts.createAccount(accountNamed("acct_a"));
+        await store.accounts.insertKey(keyOf("key_1", "acct_a", { name: "CI runner" }));
+        await store.accounts.insertKey(keyOf("key_2", "acct_a"));
+        expect(await store.accounts.findKey("key_1")).toEqual(keyOf("key_1", "acct_a", { name: "CI runner" }));
+
+        await store.accounts.recordKeyUse([
+          { keyId: "key_1", at: NOW + 60_000 },
+          { keyId: "key_2", at: NOW + 5 },
+          { keyId: "key_none", at: NOW + 5 },
+        ]);
+        await other.accounts.recordKeyUse([{ keyId: "key_1", at: NOW + 120_000 }]);
+        await store.accounts.recordKeyUse([{ keyId: "key_1", at: NOW + 1 }]);
+        await store.accounts.recordKeyUse([]);
+        expect((await store.accounts.listKeys("acct_a")).map((key) => [key.id, key.lastUsedAt])).toEqual([
+          ["key_1", NOW + 120_000],
+          ["key_2", NOW + 5],
+        ]);
+        // A use never revives a revoked key, nor is a revocation lost to one.
+        await store.accounts.revokeKey("key_2", NOW + 10);
+        await other.accounts.recordKeyUse([{ keyId: "key_2", at: NOW + 20 }]);
+        expect(await store.accounts.findKey("key_2")).toMatchObject({ revokedAt: NOW + 10, lastUsedAt: NOW + 20 });
+      });
+    });
+
     describe("credits and the ledger", () => {
+      it("list an account's ledger newest first, a page at a time before a given entry", async () => {
+        await store.accounts.createAccount(accountNamed("acct_a"));
+        await store.accounts.createAccount(accountNamed("acct_b"));
+        for (const amount of [1, 2, 3, 4, 5]) {
+          await store.accounts.adjustCredits(grant("acct_a", amount));
+          await store.accounts.adjustCredits(grant("acct_b", amount * 10));
+        }
+        const amounts = (entries: Array<{ amount: number }>) => entries.map((entry) => entry.amount);
+        const first = await store.accounts.ledger("acct_a", 2);
+        expect(amounts(first)).toEqual([5, 4]);
+        const second = await store.accounts.ledger("acct_a", 2, first.at(-1)?.id);
+        expect(amounts(second)).toEqual([3, 2]);
+        const last = await store.accounts.ledger("acct_a", 2, second.at(-1)?.id);
+        expect(amounts(last)).toEqual([1]);
+        expect(await store.accounts.ledger("acct_a", 2, last.at(-1)?.id)).toEqual([]);
+        // An entry of another account bounds the page by position alone.
+        const [bravoNewest] = await store.accounts.ledger("acct_b", 1);
+        expect(amounts(await store.accounts.ledger("acct_a", 10, bravoNewest?.id))).toEqual([5, 4, 3, 2, 1]);
+        expect((await store.accounts.ledger("acct_a", 10)).every((entry) => entry.accountId === "acct_a")).toBe(true);
+      });
+
       it("move by grants and deductions, never below zero, each recorded with the balance after it", async () => {
         await store.accounts.createAccount(accountNamed("acct_a"));
         expect(await store.accounts.adjustCredits(grant("acct_a", 50))).toEqual({ balance: 50 });

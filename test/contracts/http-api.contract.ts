@@ -620,6 +620,71 @@ export function httpApiContract(name: string, start: () => Promise<HttpApiTarget
       });
     });
 
+    describe("the account's own routes", () => {
+      interface Page {
+        items: TaskData[];
+        nextCursor: string | null;
+      }
+
+      it("list the account's tasks newest first a page at a time, across processes, and none of another account's", async () => {
+        const account = await target.newAccount("listed", 100);
+        const stranger = await target.newAccount("listed-stranger", 100);
+        const made: string[] = [];
+        for (let index = 0; index < 5; index += 1) made.push(await taskIdOf(via(index), account.key, { prompt: `listed ${index}` }));
+        for (const [index, taskId] of made.entries()) await waitForTerminal(via(index + 1), account.key, taskId);
+        const newestFirst = (await tasksOf(account)).map((task) => task.taskId);
+        expect([...newestFirst].sort()).toEqual([...made].sort());
+
+        const listed: TaskData[] = [];
+        const sizes: number[] = [];
+        let cursor: string | null = null;
+        for (let page = 0; page === 0 || cursor !== null; page += 1) {
+          const query: string = cursor === null ? "" : `&cursor=${cursor}`;
+          const answer: ApiAnswer<Page> = await call<Page>(via(page), "GET", `/api/v1/jobs?limit=2${query}`, { key: account.key });
+          expect(answer.status).toBe(200);
+          listed.push(...answer.body.data.items);
+          sizes.push(answer.body.data.items.length);
+          cursor = answer.body.data.nextCursor;
+        }
+        expect(sizes).toEqual([2, 2, 1]);
+        expect(listed.map((record) => record.taskId)).toEqual(newestFirst);
+        for (const record of listed) expect(record).toEqual(await recordOf(via(2), account.key, record.taskId));
+
+        for (const baseUrl of everywhere()) {
+          const successes = await call<Page>(baseUrl, "GET", `/api/v1/jobs?state=success&model=${MODEL}`, { key: account.key });
+          expect(successes.body.data.items.map((record) => record.taskId)).toEqual(newestFirst);
+          expect((await call<Page>(baseUrl, "GET", "/api/v1/jobs", { key: stranger.key })).body.data).toEqual({ items: [], nextCursor: null });
+          expect((await call(baseUrl, "GET", "/api/v1/jobs?state=finished", { key: account.key })).body).toEqual({
+            code: 422,
+            msg: "state must be one of waiting, queuing, generating, success, fail",
+            data: null,
+          });
+        }
+      });
+
+      it("make a key that works on every process, and revoke keys, the calling one too, on every process from the next request", async () => {
+        const account = await target.newAccount("self-keys", 100);
+        const made = await call<{ id: string; key: string; name: string }>(via(0), "POST", "/api/v1/keys", { key: account.key, body: { name: "deploy" } });
+        expect(made.body).toMatchObject({ code: 200, data: { name: "deploy", key: expect.stringMatching(/^ig_live_/) } });
+        expect(await creditEverywhere(made.body.data.key)).toBe(100);
+        const listed = await call<Array<{ id: string; current: boolean }>>(via(1), "GET", "/api/v1/keys", { key: account.key });
+        expect(listed.body.data.map((key) => [key.id, key.current])).toEqual([
+          [made.body.data.id, false],
+          [account.keyId, true],
+        ]);
+
+        expect((await call(via(1), "POST", `/api/v1/keys/${made.body.data.id}/revoke`, { key: account.key })).status).toBe(200);
+        const refused = { code: 401, msg: "Authentication failed: the API key is malformed, unknown or revoked.", data: null };
+        for (const baseUrl of everywhere()) expect((await call(baseUrl, "GET", "/api/v1/chat/credit", { key: made.body.data.key })).body).toEqual(refused);
+        expect(await creditEverywhere(account.key)).toBe(100);
+
+        // The account's key revokes itself: answered, then refused everywhere.
+        const itself = await call<{ id: string; current: boolean; revokedAt: number | null }>(via(2), "POST", `/api/v1/keys/${account.keyId}/revoke`, { key: account.key });
+        expect(itself.body.data).toMatchObject({ id: account.keyId, current: true, revokedAt: expect.any(Number) });
+        for (const baseUrl of everywhere()) expect((await call(baseUrl, "GET", "/api/v1/keys", { key: account.key })).body).toEqual(refused);
+      });
+    });
+
     describe("callbacks", () => {
       const received: ReceivedCallback[] = [];
       let receiver: Server;
@@ -682,6 +747,67 @@ export function httpApiContract(name: string, start: () => Promise<HttpApiTarget
           expect(new Webhook(secret).verify(callback.body, headers)).toEqual(record.body);
         }
         expect(new Set(received.map((callback) => callback.headers["webhook-id"])).size).toBe(expected.size);
+      });
+    });
+
+    describe("callbacks through the account's own key", () => {
+      const received: ReceivedCallback[] = [];
+      let receiver: Server;
+      let receiverUrl = "";
+      beforeAll(async () => {
+        receiver = createServer((request, response) => {
+          const chunks: Buffer[] = [];
+          request.on("data", (chunk: Buffer) => chunks.push(chunk));
+          request.on("end", () => {
+            received.push({ path: request.url ?? "", headers: request.headers, body: Buffer.concat(chunks).toString("utf8") });
+            response.writeHead(200).end("ok");
+          });
+        });
+        await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve));
+        receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks/own`;
+      });
+      afterAll(async () => {
+        receiver.closeAllConnections();
+        await new Promise((resolve) => receiver.close(resolve));
+      });
+
+      it("are signed with the secret the key rotated, listed with their attempts on every process, and sent again on request", async () => {
+        const account = await target.newAccount("own-callbacks", 100);
+        const first = await call<{ secret: string }>(via(0), "GET", "/api/v1/webhook-secret", { key: account.key });
+        const rotated = await call<{ secret: string }>(via(1), "POST", "/api/v1/webhook-secret/rotate", { key: account.key });
+        const secret = rotated.body.data.secret;
+        expect(secret).toMatch(/^whsec_[A-Za-z0-9+/]{43}=$/);
+        expect(secret).not.toBe(first.body.data.secret);
+        for (const baseUrl of everywhere()) {
+          expect((await call(baseUrl, "GET", "/api/v1/webhook-secret", { key: account.key })).body.data).toEqual({ secret });
+        }
+
+        const taskId = await taskIdOf(via(2), account.key, { prompt: "called back through the key" }, receiverUrl);
+        await waitUntil(() => received.length === 1, "the callback");
+        const headersOf = (callback: ReceivedCallback) => Object.fromEntries(Object.entries(callback.headers).map(([name, value]) => [name, String(value)]));
+        const [callback] = received;
+        if (callback === undefined) throw new Error("no callback");
+        expect(new Webhook(secret).verify(callback.body, headersOf(callback))).toMatchObject({ data: { taskId } });
+
+        type Details = { delivery: { id: string; state: string; payload: string }; attempts: Array<{ status: number | null }> };
+        await waitUntil(async () => {
+          const listed = await call<Details[]>(via(3), "GET", `/api/v1/jobs/callbacks?taskId=${taskId}`, { key: account.key });
+          return listed.body.data[0]?.delivery.state === "delivered";
+        }, "the delivery recorded");
+        for (const baseUrl of everywhere()) {
+          const listed = await call<Details[]>(baseUrl, "GET", `/api/v1/jobs/callbacks?taskId=${taskId}`, { key: account.key });
+          expect(listed.body.data).toHaveLength(1);
+          expect(listed.body.data[0]?.delivery).toMatchObject({ id: callback.headers["webhook-id"], state: "delivered", payload: callback.body });
+          expect(listed.body.data[0]?.attempts.map((attempt) => attempt.status)).toEqual([200]);
+        }
+
+        const again = await call<{ state: string }>(via(1), "POST", "/api/v1/jobs/callbacks/redeliver", { key: account.key, body: { taskId } });
+        expect(again.body).toMatchObject({ code: 200, data: { state: "pending" } });
+        await waitUntil(() => received.length === 2, "the callback sent again");
+        expect(received[1]?.headers["webhook-id"]).toBe(callback.headers["webhook-id"]);
+        expect(new Webhook(secret).verify(received[1]?.body ?? "", headersOf(received[1] ?? callback))).toMatchObject({ data: { taskId } });
+        const stranger = await target.newAccount("own-callbacks-stranger", 0);
+        expect((await call(via(0), "POST", "/api/v1/jobs/callbacks/redeliver", { key: stranger.key, body: { taskId } })).status).toBe(404);
       });
     });
 

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { NO_OVERRIDES } from "../../src/domain/accounts/account.ts";
+import type { AccountTaskQuery } from "../../src/domain/tasks/reports.ts";
 import type { Task } from "../../src/domain/tasks/task.ts";
 import type { OpenStorage, StorageFixture } from "../helpers/stores.ts";
 import { storedTask } from "../helpers/tasks.ts";
@@ -46,6 +47,34 @@ export function taskReportsContract(name: string, open: OpenStorage): void {
       expect(await ids({ since: bravo.createTime, until: alphaLater.createTime, limit: 10 })).toEqual([alphaFail.id, bravo.id]);
       expect(await store.reports.listTasks({ state: "success", limit: 10 })).toEqual([
         expect.objectContaining({ id: alphaSuccess.id, state: "success", creditsHeld: 10, completeTime: DAY_ONE + 2 * DAY }),
+      ]);
+    });
+
+    it("list an account's own tasks newest first, by state, model or both, a page at a time, never another account's", async () => {
+      const { alphaSuccess, alphaFail, alphaLater, bravo } = tasks;
+      const ids = async (query: Omit<AccountTaskQuery, "accountId" | "limit">, accountId = "acct_a", limit = 10) =>
+        (await store.reports.listAccountTasks({ accountId, limit, ...query })).map((task) => task.id);
+      expect(await ids({})).toEqual([alphaLater.id, alphaFail.id, alphaSuccess.id]);
+      expect(await ids({}, "acct_b")).toEqual([bravo.id]);
+      expect(await ids({}, "acct_none")).toEqual([]);
+      expect(await ids({ state: "queuing" })).toEqual([alphaLater.id]);
+      expect(await ids({ state: "success" })).toEqual([alphaSuccess.id]);
+      expect(await ids({ state: "waiting" })).toEqual([]);
+      expect(await ids({ model: "other-model" })).toEqual([alphaFail.id]);
+      expect(await ids({ model: alphaSuccess.model })).toEqual([alphaLater.id, alphaSuccess.id]);
+      expect(await ids({ model: alphaSuccess.model, state: "success" })).toEqual([alphaSuccess.id]);
+      expect(await ids({ model: alphaSuccess.model, state: "queuing" })).toEqual([alphaLater.id]);
+      expect(await ids({ model: "other-model", state: "fail" })).toEqual([alphaFail.id]);
+      expect(await ids({ model: "other-model", state: "success" })).toEqual([]);
+      // A page ends before the task it is given; pages taken one after another list every task once.
+      expect(await ids({}, "acct_a", 2)).toEqual([alphaLater.id, alphaFail.id]);
+      expect(await ids({ beforeId: alphaFail.id }, "acct_a", 2)).toEqual([alphaSuccess.id]);
+      expect(await ids({ beforeId: alphaSuccess.id })).toEqual([]);
+      expect(await ids({ beforeId: alphaLater.id, model: alphaSuccess.model })).toEqual([alphaSuccess.id]);
+      // Another account's task as the page's end bounds the page by time alone, and shows nothing of that account.
+      expect(await ids({ beforeId: bravo.id })).toEqual([alphaSuccess.id]);
+      expect(await store.reports.listAccountTasks({ accountId: "acct_a", state: "fail", limit: 1 })).toEqual([
+        expect.objectContaining({ id: alphaFail.id, accountId: "acct_a", state: "fail", failCode: "INTERNAL", creditsHeld: 10 }),
       ]);
     });
 

@@ -24,6 +24,8 @@ interface KeyData {
   hint: string;
   createdAt: number;
   revokedAt: number | null;
+  name: string | null;
+  lastUsedAt: number | null;
   key?: string;
   replaces?: string;
 }
@@ -239,6 +241,8 @@ describe("admin API", () => {
             hint: `${key.slice(0, 12)}…`,
             createdAt: expect.any(Number),
             revokedAt: null,
+            name: null,
+            lastUsedAt: null,
           },
         ]);
         expect(shown.ledger).toEqual([
@@ -323,10 +327,13 @@ describe("admin API", () => {
         hint: `${(live.key ?? "").slice(0, 12)}…`,
         createdAt: expect.any(Number),
         revokedAt: null,
+        name: null,
+        lastUsedAt: null,
         key: expect.stringMatching(LIVE_KEY),
       });
-      const test = await adminData<KeyData>(harness, "POST", "/accounts/golf/keys", { mode: "test" });
+      const test = await adminData<KeyData>(harness, "POST", "/accounts/golf/keys", { mode: "test", name: "staging" });
       expect(test.key).toMatch(TEST_KEY);
+      expect(test.name).toBe("staging");
       for (const key of [live.key ?? "", test.key ?? ""]) {
         expect((await call(harness.baseUrl, "GET", "/api/v1/chat/credit", { key })).body.data).toBe(5);
       }
@@ -347,7 +354,7 @@ describe("admin API", () => {
       expect(answer.status).toBe(200);
       expect(answer.body.data).toHaveLength(1);
       expect(answer.body.data[0]).toMatchObject({ accountId: account.id, mode: "live", revokedAt: null });
-      expect(Object.keys(answer.body.data[0] ?? {}).sort()).toEqual(["accountId", "createdAt", "hint", "id", "mode", "revokedAt"]);
+      expect(Object.keys(answer.body.data[0] ?? {}).sort()).toEqual(["accountId", "createdAt", "hint", "id", "lastUsedAt", "mode", "name", "revokedAt"]);
       expect(JSON.stringify(answer.body)).not.toContain(key.slice(12));
       const all = await adminData<KeyData[]>(harness, "GET", "/keys");
       expect(all.some((listed) => listed.accountId === harness.accountId)).toBe(true);

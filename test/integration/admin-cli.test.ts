@@ -158,7 +158,7 @@ describe("imagegate administration commands", { timeout: COMMAND_TIMEOUT_MS }, (
     it("keys list --json lists the account's keys without secrets", async () => {
       const list = json<Record<string, unknown>[]>(await admin(["keys", "list", "--account", "acme", "--json"]));
       expect(list).toEqual([
-        { id: keyId, accountId: expect.stringMatching(ACCOUNT_ID), mode: "live", hint: `${key.slice(0, 12)}…`, createdAt: expect.any(Number), revokedAt: null },
+        { id: keyId, accountId: expect.stringMatching(ACCOUNT_ID), mode: "live", hint: `${key.slice(0, 12)}…`, createdAt: expect.any(Number), revokedAt: null, name: null, lastUsedAt: null },
       ]);
     });
 

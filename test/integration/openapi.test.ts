@@ -38,6 +38,8 @@ interface Document {
 const PUBLIC_OPERATIONS = [
   "createTask", "recordInfo", "cancelTask", "streamInfo", "getCredit", "getDownloadUrl", "getFile",
   "getHealth", "getReadiness", "getMetrics", "listModels",
+  "listJobs", "listTaskCallbacks", "redeliverTaskCallback", "listKeys", "createKey", "revokeKey",
+  "getWebhookSecret", "rotateWebhookSecret", "getUsage", "listLedger",
 ];
 const PROJECT_ROOT = path.resolve(import.meta.dirname, "../..");
 
@@ -163,6 +165,44 @@ describe("/openapi.json", () => {
     expect(Object.keys(inputOf(MODEL))).toEqual(["prompt", "image_size", "aspect_ratio", "output_format", "nsfw_checker"]);
   });
 
+  it("documents the account's paged lists with their filters, and every account route's errors", () => {
+    const listJobs = operation("get", "/api/v1/jobs");
+    const parameters = listJobs.parameters?.map((parameter) => `${parameter.in} ${parameter.name}`);
+    expect(parameters?.sort()).toEqual(["query cursor", "query limit", "query model", "query state"]);
+    expect(listJobs.parameters?.find((parameter) => parameter.name === "limit")?.schema).toMatchObject({ type: "integer", minimum: 1, maximum: 100 });
+    for (const route of ["/api/v1/jobs", "/api/v1/ledger"]) {
+      const data = (operation("get", route).responses[200]?.content?.["application/json"]?.schema as { properties: { data: { required: string[] } } })
+        .properties.data;
+      expect(data.required).toEqual(["items", "nextCursor"]);
+    }
+    const item = (listJobs.responses[200]?.content?.["application/json"]?.schema as {
+      properties: { data: { properties: { items: { items: { required: string[] } } } } };
+    }).properties.data.properties.items.items;
+    expect([...item.required].sort()).toEqual(
+      ["completeTime", "costTime", "createTime", "creditsConsumed", "failCode", "failMsg", "model", "param", "resultJson", "state", "taskId", "updateTime"],
+    );
+    const accountRoutes: Array<[string, string, string[]]> = [
+      ["get", "/api/v1/jobs", ["200", "400", "401", "422", "429"]],
+      ["get", "/api/v1/jobs/callbacks", ["200", "400", "401", "404", "429"]],
+      ["post", "/api/v1/jobs/callbacks/redeliver", ["200", "400", "401", "404", "409", "422", "429"]],
+      ["get", "/api/v1/keys", ["200", "401", "429"]],
+      ["post", "/api/v1/keys", ["200", "400", "401", "403", "409", "422", "429"]],
+      ["post", "/api/v1/keys/{keyId}/revoke", ["200", "401", "403", "404", "429"]],
+      ["get", "/api/v1/webhook-secret", ["200", "401", "403", "429"]],
+      ["post", "/api/v1/webhook-secret/rotate", ["200", "401", "403", "429"]],
+      ["get", "/api/v1/usage", ["200", "400", "401", "422", "429"]],
+      ["get", "/api/v1/ledger", ["200", "400", "401", "422", "429"]],
+    ];
+    for (const [method, route, statuses] of accountRoutes) {
+      expect(Object.keys(operation(method, route).responses).sort(), `${method} ${route}`).toEqual(statuses);
+    }
+    expect(operation("post", "/api/v1/keys").responses[403]?.content?.["application/json"]?.example).toEqual({
+      code: 403,
+      msg: "A test-mode key cannot make keys: use a live key (ig_live_...).",
+      data: null,
+    });
+  });
+
   it("documents result files at /files/{day}/{file} with their signed query and image answers", () => {
     expect(Object.keys(document.paths).filter((route) => route.includes("*"))).toEqual([]);
     const files = operation("get", "/files/{day}/{file}");
@@ -201,6 +241,11 @@ export async function createAndRead(baseUrl: string, key: string, model: "${MODE
   });
   if (pro.data === undefined) throw new Error("createTask answered " + pro.error.msg);
   const events: Events = "";
+  const jobs = await client.GET("/api/v1/jobs", { params: { query: { model: "${MODEL}", limit: 5 } } });
+  if (jobs.data === undefined) throw new Error("listJobs answered " + jobs.error.msg);
+  const nextCursor: string | null = jobs.data.data.nextCursor;
+  const listed: TaskRecord | undefined = jobs.data.data.items.find((item) => item.taskId === taskId);
+  if (listed === undefined || nextCursor === undefined) throw new Error("listJobs did not list " + taskId);
   return { taskId: record.data.data.taskId + events, state: record.data.data.state };
 }
 `;
@@ -214,7 +259,7 @@ describe("a client generated from /openapi.json", () => {
     await rm(directory, { recursive: true, force: true });
   });
 
-  it("type-checks calls of createTask and recordInfo, and runs them against the server", async () => {
+  it("type-checks calls of createTask, recordInfo and listJobs, and runs them against the server", async () => {
     const types = astToString(await openapiTS(document as unknown as OpenAPI3));
     await writeFile(path.join(directory, "imagegate.ts"), types);
     await writeFile(path.join(directory, "client.ts"), CLIENT_SOURCE);

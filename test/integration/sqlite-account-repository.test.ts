@@ -5,7 +5,7 @@ import type { ApiKeyRecord } from "../../src/domain/accounts/account.ts";
 import { openHeldDatabase, type HeldDatabase, type HeldSync } from "../helpers/held-sync.ts";
 
 const NOW = 1_800_000_000_000;
-const KEY: ApiKeyRecord = { id: "key_1", accountId: "acct_1", mode: "live", hash: "ab".repeat(32), hint: "ig_live_abcd", createdAt: NOW, revokedAt: null };
+const KEY: ApiKeyRecord = { id: "key_1", accountId: "acct_1", mode: "live", hash: "ab".repeat(32), hint: "ig_live_abcd", createdAt: NOW, revokedAt: null, name: null, lastUsedAt: null };
 
 let database: HeldDatabase;
 let held: HeldSync;

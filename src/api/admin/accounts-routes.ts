@@ -2,7 +2,7 @@ import type { FastifyInstance } from "fastify";
 import type { ApiContext } from "../context.ts";
 import { fail, ok } from "../envelope.ts";
 import { accountParams, accountSchema, adminRoute, keySchema, ledgerEntrySchema } from "./admin-route.ts";
-import { readBody } from "./request-values.ts";
+import { readBody } from "../request-values.ts";
 import { keyView, ledgerView } from "../../views/operator-views.ts";
 
 const RECENT_LEDGER_ENTRIES = 20;

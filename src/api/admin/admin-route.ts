@@ -93,6 +93,8 @@ export const keySchema = {
     hint: { type: "string", description: "The key's first characters; the key itself is never stored." },
     createdAt: { type: "number" },
     revokedAt: nullableNumber,
+    name: { ...nullableString, description: "The name given when the key was made, if any." },
+    lastUsedAt: { ...nullableNumber, description: "Epoch ms of the key's latest request, to about a minute; null when never used." },
   },
 };
 

@@ -4,54 +4,12 @@ import { failure, success, type Result } from "../../domain/errors.ts";
 import type { ApiContext } from "../context.ts";
 import { fail, ok } from "../envelope.ts";
 import { adminRoute } from "./admin-route.ts";
+import { deliveryDetailsSchema, deliverySchema } from "../callback-schemas.ts";
 import { deliveryDetailsView, deliveryView } from "../../views/callback-views.ts";
-import { parseCount, queryText } from "./request-values.ts";
+import { parseCount, queryText } from "../request-values.ts";
 
 const DEFAULT_LIMIT = 50;
 const MAX_LIMIT = 1000;
-
-const nullableNumber = { type: ["number", "null"] };
-const nullableString = { type: ["string", "null"] };
-
-const deliverySchema = {
-  type: "object",
-  properties: {
-    id: { type: "string", example: "msg_01jdw...", description: "Also the webhook-id header, the same on every attempt." },
-    taskId: { type: "string" },
-    accountId: { type: "string" },
-    accountName: nullableString,
-    url: { type: "string", description: "The task's callBackUrl." },
-    state: { type: "string", enum: [...DELIVERY_STATES] },
-    attempts: { type: "integer", description: "Attempts made so far." },
-    createdAt: { type: "number", description: "Epoch ms: when the task settled." },
-    updatedAt: { type: "number" },
-    nextAttemptAt: { ...nullableNumber, description: "When the next attempt is due; null unless pending." },
-    deliveredAt: nullableNumber,
-    lastStatus: { ...nullableNumber, description: "HTTP status of the latest attempt; null when none came." },
-    lastError: nullableString,
-  },
-};
-
-const attemptSchema = {
-  type: "object",
-  properties: {
-    at: { type: "number", description: "Epoch ms when the attempt was sent." },
-    status: { ...nullableNumber, description: "HTTP status answered; null when none came (refused, network error, timeout)." },
-    durationMs: { type: "number" },
-    error: nullableString,
-  },
-};
-
-const deliveryDetailsSchema = {
-  type: "object",
-  properties: {
-    delivery: {
-      ...deliverySchema,
-      properties: { ...deliverySchema.properties, payload: { type: "string", description: "The exact JSON body POSTed." } },
-    },
-    attempts: { type: "array", items: attemptSchema, description: "Every attempt, oldest first." },
-  },
-};
 
 const deliveryParams = {
   type: "object",

@@ -2,7 +2,7 @@ import type { FastifyInstance } from "fastify";
 import type { ApiContext } from "../context.ts";
 import { fail, ok } from "../envelope.ts";
 import { accountParams, adminRoute } from "./admin-route.ts";
-import { readBody } from "./request-values.ts";
+import { readBody } from "../request-values.ts";
 
 const creditChangeBody = {
   type: "object",

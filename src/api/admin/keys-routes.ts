@@ -2,7 +2,7 @@ import type { FastifyInstance } from "fastify";
 import type { ApiContext } from "../context.ts";
 import { fail, ok } from "../envelope.ts";
 import { accountParams, adminRoute, createdKeySchema, keyParams, keySchema } from "./admin-route.ts";
-import { accountIdFromQuery, readBody } from "./request-values.ts";
+import { accountIdFromQuery, readBody } from "../request-values.ts";
 import { keyView } from "../../views/operator-views.ts";
 
 export function registerKeysRoutes(admin: FastifyInstance, context: ApiContext): void {
@@ -15,17 +15,22 @@ export function registerKeysRoutes(admin: FastifyInstance, context: ApiContext):
       params: accountParams,
       body: {
         type: "object",
-        properties: { mode: { type: "string", enum: ["live", "test"], default: "live", description: "test: sandbox images, no credits." } },
+        properties: {
+          mode: { type: "string", enum: ["live", "test"], default: "live", description: "test: sandbox images, no credits." },
+          name: { type: "string", minLength: 1, maxLength: 64, description: "What the key is for, shown in listings." },
+        },
       },
       data: createdKeySchema,
       errors: [400, 404, 422],
     }),
     async (request, reply) => {
-      const body = readBody(request.body, ["mode"]);
+      const body = readBody(request.body, ["mode", "name"]);
       if (!body.ok) return fail(reply, body.code, body.message);
       const mode = body.value.mode ?? "live";
       if (mode !== "live" && mode !== "test") return fail(reply, "VALIDATION_FAILED", "mode must be one of live, test");
-      const created = await context.accounts.createKey(request.params.account, mode, "admin-api");
+      const name = body.value.name ?? null;
+      if (name !== null && typeof name !== "string") return fail(reply, "BAD_REQUEST", "name must be a string.");
+      const created = await context.accounts.createKey(request.params.account, mode, "admin-api", { name });
       if (!created.ok) return fail(reply, created.code, created.message);
       return ok(reply, { ...keyView(created.value.record), key: created.value.key });
     },

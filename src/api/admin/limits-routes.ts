@@ -4,7 +4,7 @@ import { failure, success, type Result } from "../../domain/errors.ts";
 import type { ApiContext } from "../context.ts";
 import { fail, ok } from "../envelope.ts";
 import { accountParams, accountSchema, adminRoute, limitsSchema } from "./admin-route.ts";
-import { readBody, type JsonObject } from "./request-values.ts";
+import { readBody, type JsonObject } from "../request-values.ts";
 
 const LIMIT_FIELDS = ["activeTasks", "createTask", "other"] as const;
 

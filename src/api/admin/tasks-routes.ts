@@ -6,7 +6,7 @@ import type { ApiContext } from "../context.ts";
 import { fail, ok } from "../envelope.ts";
 import { taskRecordSchema } from "../routes/record-info.ts";
 import { adminRoute } from "./admin-route.ts";
-import { accountIdFromQuery, parseCount, queryText, readTimeRange } from "./request-values.ts";
+import { accountIdFromQuery, parseCount, queryText, readTimeRange } from "../request-values.ts";
 import { adminTaskView } from "../../views/operator-views.ts";
 
 const DEFAULT_LIMIT = 50;

@@ -3,7 +3,7 @@ import { TASK_STATES } from "../../domain/tasks/task.ts";
 import type { ApiContext } from "../context.ts";
 import { fail, ok } from "../envelope.ts";
 import { adminRoute } from "./admin-route.ts";
-import { accountIdFromQuery, parseCount, queryText, readTimeRange } from "./request-values.ts";
+import { accountIdFromQuery, parseCount, queryText, readTimeRange } from "../request-values.ts";
 
 const DEFAULT_AUDIT_ENTRIES = 100;
 const MAX_AUDIT_ENTRIES = 1000;
@@ -36,7 +36,11 @@ const auditEntrySchema = {
   type: "object",
   properties: {
     at: { type: "number", description: "Epoch ms." },
-    actor: { type: "string", enum: ["cli", "admin-api"] },
+    actor: {
+      type: "string",
+      example: "admin-api",
+      description: "cli, admin-api, or the id (key_...) of the account's own key that made the change through /api/v1.",
+    },
     action: { type: "string", example: "credits.grant" },
     target: { type: "string", description: "The account or key changed." },
     details: { type: "object", additionalProperties: true },

@@ -263,6 +263,21 @@ const migrations: Record<string, Migration> = {
         $$`.execute(db);
     },
   },
+  "0006_tasks_listed_by_state_and_model": {
+    async up(db: Kysely<unknown>): Promise<void> {
+      // An account's tasks listed newest first by state or by model (see the SQLite migration of
+      // the same name): without these a filter reads past every task that does not match.
+      await sql`CREATE INDEX tasks_account_state_id ON tasks (account_id, state, id)`.execute(db);
+      await sql`CREATE INDEX tasks_account_model_id ON tasks (account_id, model, id)`.execute(db);
+    },
+  },
+  "0007_key_names_and_last_use": {
+    async up(db: Kysely<unknown>): Promise<void> {
+      await sql`ALTER TABLE api_keys ADD COLUMN name text`.execute(db);
+      // When the key was last used, to the minute: written after requests, not by them.
+      await sql`ALTER TABLE api_keys ADD COLUMN last_used_at bigint`.execute(db);
+    },
+  },
 };
 
 export const postgresMigrationProvider: MigrationProvider = {

@@ -1,4 +1,4 @@
-import type { Account, AccountLimits, AccountRepository, ApiKeyRecord, AuditEntry, LedgerEntry } from "../../domain/accounts/account.ts";
+import type { Account, AccountLimits, AccountRepository, ApiKeyRecord, AuditEntry, KeyUse, LedgerEntry } from "../../domain/accounts/account.ts";
 import { limitsOf, toAccount, toKey, toLedgerEntry, type AccountRow, type KeyRow, type LedgerRow } from "../account-rows.ts";
 import { Batcher, READ_BATCHES, type ItemOutcome } from "../../concurrency/batcher.ts";
 import type { NamedStatement, PostgresDatabase } from "./connection.ts";
@@ -13,7 +13,8 @@ const STATEMENTS = {
   countAccounts: statement("count", "SELECT count(*) AS count FROM accounts"),
   insertKey: statement(
     "insert_key",
-    "INSERT INTO api_keys (id, account_id, mode, hash, hint, created_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    `INSERT INTO api_keys (id, account_id, mode, hash, hint, created_at, revoked_at, name, last_used_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
   ),
   keyById: statement("key_by_id", "SELECT * FROM api_keys WHERE id = $1"),
   // The keys of the requests of one batch (see findCallerByKeyHash).
@@ -25,6 +26,13 @@ const STATEMENTS = {
   listKeys: statement("list_keys", "SELECT * FROM api_keys ORDER BY id"),
   listKeysOfAccount: statement("list_keys_of", "SELECT * FROM api_keys WHERE account_id = $1 ORDER BY id"),
   revokeKey: statement("revoke_key", "UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL"),
+  /** Every use of a batch in one statement: the ids and times as two arrays. */
+  recordKeyUse: statement(
+    "record_key_use",
+    `UPDATE api_keys SET last_used_at = used.at
+     FROM unnest($1::text[], $2::bigint[]) AS used (id, at)
+     WHERE api_keys.id = used.id AND (api_keys.last_used_at IS NULL OR api_keys.last_used_at < used.at)`,
+  ),
   /** The guarded change and its ledger line in one statement, so in one transaction. */
   adjust: statement(
     "adjust",
@@ -36,7 +44,7 @@ const STATEMENTS = {
      )
      SELECT credits FROM adjusted`,
   ),
-  ledger: statement("ledger", "SELECT * FROM credit_ledger WHERE account_id = $1 ORDER BY id DESC LIMIT $2"),
+  ledger: statement("ledger", "SELECT * FROM credit_ledger WHERE account_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3"),
   ledgerSum: statement("ledger_sum", "SELECT coalesce(sum(amount), 0) AS total FROM credit_ledger WHERE account_id = $1"),
   insertAudit: statement("insert_audit", "INSERT INTO audit_log (at, actor, action, target, details) VALUES ($1, $2, $3, $4, $5)"),
   listAudit: statement("list_audit", "SELECT at, actor, action, target, details FROM audit_log ORDER BY id DESC LIMIT $1"),
@@ -90,7 +98,17 @@ export class PostgresAccountRepository implements AccountRepository {
   }
 
   async insertKey(key: ApiKeyRecord): Promise<void> {
-    await this.database.query(STATEMENTS.insertKey, [key.id, key.accountId, key.mode, key.hash, key.hint, key.createdAt, key.revokedAt]);
+    await this.database.query(STATEMENTS.insertKey, [
+      key.id,
+      key.accountId,
+      key.mode,
+      key.hash,
+      key.hint,
+      key.createdAt,
+      key.revokedAt,
+      key.name,
+      key.lastUsedAt,
+    ]);
   }
 
   async findKey(keyId: string): Promise<ApiKeyRecord | null> {
@@ -126,6 +144,11 @@ export class PostgresAccountRepository implements AccountRepository {
     return rowCount === 1;
   }
 
+  async recordKeyUse(uses: readonly KeyUse[]): Promise<void> {
+    if (uses.length === 0) return;
+    await this.database.query(STATEMENTS.recordKeyUse, [uses.map((use) => use.keyId), uses.map((use) => use.at)]);
+  }
+
   async adjustCredits(change: Parameters<AccountRepository["adjustCredits"]>[0]): Promise<{ balance: number } | null> {
     const { rows } = await this.database.query<{ credits: number }>(STATEMENTS.adjust, [
       change.accountId,
@@ -138,8 +161,8 @@ export class PostgresAccountRepository implements AccountRepository {
     return rows[0] === undefined ? null : { balance: rows[0].credits };
   }
 
-  async ledger(accountId: string, limit: number): Promise<LedgerEntry[]> {
-    const { rows } = await this.database.query<LedgerRow>(STATEMENTS.ledger, [accountId, limit]);
+  async ledger(accountId: string, limit: number, beforeId = Number.MAX_SAFE_INTEGER): Promise<LedgerEntry[]> {
+    const { rows } = await this.database.query<LedgerRow>(STATEMENTS.ledger, [accountId, beforeId, limit]);
     return rows.map(toLedgerEntry);
   }
 

@@ -16,7 +16,15 @@ import type {
 import { digestApiKey, generateApiKey, hashApiKey, keyHint, looksLikeApiKey, sameDigest } from "./api-keys.ts";
 
 const ACCOUNT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+/** A key's name: 1 to 64 characters, no control characters, not only spaces. */
+const KEY_NAME = /^(?=.*\S)[^\p{Cc}]{1,64}$/u;
 const MAX_CREDIT_CHANGE = 1_000_000_000;
+/**
+ * Active keys an account may make for itself: enough for every server and developer, and a bound
+ * on what a leaked key can make. Counted before the insert, so requests racing each other may
+ * pass it by a few. The operator (CLI, admin API) is not bound by it.
+ */
+export const MAX_OWN_ACTIVE_KEYS = 100;
 
 export interface CreatedKey {
   record: ApiKeyRecord;
@@ -24,8 +32,11 @@ export interface CreatedKey {
   key: string;
 }
 
-/** Who asks for an administrative change; written to the audit trail with it. */
-export type Actor = "cli" | "admin-api" | "system";
+/**
+ * Who asks for an administrative change; written to the audit trail with it: the operator
+ * ("cli", "admin-api"), or an account's own key (its id) changing its own account.
+ */
+export type Actor = "cli" | "admin-api" | "system" | `key_${string}`;
 
 /**
  * Accounts, their keys, credits and limits. Every change made here by an operator is written to
@@ -82,7 +93,16 @@ export class AccountService {
     return (await this.accounts.countAccounts()) === 0;
   }
 
-  async createKey(accountNameOrId: string, mode: KeyMode, actor: Actor = "system"): Promise<Result<CreatedKey>> {
+  async createKey(
+    accountNameOrId: string,
+    mode: KeyMode,
+    actor: Actor = "system",
+    options: { name?: string | null } = {},
+  ): Promise<Result<CreatedKey>> {
+    const name = options.name ?? null;
+    if (name !== null && !KEY_NAME.test(name)) {
+      return failure("VALIDATION_FAILED", "name must be 1 to 64 characters, not only spaces, without control characters");
+    }
     const account = await this.requireAccount(accountNameOrId);
     if (!account.ok) return account;
     const key = generateApiKey(mode);
@@ -95,9 +115,11 @@ export class AccountService {
       hint: keyHint(key),
       createdAt: now,
       revokedAt: null,
+      name,
+      lastUsedAt: null,
     };
     await this.accounts.insertKey(record);
-    await this.audit(actor, "key.create", record.id, { account: account.value.id, mode });
+    await this.audit(actor, "key.create", record.id, { account: account.value.id, mode, ...(name === null ? {} : { name }) });
     return success({ record, key });
   }
 
@@ -117,11 +139,11 @@ export class AccountService {
     return success(true);
   }
 
-  /** A new key for the same account and mode; the old one is revoked. */
+  /** A new key for the same account, mode and name; the old one is revoked. */
   async rotateKey(keyId: string, actor: Actor = "system"): Promise<Result<CreatedKey>> {
     const old = await this.accounts.findKey(keyId);
     if (old === null || old.revokedAt !== null) return failure("NOT_FOUND", `no active key with id ${keyId}`);
-    const created = await this.createKey(old.accountId, old.mode, actor);
+    const created = await this.createKey(old.accountId, old.mode, actor, { name: old.name });
     if (!created.ok) return created;
     await this.accounts.revokeKey(keyId, this.clock.now());
     await this.audit(actor, "key.rotate", keyId, { replacement: created.value.record.id });
@@ -146,6 +168,53 @@ export class AccountService {
   async recheck(caller: Caller): Promise<Caller | null> {
     const found = await this.accounts.findCallerByKeyHash(caller.keyHash);
     return found === null ? null : activeCaller(found);
+  }
+
+  /** The keys of the caller's own account, revoked ones included, newest first. */
+  async listOwnKeys(caller: Caller): Promise<ApiKeyRecord[]> {
+    return (await this.accounts.listKeys(caller.accountId)).reverse();
+  }
+
+  /**
+   * A key for the caller's own account, made by a live key alone (see ownAccountChange), at most
+   * MAX_OWN_ACTIVE_KEYS active at once; audited with the caller's key as the actor.
+   */
+  async createOwnKey(caller: Caller, mode: KeyMode, name: string | null): Promise<Result<CreatedKey>> {
+    const allowed = ownAccountChange(caller, "make keys");
+    if (!allowed.ok) return allowed;
+    const active = (await this.accounts.listKeys(caller.accountId)).filter((key) => key.revokedAt === null);
+    if (active.length >= MAX_OWN_ACTIVE_KEYS) {
+      return failure("CONFLICT", `The account already has ${MAX_OWN_ACTIVE_KEYS} active keys: revoke one before making another.`);
+    }
+    return this.createKey(caller.accountId, mode, keyActor(caller), { name });
+  }
+
+  /**
+   * Revokes a key of the caller's own account, the calling key itself included (it fails from
+   * the next request on). Answers the key as revoked; one revoked already is answered as it is.
+   * Another account's key is as unknown as a missing one.
+   */
+  async revokeOwnKey(caller: Caller, keyId: string): Promise<Result<ApiKeyRecord>> {
+    const allowed = ownAccountChange(caller, "revoke keys");
+    if (!allowed.ok) return allowed;
+    const unknown = failure("NOT_FOUND", `no key with id ${keyId}`);
+    const before = await this.accounts.findKey(keyId);
+    if (before === null || before.accountId !== caller.accountId) return unknown;
+    if (before.revokedAt === null) await this.revokeKey(keyId, keyActor(caller));
+    const after = await this.accounts.findKey(keyId);
+    return after === null ? unknown : success(after);
+  }
+
+  /** The caller's own account's webhook secret, shown or rotated by a live key alone. */
+  async ownWebhookSecret(caller: Caller, rotate: boolean): Promise<Result<string>> {
+    const allowed = ownAccountChange(caller, rotate ? "rotate the webhook secret" : "read the webhook secret");
+    if (!allowed.ok) return allowed;
+    return success(await this.webhookSecretOf(caller.accountId, { rotate, actor: keyActor(caller) }));
+  }
+
+  /** The caller's own ledger, newest first, only entries older than `beforeId` when given. */
+  ownLedger(caller: Caller, limit: number, beforeId?: number): Promise<LedgerEntry[]> {
+    return this.accounts.ledger(caller.accountId, limit, beforeId);
   }
 
   async balance(accountId: string): Promise<number> {
@@ -247,6 +316,22 @@ export class AccountService {
     if (actor === "system") return;
     await this.accounts.recordAudit({ at: this.clock.now(), actor, action, target, details });
   }
+}
+
+/**
+ * Whether the caller's key may change its own account's keys and webhook secret: a live key may.
+ * A test key may not: test keys are handed to CI and staging, where they leak more easily, and
+ * one that could make or revoke keys, or read the secret that signs live callbacks, would be a
+ * live key in all but name.
+ */
+function ownAccountChange(caller: Caller, what: string): Result<true> {
+  if (caller.mode === "live") return success(true);
+  return failure("FORBIDDEN", `A test-mode key cannot ${what}: use a live key (ig_live_...).`);
+}
+
+/** The actor of a change a key makes to its own account: the key's id (every key id is key_...). */
+export function keyActor(caller: Caller): Actor {
+  return caller.keyId as `key_${string}`;
 }
 
 /** The caller a found key stands for; null once the key is revoked. */

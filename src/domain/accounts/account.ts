@@ -27,6 +27,15 @@ export interface ApiKeyRecord {
   hint: string;
   createdAt: number;
   revokedAt: number | null;
+  /** What the account calls the key, if it gave a name. */
+  name: string | null;
+  /** When the key was last used, to about a minute (see KeyUsage); null when never seen used. */
+  lastUsedAt: number | null;
+}
+
+export interface KeyUse {
+  keyId: string;
+  at: number;
 }
 
 /** Who is calling, once a key has been verified. */
@@ -76,6 +85,8 @@ export interface AccountRepository {
   listKeys(accountId?: string): Promise<ApiKeyRecord[]>;
   /** Marks the key revoked; false when no such (unrevoked) key exists. */
   revokeKey(keyId: string, now: number): Promise<boolean>;
+  /** Records when keys were used; an earlier time than the one recorded changes nothing. */
+  recordKeyUse(uses: readonly KeyUse[]): Promise<void>;
   /**
    * Adds `amount` (negative to take away) and records it in the ledger, in one transaction.
    * Null when the balance would go below zero: nothing changes then.
@@ -88,7 +99,8 @@ export interface AccountRepository {
     actor: string;
     now: number;
   }): Promise<{ balance: number } | null>;
-  ledger(accountId: string, limit: number): Promise<LedgerEntry[]>;
+  /** The account's entries newest first, only those older than `beforeId` when it is given. */
+  ledger(accountId: string, limit: number, beforeId?: number): Promise<LedgerEntry[]>;
   /** Sum of every ledger amount of the account: always equals its balance. */
   ledgerSum(accountId: string): Promise<number>;
   setLimits(accountId: string, limits: Partial<AccountLimits>): Promise<void>;

@@ -5,6 +5,9 @@ import type { CallbackDelivery, CallbackOutbox, DeliveryAttempt, DeliveryState }
 
 export const DELIVERY_STATES: readonly DeliveryState[] = ["pending", "delivered", "failed"];
 
+/** More deliveries than one task ever has (it settles once), so none is left out. */
+const TASK_DELIVERIES = 10;
+
 export interface DeliveryQuery {
   /** The account's name or id. */
   account?: string;
@@ -58,6 +61,15 @@ export class CallbackService {
     const delivery = await this.outbox.get(deliveryId);
     if (delivery === null) return notFound(deliveryId);
     return success({ delivery, attempts: await this.outbox.attempts(deliveryId) });
+  }
+
+  /**
+   * The deliveries of one of the account's tasks, newest first, each with its attempts: one
+   * delivery once a task with a callBackUrl has ended, none before or without one.
+   */
+  async deliveriesOfTask(accountId: string, taskId: string): Promise<DeliveryDetails[]> {
+    const deliveries = await this.outbox.list({ accountId, taskId, limit: TASK_DELIVERIES });
+    return Promise.all(deliveries.map(async (delivery) => ({ delivery, attempts: await this.outbox.attempts(delivery.id) })));
   }
 
   /**

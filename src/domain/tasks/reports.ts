@@ -10,6 +10,16 @@ export interface TaskFilter {
   limit: number;
 }
 
+/** One page of an account's own tasks, newest first: what the account's task list reads. */
+export interface AccountTaskQuery {
+  accountId: string;
+  state?: TaskState;
+  model?: string;
+  /** Only tasks created before this one (ids sort by creation): the last task of the page before. */
+  beforeId?: string;
+  limit: number;
+}
+
 export interface UsageRow {
   /** UTC day, YYYY-MM-DD, of the tasks' creation. */
   day: string;
@@ -22,8 +32,13 @@ export interface UsageRow {
   models: Record<string, { tasks: number; creditsSpent: number }>;
 }
 
-/** Read-only queries for operators: listings and usage. */
+/** Read-only queries for operators, and for accounts over their own tasks: listings and usage. */
 export interface TaskReports {
   listTasks(filter: TaskFilter): Promise<Task[]>;
+  /**
+   * The account's tasks newest first, filtered, at most `limit`. Every page reads about as many
+   * index entries as it answers, however many tasks the account has, whichever one filter is given.
+   */
+  listAccountTasks(query: AccountTaskQuery): Promise<Task[]>;
   usage(filter: Omit<TaskFilter, "state" | "limit">): Promise<UsageRow[]>;
 }

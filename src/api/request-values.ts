@@ -1,6 +1,6 @@
-import type { AccountService } from "../../domain/accounts/account-service.ts";
-import { failure, success, type Result } from "../../domain/errors.ts";
-import { jsonObjectBody, type JsonObject } from "../json-body.ts";
+import type { AccountService } from "../domain/accounts/account-service.ts";
+import { failure, success, type Result } from "../domain/errors.ts";
+import { jsonObjectBody, type JsonObject } from "./json-body.ts";
 
 export type { JsonObject };
 
@@ -39,19 +39,22 @@ export function parseCount(name: string, text: string | undefined, fallback: num
   return success(value);
 }
 
-/** The optional time bounds `since` (inclusive) and `until` (exclusive) of a query. */
-export function readTimeRange(query: unknown): Result<{ since?: number; until?: number }> {
+/**
+ * The optional time bounds of a query, the first inclusive and the second exclusive, named `since`
+ * and `until` unless `names` says otherwise.
+ */
+export function readTimeRange(query: unknown, names: readonly [string, string] = ["since", "until"]): Result<{ since?: number; until?: number }> {
   const range: { since?: number; until?: number } = {};
-  for (const name of ["since", "until"] as const) {
+  for (const [bound, name] of [["since", names[0]], ["until", names[1]]] as const) {
     const text = queryText(query, name);
     if (!text.ok) return text;
     if (text.value === undefined) continue;
     const time = parseTime(name, text.value);
     if (!time.ok) return time;
-    range[name] = time.value;
+    range[bound] = time.value;
   }
   if (range.since !== undefined && range.until !== undefined && range.until <= range.since) {
-    return failure("VALIDATION_FAILED", "until must be later than since");
+    return failure("VALIDATION_FAILED", `${names[1]} must be later than ${names[0]}`);
   }
   return success(range);
 }
