@@ -11,6 +11,8 @@ const SETTLE_BOUND_MS = 300_000;
 export interface Settled {
   succeeded: number;
   failed: number;
+  /** Why the failed ones failed, where the count can tell: "3 INTERNAL: ...". */
+  reasons?: string[];
 }
 
 /** How many of a batch's tasks have settled so far. */
@@ -56,7 +58,7 @@ export async function runBatch(target: BatchTarget, count: number): Promise<Batc
 
 /** Batches as one: the tasks that succeeded over the seconds they all took. */
 export function batchTotals(batches: readonly Batch[]): Batch & { tasksPerSecond: number; failures: number } {
-  const sum = (field: keyof Batch): number => batches.reduce((total, batch) => total + batch[field], 0);
+  const sum = (field: "tasks" | "succeeded" | "failed" | "seconds"): number => batches.reduce((total, batch) => total + batch[field], 0);
   const total = { tasks: sum("tasks"), succeeded: sum("succeeded"), failed: sum("failed"), seconds: sum("seconds") };
   // Refused, failed or unfinished at the bound.
   return { ...total, tasksPerSecond: total.succeeded / total.seconds, failures: total.tasks - total.succeeded };
@@ -70,7 +72,13 @@ export function settledInDatabase(sql: pg.Pool): SettledCount {
       [taskIds],
     );
     const count = (state: string): number => Number(rows.find((row) => row.state === state)?.count ?? 0);
-    return { succeeded: count("success"), failed: count("fail") };
+    const failed = count("fail");
+    if (failed === 0) return { succeeded: count("success"), failed };
+    const { rows: reasons } = await sql.query<{ reason: string; count: string }>(
+      "SELECT fail_code || ': ' || fail_msg AS reason, count(*) AS count FROM tasks WHERE id = ANY($1) AND state = 'fail' GROUP BY 1",
+      [taskIds],
+    );
+    return { succeeded: count("success"), failed, reasons: reasons.map((row) => `${row.count} ${row.reason}`) };
   };
 }
 

@@ -122,7 +122,8 @@ async function measureBatches(sides: readonly BatchSide[], settings: ScenarioSet
   for (let round = 0; round < (settings.quick ? 1 : 2); round += 1) {
     for (const side of round % 2 === 0 ? sides : [...sides].reverse()) {
       const batch = await runBatch(side, tasks);
-      settings.progress(`${side.label}: ${batch.succeeded.toLocaleString("en-US")} of ${batch.tasks.toLocaleString("en-US")} tasks succeeded in ${batch.seconds.toFixed(1)} s`);
+      const why = batch.reasons === undefined ? "" : `; failed: ${batch.reasons.join("; ")}`;
+    settings.progress(`${side.label}: ${batch.succeeded.toLocaleString("en-US")} of ${batch.tasks.toLocaleString("en-US")} tasks succeeded in ${batch.seconds.toFixed(1)} s${why}`);
       side.batches.push(batch);
     }
   }

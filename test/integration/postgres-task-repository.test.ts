@@ -71,6 +71,22 @@ async function withRowHeld<T>(accountId: string, work: (row: HeldRow) => Promise
 }
 
 describe("PostgresTaskRepository", () => {
+  it("steps tasks in batches of two processes that share tasks in opposite orders without a deadlock", async () => {
+    const tasks = Array.from({ length: 60 }, (_, index) => storedTask("acct_1", NOW + index, { state: "waiting" }));
+    for (const task of tasks) await store.tasks.create(task, { activeLimit: 1_000, price: 0 });
+    // One process queues the tasks while the other starts them, each batch in the other's order:
+    // without a common order of locks, PostgreSQL would end some batches as deadlocks.
+    const outcomes = await Promise.all([
+      ...tasks.map((task) => store.tasks.transition(task.id, ["waiting"], { state: "queuing", updateTime: NOW + 1_000 }, "committed")),
+      ...[...tasks]
+        .reverse()
+        .map((task) => other.tasks.transition(task.id, ["waiting", "queuing"], { state: "generating", updateTime: NOW + 2_000, countAttempt: true })),
+    ]);
+    expect(outcomes.slice(60).every((task) => task?.state === "generating")).toBe(true);
+    const { rows } = await other.database.query<{ state: string; attempts: number }>("SELECT state, attempts FROM tasks");
+    expect(rows.every((row) => row.state === "generating" && row.attempts === 1)).toBe(true);
+  });
+
   it("removes expired idempotency keys in batches, sweeps of two processes sharing the work", async () => {
     await store.database.query(
       `INSERT INTO idempotency_keys (account_id, key, request_hash, task_id, created_at, expires_at)

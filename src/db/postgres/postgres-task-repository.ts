@@ -45,6 +45,8 @@ function isStep(change: TaskChange): boolean {
 }
 
 const STEP_BATCHES = { concurrency: 4, maxItems: 500 };
+/** PostgreSQL's SQLSTATE for a transaction chosen as a deadlock's victim. */
+const DEADLOCK_DETECTED = "40P01";
 
 const STATEMENTS = {
   /** The creates of a batch, in one call and so in one transaction (see migration 0005). */
@@ -77,13 +79,22 @@ const STATEMENTS = {
   ),
   admissionState: statement("admission_state", "SELECT active_tasks FROM accounts WHERE id = $1"),
   get: statement("get", "SELECT * FROM tasks WHERE id = $1"),
-  /** Steps (see isStep) of many tasks, each guarded by its own states, in one statement. */
+  /**
+   * Steps (see isStep) of many tasks, each guarded by its own states, in one statement. The rows
+   * are locked first in id order, as every batch of every process locks them, so two batches
+   * sharing tasks (an API process queuing them while a worker starts them) wait for each other
+   * rather than deadlock.
+   */
   steps: statement(
     "steps",
-    `UPDATE tasks AS t SET state = c.state, update_time = c.update_time,
+    `WITH c AS (
+       SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::integer[], $5::text[]) AS c(id, state, update_time, counted, from_states)
+     ), locked AS (
+       SELECT id FROM tasks WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE
+     )
+     UPDATE tasks AS t SET state = c.state, update_time = c.update_time,
        attempts = t.attempts + c.counted, upstream_attempts = t.upstream_attempts + c.counted
-     FROM unnest($1::text[], $2::text[], $3::bigint[], $4::integer[], $5::text[]) AS c(id, state, update_time, counted, from_states)
-     WHERE t.id = c.id AND t.state = ANY(string_to_array(c.from_states, ','))
+     FROM c WHERE t.id = c.id AND t.id IN (SELECT id FROM locked) AND t.state = ANY(string_to_array(c.from_states, ','))
      RETURNING t.*`,
   ),
   getForAccount: statement("get_for_account", "SELECT * FROM tasks WHERE id = $1 AND account_id = $2"),
@@ -334,28 +345,38 @@ export class PostgresTaskRepository implements TaskRepository {
    */
   private async stepBatch(steps: Step[]): Promise<ItemOutcome<Task | null>[]> {
     const ids = steps.map((step) => step.taskId);
-    if (new Set(ids).size < ids.length) {
-      return Promise.all(
-        steps.map(async ({ taskId, from, change }): Promise<ItemOutcome<Task | null>> => {
-          try {
-            const { statement: update, values } = this.transitionStatement(taskId, from, change);
-            const { rows } = await this.database.query<TaskRow>(update, values);
-            return { ok: true, value: rows[0] === undefined ? null : toTask(rows[0]) };
-          } catch (error) {
-            return { ok: false, error };
-          }
-        }),
-      );
+    if (new Set(ids).size < ids.length) return this.stepOneByOne(steps);
+    let rows: TaskRow[];
+    try {
+      ({ rows } = await this.database.query<TaskRow>(STATEMENTS.steps, [
+        ids,
+        steps.map((step) => step.change.state),
+        steps.map((step) => step.change.updateTime),
+        steps.map((step) => (step.change.countAttempt === true ? 1 : 0)),
+        steps.map((step) => step.from.join(",")),
+      ]));
+    } catch (error) {
+      // Chosen as a deadlock's victim all the same (a lock taken by another kind of statement):
+      // each step again on its own, which locks one row and so cannot deadlock.
+      if ((error as { code?: unknown }).code === DEADLOCK_DETECTED) return this.stepOneByOne(steps);
+      throw error;
     }
-    const { rows } = await this.database.query<TaskRow>(STATEMENTS.steps, [
-      ids,
-      steps.map((step) => step.change.state),
-      steps.map((step) => step.change.updateTime),
-      steps.map((step) => (step.change.countAttempt === true ? 1 : 0)),
-      steps.map((step) => step.from.join(",")),
-    ]);
     const byId = new Map(rows.map((row) => [row.id, toTask(row)]));
     return ids.map((id) => ({ ok: true, value: byId.get(id) ?? null }));
+  }
+
+  private stepOneByOne(steps: Step[]): Promise<ItemOutcome<Task | null>[]> {
+    return Promise.all(
+      steps.map(async ({ taskId, from, change }): Promise<ItemOutcome<Task | null>> => {
+        try {
+          const { statement: update, values } = this.transitionStatement(taskId, from, change);
+          const { rows } = await this.database.query<TaskRow>(update, values);
+          return { ok: true, value: rows[0] === undefined ? null : toTask(rows[0]) };
+        } catch (error) {
+          return { ok: false, error };
+        }
+      }),
+    );
   }
 
   private transitionStatement(taskId: string, from: readonly TaskState[], change: TaskChange) {
