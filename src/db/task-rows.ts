@@ -29,6 +29,31 @@ export function toTask(row: TaskRow): Task {
   };
 }
 
+/** A task as the tasks table stores it, every column. */
+export function toTaskRow(task: Task): TaskRow {
+  return {
+    id: task.id,
+    account_id: task.accountId,
+    api_key_id: task.apiKeyId,
+    mode: task.mode,
+    model: task.model,
+    state: task.state,
+    param: task.param,
+    input: task.input,
+    callback_url: task.callbackUrl,
+    result_json: task.resultJson,
+    fail_code: task.failCode,
+    fail_msg: task.failMsg,
+    create_time: task.createTime,
+    update_time: task.updateTime,
+    complete_time: task.completeTime,
+    deadline_time: task.deadlineTime,
+    attempts: task.attempts,
+    upstream_attempts: task.upstreamAttempts,
+    credits_held: task.creditsHeld,
+  };
+}
+
 /** The columns of a task's record, in this order, as a raw statement answers them. */
 export type RecordRow = [
   id: string,

@@ -2,6 +2,7 @@ import type { Kysely } from "kysely";
 import type { Database } from "../../src/db/schema.ts";
 import { newId } from "../../src/domain/ids.ts";
 import type { Task } from "../../src/domain/tasks/task.ts";
+import { toTaskRow } from "../../src/db/task-rows.ts";
 import { MODEL } from "./test-server.ts";
 
 /**
@@ -42,27 +43,7 @@ const ROWS_PER_INSERT = 1_000;
  */
 export async function insertTasks(db: Kysely<Database>, tasks: readonly Task[]): Promise<void> {
   for (let start = 0; start < tasks.length; start += ROWS_PER_INSERT) {
-    const rows = tasks.slice(start, start + ROWS_PER_INSERT).map((task) => ({
-      id: task.id,
-      account_id: task.accountId,
-      api_key_id: task.apiKeyId,
-      mode: task.mode,
-      model: task.model,
-      state: task.state,
-      param: task.param,
-      input: task.input,
-      callback_url: task.callbackUrl,
-      result_json: task.resultJson,
-      fail_code: task.failCode,
-      fail_msg: task.failMsg,
-      create_time: task.createTime,
-      update_time: task.updateTime,
-      complete_time: task.completeTime,
-      deadline_time: task.deadlineTime,
-      attempts: task.attempts,
-      upstream_attempts: task.upstreamAttempts,
-      credits_held: task.creditsHeld,
-    }));
+    const rows = tasks.slice(start, start + ROWS_PER_INSERT).map(toTaskRow);
     await db.insertInto("tasks").values(rows).execute();
   }
 }

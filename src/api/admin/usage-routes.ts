@@ -1,7 +1,7 @@
 import type { FastifyInstance } from "fastify";
-import { TASK_STATES } from "../../domain/tasks/task.ts";
 import type { ApiContext } from "../context.ts";
 import { fail, ok } from "../envelope.ts";
+import { usageDayProperties } from "../usage-schema.ts";
 import { adminRoute } from "./admin-route.ts";
 import { accountIdFromQuery, parseCount, queryText, readTimeRange } from "../request-values.ts";
 
@@ -10,26 +10,7 @@ const MAX_AUDIT_ENTRIES = 1000;
 
 const usageRowSchema = {
   type: "object",
-  properties: {
-    day: { type: "string", example: "2026-05-01", description: "UTC day of the tasks' creation." },
-    accountId: { type: "string" },
-    accountName: { type: "string" },
-    tasks: {
-      type: "object",
-      description: "Tasks created that day, by current state.",
-      properties: Object.fromEntries(TASK_STATES.map((state) => [state, { type: "integer" }])),
-    },
-    creditsSpent: { type: "number", description: "Credits captured by the day's successful tasks." },
-    models: {
-      type: "object",
-      description: "The day's tasks and credits spent, per model.",
-      additionalProperties: {
-        type: "object",
-        properties: { tasks: { type: "integer" }, creditsSpent: { type: "number" } },
-      },
-      example: { "nano-banana-pro": { tasks: 3, creditsSpent: 54 } },
-    },
-  },
+  properties: { ...usageDayProperties, accountId: { type: "string" }, accountName: { type: "string" } },
 };
 
 const auditEntrySchema = {

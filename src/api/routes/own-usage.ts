@@ -1,6 +1,5 @@
 import type { FastifyInstance } from "fastify";
 import { failure, success, type Result } from "../../domain/errors.ts";
-import { TASK_STATES } from "../../domain/tasks/task.ts";
 import { ownUsageView } from "../../views/account-views.ts";
 import { ledgerView } from "../../views/operator-views.ts";
 import { ledgerEntrySchema } from "../admin/admin-route.ts";
@@ -8,6 +7,7 @@ import type { ApiContext } from "../context.ts";
 import { fail, ok } from "../envelope.ts";
 import { pageOf, pageQueryProperties, pageSchema, readPageRequest } from "../paging.ts";
 import { readTimeRange } from "../request-values.ts";
+import { usageDayProperties } from "../usage-schema.ts";
 import { callerOf } from "../request-fields.ts";
 import { accountRoute } from "./account-route.ts";
 
@@ -23,21 +23,7 @@ const LEDGER = "ledger";
 const usageDaySchema = {
   type: "object",
   required: ["day", "tasks", "creditsSpent", "models"],
-  properties: {
-    day: { type: "string", example: "2026-05-01", description: "UTC day of the tasks' creation." },
-    tasks: {
-      type: "object",
-      description: "Tasks created that day, by current state.",
-      properties: Object.fromEntries(TASK_STATES.map((state) => [state, { type: "integer" }])),
-    },
-    creditsSpent: { type: "number", description: "Credits captured by the day's successful tasks." },
-    models: {
-      type: "object",
-      description: "The day's tasks and credits spent, per model.",
-      additionalProperties: { type: "object", properties: { tasks: { type: "integer" }, creditsSpent: { type: "number" } } },
-      example: { "nano-banana-pro": { tasks: 3, creditsSpent: 54 } },
-    },
-  },
+  properties: usageDayProperties,
 };
 
 const timeDescription = "ISO-8601 (2026-05-01 or 2026-05-01T00:00:00Z) or epoch ms";

@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { callbackPayload } from "../../domain/callbacks/callback.ts";
 import type { Admission, CreateOutcome, Durability, IdempotencyClaim, TaskChange, TaskRepository } from "../../domain/tasks/ports.ts";
 import { isTerminal, type Task, type TaskRecord, type TaskState } from "../../domain/tasks/task.ts";
-import { toRecordFromRow, toTask, type RecordRow, type TaskRow } from "../task-rows.ts";
+import { toRecordFromRow, toTask, toTaskRow, type RecordRow, type TaskRow } from "../task-rows.ts";
 import { Batcher, READ_BATCHES, type ItemOutcome } from "../../concurrency/batcher.ts";
 import { DatabaseUnavailableError, type NamedStatement, type PostgresDatabase, type Queryable } from "./connection.ts";
 
@@ -183,24 +183,8 @@ interface PendingCreate {
 function batchRow({ task, admission }: PendingCreate, index: number) {
   return {
     i: index + 1,
-    id: task.id,
-    account_id: task.accountId,
-    api_key_id: task.apiKeyId,
-    mode: task.mode,
-    model: task.model,
-    state: task.state,
-    param: task.param,
-    input: task.input,
-    callback_url: task.callbackUrl,
-    result_json: task.resultJson,
-    fail_code: task.failCode,
-    fail_msg: task.failMsg,
-    create_time: task.createTime,
-    update_time: task.updateTime,
-    complete_time: task.completeTime,
-    deadline_time: task.deadlineTime,
-    attempts: task.attempts,
-    upstream_attempts: task.upstreamAttempts,
+    // credits_held is the function's to set: the price, once admitted.
+    ...toTaskRow(task),
     price: admission.price,
     active_limit: admission.activeLimit,
     idempotency_key: admission.idempotencyKey ?? null,
