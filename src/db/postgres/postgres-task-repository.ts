@@ -305,8 +305,8 @@ export class PostgresTaskRepository implements TaskRepository {
 
   async transition(taskId: string, from: readonly TaskState[], change: TaskChange, _wait: Durability = "on-disk"): Promise<Task | null> {
     if (from.some(isTerminal)) throw new Error("a terminal task never changes state");
-    const { statement: update, values } = this.transitionStatement(taskId, from, change);
     if (isStep(change)) return this.steps.submit({ taskId, from, change });
+    const { statement: update, values } = this.transitionStatement(taskId, from, change);
     const settles = isTerminal(change.state) || change.credits !== undefined || change.callbackId !== undefined;
     if (!settles) {
       const { rows } = await this.database.query<TaskRow>(update, values);
