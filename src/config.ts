@@ -186,34 +186,30 @@ function redis(env: Environment): { url: string; prefix: string } | null {
   if (!REDIS_PREFIX.test(prefix)) {
     throw new ConfigError(`REDIS_PREFIX must be 1 to 64 letters, digits and _ . : - (starting with a letter or digit), got "${prefix}"`);
   }
-  const raw = text(env, "REDIS_URL");
+  const url = serviceUrl(env, "REDIS_URL", ["redis:", "rediss:"], "redis://127.0.0.1:6379", "a redis:// or rediss:// URL");
+  return url === null ? null : { url, prefix };
+}
+
+/**
+ * A service's URL from `name`, as given, or null when unset; refused, naming the variable, when it
+ * is no URL (`example` shows one) or of another scheme than `schemes` (`kind` says which).
+ */
+function serviceUrl(env: Environment, name: string, schemes: readonly string[], example: string, kind: string): string | null {
+  const raw = text(env, name);
   if (raw === undefined) return null;
   let url: URL;
   try {
     url = new URL(raw);
   } catch {
-    throw new ConfigError("REDIS_URL must be a URL such as redis://127.0.0.1:6379");
+    throw new ConfigError(`${name} must be a URL such as ${example}`);
   }
-  if (url.protocol !== "redis:" && url.protocol !== "rediss:") {
-    throw new ConfigError(`REDIS_URL must be a redis:// or rediss:// URL, got one of scheme ${url.protocol}`);
-  }
-  return { url: raw, prefix };
+  if (!schemes.includes(url.protocol)) throw new ConfigError(`${name} must be ${kind}, got one of scheme ${url.protocol}`);
+  return raw;
 }
 
 /** DATABASE_URL: a postgres:// or postgresql:// URL; its password is never logged. */
 function databaseUrl(env: Environment): string | null {
-  const raw = text(env, "DATABASE_URL");
-  if (raw === undefined) return null;
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    throw new ConfigError("DATABASE_URL must be a URL such as postgres://user:password@host:5432/imagegate");
-  }
-  if (url.protocol !== "postgres:" && url.protocol !== "postgresql:") {
-    throw new ConfigError(`DATABASE_URL must be a postgres:// URL, got one of scheme ${url.protocol}`);
-  }
-  return raw;
+  return serviceUrl(env, "DATABASE_URL", ["postgres:", "postgresql:"], "postgres://user:password@host:5432/imagegate", "a postgres:// URL");
 }
 
 const MAX_PRESIGNED_DAYS = MAX_PRESIGNED_SECONDS / 86_400;
