@@ -41,6 +41,33 @@ interface ReceivedCallback {
 }
 
 /**
+ * A local HTTP server that answers 200 and keeps every request, listening for the enclosing
+ * describe block; `url` is known once its beforeAll has run.
+ */
+function callbackReceiver(path: string): { received: ReceivedCallback[]; url: () => string } {
+  const received: ReceivedCallback[] = [];
+  let server: Server;
+  let url = "";
+  beforeAll(async () => {
+    server = createServer((request, response) => {
+      const chunks: Buffer[] = [];
+      request.on("data", (chunk: Buffer) => chunks.push(chunk));
+      request.on("end", () => {
+        received.push({ path: request.url ?? "", headers: request.headers, body: Buffer.concat(chunks).toString("utf8") });
+        response.writeHead(200).end("ok");
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}${path}`;
+  });
+  afterAll(async () => {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  });
+  return { received, url: () => url };
+}
+
+/**
  * The HTTP API as docs/contract.md and docs/api.md promise it, through HTTP alone: the answers a
  * client relies on, whichever process (or balancer) each of its requests reaches.
  */
@@ -686,25 +713,7 @@ export function httpApiContract(name: string, start: () => Promise<HttpApiTarget
     });
 
     describe("callbacks", () => {
-      const received: ReceivedCallback[] = [];
-      let receiver: Server;
-      let receiverUrl = "";
-      beforeAll(async () => {
-        receiver = createServer((request, response) => {
-          const chunks: Buffer[] = [];
-          request.on("data", (chunk: Buffer) => chunks.push(chunk));
-          request.on("end", () => {
-            received.push({ path: request.url ?? "", headers: request.headers, body: Buffer.concat(chunks).toString("utf8") });
-            response.writeHead(200).end("ok");
-          });
-        });
-        await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve));
-        receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks/imagegate?token=receiver`;
-      });
-      afterAll(async () => {
-        receiver.closeAllConnections();
-        await new Promise((resolve) => receiver.close(resolve));
-      });
+      const { received, url: receiverUrl } = callbackReceiver("/hooks/imagegate?token=receiver");
 
       it("deliver exactly one callback per task, its recordInfo body, signed with the account's webhook secret", async () => {
         const account = await target.newAccount("called-back", 100);
@@ -713,9 +722,9 @@ export function httpApiContract(name: string, start: () => Promise<HttpApiTarget
         const secret = secretAnswer.body.data.secret;
         expect(secret).toMatch(/^whsec_[A-Za-z0-9+/]{43}=$/);
 
-        const succeeded = await taskIdOf(via(0), account.key, { prompt: "called back" }, receiverUrl);
-        const failed = await taskIdOf(via(1), account.key, { prompt: "called back [sandbox:fail]" }, receiverUrl);
-        const canceled = await taskIdOf(via(2), account.key, { prompt: "called back [sandbox:slow]" }, receiverUrl);
+        const succeeded = await taskIdOf(via(0), account.key, { prompt: "called back" }, receiverUrl());
+        const failed = await taskIdOf(via(1), account.key, { prompt: "called back [sandbox:fail]" }, receiverUrl());
+        const canceled = await taskIdOf(via(2), account.key, { prompt: "called back [sandbox:slow]" }, receiverUrl());
         expect((await cancel(via(3), account.key, canceled)).status).toBe(200);
         const expected = new Map([
           [succeeded, "success"],
@@ -751,25 +760,7 @@ export function httpApiContract(name: string, start: () => Promise<HttpApiTarget
     });
 
     describe("callbacks through the account's own key", () => {
-      const received: ReceivedCallback[] = [];
-      let receiver: Server;
-      let receiverUrl = "";
-      beforeAll(async () => {
-        receiver = createServer((request, response) => {
-          const chunks: Buffer[] = [];
-          request.on("data", (chunk: Buffer) => chunks.push(chunk));
-          request.on("end", () => {
-            received.push({ path: request.url ?? "", headers: request.headers, body: Buffer.concat(chunks).toString("utf8") });
-            response.writeHead(200).end("ok");
-          });
-        });
-        await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve));
-        receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks/own`;
-      });
-      afterAll(async () => {
-        receiver.closeAllConnections();
-        await new Promise((resolve) => receiver.close(resolve));
-      });
+      const { received, url: receiverUrl } = callbackReceiver("/hooks/own");
 
       it("are signed with the secret the key rotated, listed with their attempts on every process, and sent again on request", async () => {
         const account = await target.newAccount("own-callbacks", 100);
@@ -782,7 +773,7 @@ export function httpApiContract(name: string, start: () => Promise<HttpApiTarget
           expect((await call(baseUrl, "GET", "/api/v1/webhook-secret", { key: account.key })).body.data).toEqual({ secret });
         }
 
-        const taskId = await taskIdOf(via(2), account.key, { prompt: "called back through the key" }, receiverUrl);
+        const taskId = await taskIdOf(via(2), account.key, { prompt: "called back through the key" }, receiverUrl());
         await waitUntil(() => received.length === 1, "the callback");
         const headersOf = (callback: ReceivedCallback) => Object.fromEntries(Object.entries(callback.headers).map(([name, value]) => [name, String(value)]));
         const [callback] = received;
