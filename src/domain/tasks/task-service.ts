@@ -192,11 +192,16 @@ export class TaskService {
    */
   async enqueue(taskId: string): Promise<Task | null> {
     try {
-      await this.queue.enqueue(taskId);
+      return await this.handOver(taskId);
     } catch (error) {
       this.options.onHandOverFailure?.(taskId, error);
       return null;
     }
+  }
+
+  /** Hands a waiting task to the queue, then records that it is queuing; rejects when the queue refuses it. */
+  private async handOver(taskId: string): Promise<Task | null> {
+    await this.queue.enqueue(taskId);
     return this.transition(taskId, ["waiting"], { state: "queuing" }, "committed");
   }
 
@@ -214,10 +219,7 @@ export class TaskService {
       const page = await this.tasks.listIdleActive(idleBefore, after, REQUEUE_PAGE);
       // A queue that refuses one refuses all (Redis down): the first refusal ends the walk.
       await Promise.all(
-        page.map(async (task) => {
-          await this.queue.enqueue(task.id);
-          if (task.state === "waiting") await this.transition(task.id, ["waiting"], { state: "queuing" }, "committed");
-        }),
+        page.map((task) => (task.state === "waiting" ? this.handOver(task.id) : this.queue.enqueue(task.id))),
       );
       handed += page.length;
       const last = page.at(-1);
