@@ -1,11 +1,10 @@
 import { createHmac } from "node:crypto";
-import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import sharp from "sharp";
 import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AdminMadeAccount } from "../helpers/admin-api.ts";
+import { startCallbackReceiver, type CallbackReceiver, type ReceivedCallback } from "../helpers/callback-receiver.ts";
 import { call, MODEL, waitForTerminal, type ApiAnswer, type TaskData } from "../helpers/test-server.ts";
 import { waitUntil } from "../helpers/wait.ts";
 
@@ -34,37 +33,20 @@ const PRICE = 4;
 const RATIOS = "1:1, 9:16, 16:9, 3:4, 4:3, 3:2, 2:3, 5:4, 4:5, 21:9, auto";
 const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 
-interface ReceivedCallback {
-  path: string;
-  headers: IncomingHttpHeaders;
-  body: string;
-}
-
 /**
- * A local HTTP server that answers 200 and keeps every request, listening for the enclosing
- * describe block; `url` is known once its beforeAll has run.
+ * A callback receiver listening for the enclosing describe block; `url` is known once its
+ * beforeAll has run.
  */
 function callbackReceiver(path: string): { received: ReceivedCallback[]; url: () => string } {
   const received: ReceivedCallback[] = [];
-  let server: Server;
-  let url = "";
+  let receiver: CallbackReceiver | null = null;
   beforeAll(async () => {
-    server = createServer((request, response) => {
-      const chunks: Buffer[] = [];
-      request.on("data", (chunk: Buffer) => chunks.push(chunk));
-      request.on("end", () => {
-        received.push({ path: request.url ?? "", headers: request.headers, body: Buffer.concat(chunks).toString("utf8") });
-        response.writeHead(200).end("ok");
-      });
-    });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}${path}`;
+    receiver = await startCallbackReceiver(path, received);
   });
   afterAll(async () => {
-    server.closeAllConnections();
-    await new Promise((resolve) => server.close(resolve));
+    await receiver?.close();
   });
-  return { received, url: () => url };
+  return { received, url: () => receiver?.url ?? "" };
 }
 
 /**

@@ -1,8 +1,7 @@
-import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
-import type { AddressInfo, Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MAX_OWN_ACTIVE_KEYS } from "../../src/domain/accounts/account-service.ts";
 import type { Task } from "../../src/domain/tasks/task.ts";
+import { startCallbackReceiver, type CallbackReceiver } from "../helpers/callback-receiver.ts";
 import { storedTask } from "../helpers/tasks.ts";
 import { call, MODEL, startTestServer, waitForTerminal, type ApiAnswer, type TaskData, type TestServer } from "../helpers/test-server.ts";
 import { waitUntil } from "../helpers/wait.ts";
@@ -35,47 +34,13 @@ interface OwnKey {
   key?: string;
 }
 
-interface Receiver {
-  url: string;
-  requests: Array<{ headers: IncomingHttpHeaders; body: string }>;
-  close(): Promise<void>;
-}
-
-/** A callback receiver on 127.0.0.1 that answers 200 and records every request. */
-async function startReceiver(): Promise<Receiver> {
-  const requests: Receiver["requests"] = [];
-  const sockets = new Set<Socket>();
-  const server: Server = createServer((request, response) => {
-    const chunks: Buffer[] = [];
-    request.on("data", (chunk: Buffer) => chunks.push(chunk));
-    request.on("end", () => {
-      requests.push({ headers: request.headers, body: Buffer.concat(chunks).toString("utf8") });
-      response.writeHead(200).end("ok");
-    });
-  });
-  server.on("connection", (socket: Socket) => {
-    sockets.add(socket);
-    socket.on("close", () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`,
-    requests,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const socket of sockets) socket.destroy();
-        server.close(() => resolve());
-      }),
-  };
-}
-
 let harness: TestServer;
-let receiver: Receiver;
+let receiver: CallbackReceiver;
 /** Account bravo's live key: the other account of every isolation check. */
 let bravoKey: string;
 
 beforeAll(async () => {
-  receiver = await startReceiver();
+  receiver = await startCallbackReceiver("/hook");
   harness = await startTestServer({ CALLBACK_ALLOW_PRIVATE: "true" });
   bravoKey = await harness.newAccountKey("bravo");
 });

@@ -1,8 +1,7 @@
-import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import { rm } from "node:fs/promises";
-import type { AddressInfo, Socket } from "node:net";
 import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startCallbackReceiver, type CallbackReceiver, type ReceivedCallback } from "../helpers/callback-receiver.ts";
 import { linesOf, runImagegate, type CliRun } from "../helpers/cli.ts";
 import { call, MODEL, startTestServer, temporaryDirectory, type ApiAnswer, type TestServer } from "../helpers/test-server.ts";
 
@@ -12,46 +11,6 @@ const DELIVERY_ID = /^msg_[0-9a-z]{26}$/;
 const ISO_TIME = "\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d{3}Z";
 // Every command is a child process that loads the sources through tsx (about a second each).
 const COMMAND_TIMEOUT_MS = 60_000;
-
-interface ReceivedCallback {
-  headers: IncomingHttpHeaders;
-  body: string;
-}
-
-interface Receiver {
-  url: string;
-  requests: ReceivedCallback[];
-  close(): Promise<void>;
-}
-
-/** A real receiver on 127.0.0.1 that answers 200 and records every request. */
-async function startReceiver(): Promise<Receiver> {
-  const requests: ReceivedCallback[] = [];
-  const sockets = new Set<Socket>();
-  const server: Server = createServer((request, response) => {
-    const chunks: Buffer[] = [];
-    request.on("data", (chunk: Buffer) => chunks.push(chunk));
-    request.on("end", () => {
-      requests.push({ headers: request.headers, body: Buffer.concat(chunks).toString("utf8") });
-      response.writeHead(200, { "Content-Type": "text/plain" }).end("ok");
-    });
-  });
-  server.on("connection", (socket: Socket) => {
-    sockets.add(socket);
-    socket.on("close", () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const port = (server.address() as AddressInfo).port;
-  return {
-    url: `http://127.0.0.1:${port}/hooks/imagegate`,
-    requests,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const socket of sockets) socket.destroy();
-        server.close(() => resolve());
-      }),
-  };
-}
 
 /** Waits for something the server does on its own. */
 async function eventually<T>(probe: () => T | undefined | Promise<T | undefined>, what: string, timeoutMs = 10_000): Promise<T> {
@@ -64,7 +23,7 @@ async function eventually<T>(probe: () => T | undefined | Promise<T | undefined>
   }
 }
 
-function requestsFor(receiver: Receiver, taskId: string): ReceivedCallback[] {
+function requestsFor(receiver: CallbackReceiver, taskId: string): ReceivedCallback[] {
   return receiver.requests.filter((request) => request.body.includes(`"taskId":"${taskId}"`));
 }
 
@@ -140,7 +99,7 @@ function failureOf(status: number, msg: string): { code: number; msg: string; da
 
 describe("callback deliveries and webhook secrets through the admin API", () => {
   let harness: TestServer;
-  let receiver: Receiver;
+  let receiver: CallbackReceiver;
   let taskId: string;
   let delivery: DeliveryData;
 
@@ -159,7 +118,7 @@ describe("callback deliveries and webhook secrets through the admin API", () => 
     }, `attempt ${attempts} of ${deliveryId} to be recorded`);
 
   beforeAll(async () => {
-    receiver = await startReceiver();
+    receiver = await startCallbackReceiver();
     harness = await startTestServer({ ADMIN_API_KEY: ADMIN_KEY, CALLBACK_ALLOW_PRIVATE: "true" });
     taskId = await createTaskWithCallback(harness, receiver.url);
     await eventually(() => requestsFor(receiver, taskId)[0], "the first callback");
@@ -356,7 +315,7 @@ function json<T>(run: CliRun): T {
 describe("imagegate accounts webhook-secret and callbacks commands", { timeout: COMMAND_TIMEOUT_MS }, () => {
   let dataDir: string;
   let harness: TestServer;
-  let receiver: Receiver;
+  let receiver: CallbackReceiver;
   let taskId: string;
   let deliveryId: string;
   /** The secret in force after the rotation test. */
@@ -365,7 +324,7 @@ describe("imagegate accounts webhook-secret and callbacks commands", { timeout: 
 
   beforeAll(async () => {
     dataDir = await temporaryDirectory("imagegate-admin-callbacks-");
-    receiver = await startReceiver();
+    receiver = await startCallbackReceiver();
     // A server on the same database sends the callbacks the commands are about.
     harness = await startTestServer({ DATA_DIR: dataDir, CALLBACK_ALLOW_PRIVATE: "true" });
     taskId = await createTaskWithCallback(harness, receiver.url);
