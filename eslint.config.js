@@ -6,7 +6,7 @@ export default tseslint.config(
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
-    files: ["**/*.ts"],
+    files: ["**/*.ts", "**/*.tsx"],
     languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
     rules: {
       "@typescript-eslint/no-explicit-any": "error",
@@ -18,7 +18,7 @@ export default tseslint.config(
   },
   {
     // Tool configuration files are read through their default export.
-    files: ["vitest.config.ts"],
+    files: ["vitest.config.ts", "console/vite.config.ts"],
     rules: { "no-restricted-syntax": "off" },
   },
   {

@@ -1,4 +1,4 @@
-// Whether dist/ was built from the src/ that is here now. Shared by bin/imagegate.js (which warns)
+// Whether dist/ was built from the src/ and console/ that are here now. Shared by bin/imagegate.js (which warns)
 // and scripts/build.js (which rebuilds only when needed); plain JavaScript, so that both run
 // without a TypeScript loader.
 import { readdirSync, statSync } from "node:fs";
@@ -7,17 +7,20 @@ import path from "node:path";
 /** Written by scripts/build.js after a successful build, with the time the build started. */
 export const BUILD_STAMP = path.join("dist", ".build-stamp");
 
-/** Files outside src/ that change what the compiler writes. */
-const BUILD_SETTINGS = ["tsconfig.json", "tsconfig.build.json"];
+/** Files outside the source trees that change what the compiler or the bundler writes. */
+const BUILD_SETTINGS = ["tsconfig.json", "tsconfig.build.json", "package-lock.json"];
+
+/** The server's sources (compiled to dist/) and the web console's (bundled to dist/console/). */
+const SOURCE_TREES = ["src", "console"];
 
 /**
  * The first source entry changed after dist/ was built, `dist/` itself when there was no
  * successful build, or null when dist/ is current; null too when `root` has no src/ (an installed
  * package ships only what was built).
  *
- * Every file and directory under src/ is looked at: an edit in place moves only the file's mtime,
- * while adding, removing or renaming a file moves its directory's. That is about 140 stat calls,
- * around a millisecond. The stamp carries the time the build started, so a file saved while the
+ * Every file and directory under src/ and console/ is looked at: an edit in place moves only the
+ * file's mtime, while adding, removing or renaming a file moves its directory's. That is about 200
+ * stat calls, around a millisecond. The stamp carries the time the build started, so a file saved while the
  * compiler was running counts as changed.
  *
  * @param {string} root the repository's root directory
@@ -30,12 +33,17 @@ export function changedSinceBuild(root) {
   const stamp = statSync(path.join(root, BUILD_STAMP), { throwIfNoEntry: false });
   if (stamp === undefined) return "dist/";
   const builtAt = stamp.mtimeMs;
-  if (sourceStat.mtimeMs > builtAt) return "src/";
   for (const setting of BUILD_SETTINGS) {
     const settingStat = statSync(path.join(root, setting), { throwIfNoEntry: false });
     if (settingStat !== undefined && settingStat.mtimeMs > builtAt) return setting;
   }
-  const directories = [source];
+  const directories = [];
+  for (const tree of SOURCE_TREES) {
+    const treeStat = statSync(path.join(root, tree), { throwIfNoEntry: false });
+    if (treeStat === undefined) continue;
+    if (treeStat.mtimeMs > builtAt) return `${tree}/`;
+    directories.push(path.join(root, tree));
+  }
   for (let directory = directories.pop(); directory !== undefined; directory = directories.pop()) {
     for (const entry of readdirSync(directory, { withFileTypes: true })) {
       const file = path.join(directory, entry.name);

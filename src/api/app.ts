@@ -4,6 +4,7 @@ import { DomainError } from "../domain/errors.ts";
 import { pooledRandomBytes } from "../domain/ids.ts";
 import { authenticator } from "./authentication.ts";
 import type { ApiContext } from "./context.ts";
+import { registerConsole } from "./console.ts";
 import { registerCors } from "./cors.ts";
 import { fail } from "./envelope.ts";
 import { answerUnmetExpectations, frameworkErrorOptions, refuseWithoutHost } from "./framework-errors.ts";
@@ -150,5 +151,6 @@ export async function buildApp(context: ApiContext, options: AppOptions = { api:
   // The hosted services' File Upload API sits beside /api/v1, on the same key and "other" budget.
   await guardedScope("other", (api) => registerUploads(api, context), "/api");
   await app.register(adminApi(context), { prefix: "/admin/v1" });
+  await registerConsole(app);
   return app;
 }

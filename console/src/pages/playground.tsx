@@ -1,0 +1,5 @@
+import { PageHeader } from "../components/ui.tsx";
+
+export function PlaygroundPage() {
+  return <PageHeader title="Playground" />;
+}
