@@ -7,6 +7,7 @@ import { killAllProcessesNow, stopAllProcesses } from "./processes.ts";
 import { describeMachine, scenarioTable, targetMarkdown, targetTable } from "./report.ts";
 import type { Figure, Scenario, ScenarioOutcome, ScenarioSettings } from "./scenario.ts";
 import { baselineScenario } from "./scenarios/baseline.ts";
+import { consoleScenario } from "./scenarios/console.ts";
 import { createTaskScenario } from "./scenarios/create-task.ts";
 import { overheadScenario } from "./scenarios/overhead.ts";
 import { recordInfoScenario } from "./scenarios/record-info.ts";
@@ -19,7 +20,8 @@ const USAGE = `usage: npm run bench -- [--quick] [--only NAME[,NAME...]] [--outp
 
   --quick     every scenario briefly: 3 s measurements, slow upstream for 20 s, 100,000 rows for scale,
               batches of 500 tasks for scale-out
-  --only      run these scenarios: baseline, createTask, recordInfo, overhead, slowUpstream, scale, scale-out
+  --only      run these scenarios: baseline, createTask, recordInfo, overhead, slowUpstream, scale, scale-out,
+              console
               (createTask and recordInfo measure the baseline server alongside themselves; scale-out
               needs PostgreSQL at TEST_DATABASE_URL and Redis at TEST_REDIS_URL, by default this machine's)
   --output    where the results go (default bench/results/latest.json)
@@ -34,6 +36,7 @@ const SCENARIOS: readonly Scenario[] = [
   slowUpstreamScenario,
   scaleScenario,
   scaleOutScenario,
+  consoleScenario,
 ];
 
 /** Below this share of the CPU taken by other processes, the machine counts as quiet. */

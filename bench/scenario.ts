@@ -1,4 +1,4 @@
-export type Unit = "req/s" | "ms" | "tasks" | "tasks/s" | "MiB" | "s" | "ratio" | "count" | "rows";
+export type Unit = "req/s" | "ms" | "tasks" | "tasks/s" | "MiB" | "KiB" | "s" | "ratio" | "count" | "rows";
 
 /** One measured figure of a scenario, as printed and as stored in results/latest.json. */
 export interface Figure {
@@ -50,6 +50,8 @@ export function formatNumber(value: number | null, unit: Unit): string {
       return value.toFixed(2);
     case "MiB":
       return `${value.toFixed(0)} MiB`;
+    case "KiB":
+      return `${value.toFixed(1)} KiB`;
     case "s":
       return `${value.toFixed(1)} s`;
     case "req/s":

@@ -115,7 +115,7 @@ export class ImagegateClient {
   async uploadFile(input: UploadFileInput): Promise<UploadedFile> {
     const fileName = input.fileName ?? ("path" in input ? uploadFileName(input.path) : undefined);
     // A path's file is read as the request is sent, not held in memory first.
-    const file = "path" in input ? await openAsBlob(input.path) : new Blob([input.bytes]);
+    const file = "path" in input ? await openAsBlob(input.path) : new Blob([input.bytes as Uint8Array<ArrayBuffer>]);
     const form = new FormData();
     form.append("uploadPath", input.uploadPath);
     if (fileName !== undefined) form.append("fileName", fileName);

@@ -156,7 +156,7 @@ afterAll(async () => {
 async function send(probe: Probe): Promise<Answer> {
   const headers: Record<string, string> = { Authorization: `Bearer ${harness.key}` };
   if (probe.contentType !== null) headers["Content-Type"] = probe.contentType;
-  const response = await fetch(`${harness.baseUrl}/api/v1/jobs/createTask`, { method: "POST", headers, body: bytesOf(probe) });
+  const response = await fetch(`${harness.baseUrl}/api/v1/jobs/createTask`, { method: "POST", headers, body: new Uint8Array(bytesOf(probe)) });
   return { status: response.status, requestId: response.headers.get("x-request-id"), text: await response.text() };
 }
 

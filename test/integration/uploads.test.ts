@@ -47,7 +47,7 @@ function streamUpload(
 ): Promise<UploadAnswer> {
   const form = new FormData();
   // The file first, as the hosted services' examples send it: the fields come after it.
-  if (file !== null) form.append("file", new Blob([file], { type: "application/octet-stream" }), "upload.bin");
+  if (file !== null) form.append("file", new Blob([new Uint8Array(file)], { type: "application/octet-stream" }), "upload.bin");
   for (const [name, value] of Object.entries(fields)) form.append(name, value);
   return post(harness, "file-stream-upload", form, key);
 }

@@ -20,7 +20,7 @@ async function post(path: string, bytes: Uint8Array, key: string | null): Promis
   const response = await fetch(`${harness.baseUrl}${path}`, {
     method: "POST",
     headers: { "Content-Type": "application/json", ...(key === null ? {} : { Authorization: `Bearer ${key}` }) },
-    body: bytes,
+    body: new Uint8Array(bytes),
   });
   return { status: response.status, body: (await response.json()) as Answer["body"] };
 }
