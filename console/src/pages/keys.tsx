@@ -59,8 +59,8 @@ function KeysCard({ testMode }: { testMode: boolean }) {
       <h2 id="keys-heading">API keys</h2>
       <p class="muted small keys-intro">
         Requests authenticate with <code>Authorization: Bearer &lt;key&gt;</code>. Live keys (<code>ig_live_…</code>) use credits and the
-        real image provider; test keys (<code>ig_test_…</code>) get free sandbox images. Only a key's first characters are stored, so a new
-        key is shown once.
+        real image provider; test keys (<code>ig_test_…</code>) get free sandbox images. The server keeps only a hash of each key and its
+        first characters, so a new key is shown once.
       </p>
       {created !== null ? <NewKeyBox created={created} onDone={() => setCreated(null)} /> : null}
       <CreateKeyForm
