@@ -148,7 +148,8 @@ export function TaskPage({ taskId }: { taskId: string }) {
         <code>{task.taskId}</code>
         <CopyButton text={task.taskId} label="Copy ID" />
       </p>
-      <div class="task-layout">
+      {/* Keyed by task: another task's page starts afresh, its redelivery outcome included. */}
+      <div class="task-layout" key={task.taskId}>
         <div class="task-main">
           <TaskResult task={task} />
           <CallbackDeliveries task={task} />
