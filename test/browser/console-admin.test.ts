@@ -158,6 +158,11 @@ describe.runIf(browserAvailable())("the console's admin pages in a browser", () 
     await page.getByLabel("Deduct (take away)").check();
     await page.getByLabel("Amount", { exact: true }).fill(String(before + 1));
     await page.getByRole("button", { name: "Deduct credits" }).click();
+    // Nothing is sent before the confirm: the amount still shows the previous answer.
+    await page.getByRole("button", { name: "Cancel" }).click();
+    expect(await noteOf(page, "Amount")).toBe("amount is required and must be a number.");
+    await page.getByRole("button", { name: "Deduct credits" }).click();
+    await page.getByRole("button", { name: "Yes, deduct" }).click();
     await expect.poll(() => noteOf(page, "Amount")).toContain(`cannot deduct ${before + 1}`);
 
     expect(await balanceOf(harness.key)).toBe(before);

@@ -1,6 +1,6 @@
 // The operator's accounts: the list with balances and limits, a new account (and its first key),
 // and one account's balance, credits, limits, keys and ledger.
-import { useId, useMemo, useState } from "preact/hooks";
+import { useEffect, useId, useMemo, useRef, useState } from "preact/hooks";
 import { api, ApiError } from "../api.ts";
 import { CopyButton, ErrorNotice, Field, Loading, Notice, PageHeader, errorAbout, useLoad } from "../components/ui.tsx";
 import { formatAgo, formatCredits, formatNumber, formatTime } from "../format.ts";
@@ -250,6 +250,7 @@ function NewAccountForm({ onCreated, onClose }: { onCreated: () => void; onClose
               aria-describedby={describedBy}
               aria-invalid={fieldError(error, "name", "name") !== null}
               onInput={(event) => setName(event.currentTarget.value)}
+              autoFocus
               required
             />
           )}
@@ -375,9 +376,20 @@ function CreditsForm({ account, onChanged }: { account: AccountDetails; onChange
   const [error, setError] = useState<unknown>(null);
   const [done, setDone] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  // A deduction asks once more before it is sent.
+  const [confirming, setConfirming] = useState(false);
+  const cancelRef = useRef<HTMLButtonElement>(null);
+  useEffect(() => {
+    if (confirming) cancelRef.current?.focus();
+  }, [confirming]);
 
   const submit = async (event: Event) => {
     event.preventDefault();
+    if (kind === "deduct" && !confirming) {
+      setConfirming(true);
+      return;
+    }
+    setConfirming(false);
     setBusy(true);
     setError(null);
     setDone(null);
@@ -406,7 +418,10 @@ function CreditsForm({ account, onChanged }: { account: AccountDetails; onChange
       <fieldset class="adm-segmented">
         <legend class="label">Change</legend>
         <label>
-          <input type="radio" name="credit-kind" value="grant" checked={kind === "grant"} onChange={() => setKind("grant")} />
+          <input type="radio" name="credit-kind" value="grant" checked={kind === "grant"} onChange={() => {
+              setKind("grant");
+              setConfirming(false);
+            }} />
           Grant (add)
         </label>
         <label>
@@ -424,7 +439,10 @@ function CreditsForm({ account, onChanged }: { account: AccountDetails; onChange
             value={amount}
             aria-describedby={describedBy}
             aria-invalid={amountError !== null}
-            onInput={(event) => setAmount(event.currentTarget.value)}
+            onInput={(event) => {
+              setAmount(event.currentTarget.value);
+              setConfirming(false);
+            }}
           />
         )}
       </Field>
@@ -441,9 +459,23 @@ function CreditsForm({ account, onChanged }: { account: AccountDetails; onChange
           />
         )}
       </Field>
-      <button type="submit" class={kind === "grant" ? "button-primary" : "button-danger"} disabled={busy}>
-        {busy ? "Saving…" : kind === "grant" ? "Grant credits" : "Deduct credits"}
-      </button>
+      {confirming ? (
+        <div class="adm-confirm adm-confirm-left" role="group" aria-label="Confirm the deduction">
+          <span class="adm-confirm-question">
+            Take {amount.trim() === "" ? "these" : amount.trim()} credits away from {account.name}?
+          </span>
+          <button type="submit" class="button-danger adm-button-danger-solid">
+            Yes, deduct
+          </button>
+          <button type="button" ref={cancelRef} class="button-secondary" onClick={() => setConfirming(false)}>
+            Cancel
+          </button>
+        </div>
+      ) : (
+        <button type="submit" class={kind === "grant" ? "button-primary" : "button-danger"} disabled={busy}>
+          {busy ? "Saving…" : kind === "grant" ? "Grant credits" : "Deduct credits"}
+        </button>
+      )}
     </form>
   );
 }
