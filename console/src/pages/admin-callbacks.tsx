@@ -212,9 +212,11 @@ function DeliveriesList({ route }: { route: Route }) {
                 </tbody>
               </table>
             </div>
-            <p class="muted small adm-list-foot">
-              {formatNumber(list.length)} {list.length === 1 ? "delivery" : "deliveries"}, newest first.
-            </p>
+            {list.length > 0 ? (
+              <p class="muted small adm-list-foot">
+                {formatNumber(list.length)} {list.length === 1 ? "delivery" : "deliveries"}, newest first.
+              </p>
+            ) : null}
             {mayHaveMore ? (
               <div class="adm-more">
                 <button type="button" class="button-secondary" onClick={() => setLimit(Math.min(MAX_LIMIT, limit + PAGE_SIZE))} disabled={deliveries.loading}>
