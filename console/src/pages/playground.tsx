@@ -125,7 +125,7 @@ function Playground({ models }: { models: ModelInfo[] }) {
       following.current = controller;
       void follow(created.taskId, controller.signal);
       // On a narrow screen the result sits under the form: bring it into view.
-      document.querySelector(".result")?.scrollIntoView({ behavior: "smooth", block: "nearest" });
+      if (matchMedia("(max-width: 760px)").matches) document.querySelector(".result")?.scrollIntoView({ behavior: "smooth", block: "start" });
     } catch (caught) {
       setError(caught);
     } finally {
@@ -209,7 +209,7 @@ function Playground({ models }: { models: ModelInfo[] }) {
                 <select id={id} value={resolution} onChange={(event) => setResolution(event.currentTarget.value)} aria-describedby={describedBy}>
                   {model.limits.resolutions.map((value) => (
                     <option key={value} value={value} disabled={value !== "1K" && onlyAt1K.has(ratio)}>
-                      {value} · {formatCredits(model.prices[value] ?? model.price)}
+                      {value}
                     </option>
                   ))}
                 </select>
