@@ -5,6 +5,11 @@ export interface InputImage {
   bytes: Buffer;
   /** Sniffed from the bytes: image/png, image/jpeg or image/webp. */
   mimeType: string;
+  /**
+   * A URL of imagegate's own that serves these bytes, for upstreams that fetch their inputs; set
+   * only when PUBLIC_BASE_URL is an address the internet reaches. Absent: send the bytes inline.
+   */
+  url?: string;
 }
 
 /** What a worker asks an upstream image model for. */

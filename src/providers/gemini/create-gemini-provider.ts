@@ -1,17 +1,13 @@
 import type { Logger } from "pino";
 import { systemClock, type Clock } from "../../domain/clock.ts";
-import { ConcurrencyLimitedImageProvider } from "../concurrency-limited-image-provider.ts";
 import type { ImageProvider } from "../image-provider.ts";
-import { MeteredImageProvider, type UpstreamCallObserver } from "../metered-image-provider.ts";
-import { RetryingImageProvider } from "../retrying-image-provider.ts";
+import type { UpstreamCallObserver } from "../metered-image-provider.ts";
 import { abortableSleep, type Random, type Sleep } from "../sleep.ts";
+import { layeredUpstream } from "../upstream-layers.ts";
+import type { GeminiUpstreamOptions } from "../upstreams/kinds.ts";
 import { GeminiImageProvider } from "./gemini-image-provider.ts";
 import { KeyPool } from "./key-pool.ts";
 import type { GeminiModelMap } from "./upstream-models.ts";
-
-/** Backoff of the first retry when the upstream names no delay; doubles per retry up to the cap. */
-const BASE_RETRY_DELAY_MS = 1_000;
-const MAX_RETRY_DELAY_MS = 30_000;
 
 export interface GeminiOptions {
   /** GEMINI_API_KEY, or the GEMINI_API_KEYS pool; requests rotate over them. */
@@ -39,12 +35,7 @@ export interface GeminiOptions {
   observer?: UpstreamCallObserver;
 }
 
-/**
- * Gemini as one ImageProvider: retries outermost, so a task sleeping between attempts holds no
- * concurrency slot; then the concurrency limit; then the meter, which sees each attempt; then the
- * adapter, which calls onStart right before its upstream call (the retry layer makes that happen
- * once per task).
- */
+/** Gemini as one ImageProvider: the adapter inside the layers every upstream has (see layeredUpstream). */
 export function createGeminiProvider(options: GeminiOptions): ImageProvider {
   const clock = options.clock ?? systemClock;
   const sleep = options.sleep ?? abortableSleep;
@@ -62,19 +53,11 @@ export function createGeminiProvider(options: GeminiOptions): ImageProvider {
     sleep,
     fetch: options.fetch,
   });
-  const metered = options.observer === undefined ? adapter : new MeteredImageProvider(adapter, options.observer);
-  const limited = new ConcurrencyLimitedImageProvider(metered, { maxConcurrency: options.maxConcurrency, clock });
-  return new RetryingImageProvider(limited, {
-    policy: {
-      maxAttempts: options.maxAttempts,
-      baseDelayMs: BASE_RETRY_DELAY_MS,
-      maxDelayMs: MAX_RETRY_DELAY_MS,
-      // "No image" is retried exactly once: a model that declined twice will keep declining.
-      attemptLimits: { INVALID_OUTPUT: 2 },
-    },
-    clock,
-    sleep,
-    random: options.random,
-    logger,
-  });
+  return layeredUpstream(adapter, { ...options, logger, clock, sleep });
+}
+
+/** A Gemini upstream of a route (UPSTREAMS_FILE): its models are the file's map of public to upstream ids. */
+export function createGeminiUpstream(options: GeminiUpstreamOptions): ImageProvider {
+  const models = Object.fromEntries(Object.entries(options.models).map(([publicId, upstream]) => [publicId, { upstream, setting: "UPSTREAMS_FILE" }]));
+  return createGeminiProvider({ ...options, models });
 }
