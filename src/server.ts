@@ -19,6 +19,7 @@ import { isTerminal } from "./domain/tasks/task.ts";
 import { UPLOADS_FOLDER, UploadService } from "./domain/uploads/upload-service.ts";
 import { createGuardedFetch } from "./net/guarded-fetch.ts";
 import { createImageDownload } from "./net/image-download.ts";
+import { isPubliclyReachable } from "./net/public-base-url.ts";
 import type { ImageProvider } from "./providers/image-provider.ts";
 import { MeteredImageProvider, type UpstreamCallObserver } from "./providers/metered-image-provider.ts";
 import { SandboxImageProvider } from "./providers/sandbox/sandbox-image-provider.ts";
@@ -166,7 +167,7 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
     maxBytes: config.inputImageMaxBytes,
     timeoutMs: config.inputImageTimeoutMs,
   };
-  const inputs = new InputImageLoader({ blobs, signer, clock }, inputDownload);
+  const inputs = new InputImageLoader({ blobs, signer, clock, publicFiles: isPubliclyReachable(config.publicBaseUrl) }, inputDownload);
   const runner = new TaskRunner(
     { tasks, events: dispatch.events, catalog, router, inputs, blobs, resultUrls, clock, logger },
     { retentionMs: config.resultRetentionDays * DAY_MS },

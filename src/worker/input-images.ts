@@ -27,6 +27,11 @@ export interface InputImageLoaderParts {
   blobs: BlobStore;
   signer: UrlSigner;
   clock: Clock;
+  /**
+   * Whether upstreams on the internet reach PUBLIC_BASE_URL: then this server's own file URLs are
+   * handed to upstreams that fetch their inputs, instead of the bytes inline.
+   */
+  publicFiles?: boolean;
 }
 
 /** How other servers' URLs are fetched (the INPUT_IMAGE_* settings); each input names itself. */
@@ -75,13 +80,15 @@ export class InputImageLoader {
   }
 
   private async loadOne(url: string, name: string, signal: AbortSignal): Promise<InputImage> {
-    const bytes = (await this.readStored(url, name)) ?? (await this.fetch(url, name, signal));
+    const stored = await this.readStored(url, name);
+    const bytes = stored ?? (await this.fetch(url, name, signal));
     // The bytes decide the type, never a header or the name: the upstream is told what they are.
     const type = sniffImageType(bytes);
     if (type === null || !ACCEPTED_MIME_TYPES.has(type.mimeType)) {
       throw new InputImageError(`${name} is not a PNG, JPEG or WebP image`);
     }
-    return { bytes, mimeType: type.mimeType };
+    // Another server's URL is never handed on: its bytes were checked here, and could change.
+    return stored !== null && this.parts.publicFiles === true ? { bytes, mimeType: type.mimeType, url } : { bytes, mimeType: type.mimeType };
   }
 
   /** The bytes of one of this server's own files, or null when `url` is not one of its file URLs. */
