@@ -62,3 +62,48 @@ export function taskInput(task: Pick<TaskRecord, "param">): Record<string, unkno
     return {};
   }
 }
+
+export type DeliveryState = "pending" | "delivered" | "failed";
+export const DELIVERY_STATES: readonly DeliveryState[] = ["pending", "delivered", "failed"];
+
+/** A task's callback delivery, as GET /api/v1/jobs/callbacks and the admin API answer it. */
+export interface Delivery {
+  id: string;
+  taskId: string;
+  url: string;
+  state: DeliveryState;
+  attempts: number;
+  createdAt: number;
+  updatedAt: number;
+  nextAttemptAt: number | null;
+  deliveredAt: number | null;
+  lastStatus: number | null;
+  lastError: string | null;
+}
+
+/** One POST of a callback to its URL. */
+export interface DeliveryAttempt {
+  at: number;
+  /** The receiver's HTTP status; null when it did not answer. */
+  status: number | null;
+  durationMs: number;
+  error: string | null;
+}
+
+/** A delivery with the body it sends and every attempt, oldest first. */
+export interface DeliveryDetails<D extends Delivery = Delivery> {
+  delivery: D & { payload: string };
+  attempts: DeliveryAttempt[];
+}
+
+/** A movement of an account's balance, as GET /api/v1/ledger and the admin API answer it. */
+export interface LedgerEntry {
+  id: number;
+  taskId: string | null;
+  kind: "grant" | "deduct" | "hold" | "capture" | "release";
+  amount: number;
+  balanceAfter: number;
+  reason: string | null;
+  actor: string | null;
+  createdAt: number;
+}

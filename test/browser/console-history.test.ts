@@ -326,7 +326,7 @@ describe.runIf(browserAvailable())("the console's History and Task pages", () =>
     expect(await delivery.locator("dd code").innerText()).toBe(before?.delivery.id);
     expect(await delivery.locator(".badge").innerText()).toBe("delivered");
     expect(await delivery.locator("tbody tr").count()).toBe(1);
-    expect(await delivery.locator("tbody tr td").nth(2).innerText()).toBe("200");
+    expect(await delivery.locator("tbody tr td").nth(2).innerText()).toBe("HTTP 200");
     await screenshot(page, "task");
     await expectAccessible(page);
 

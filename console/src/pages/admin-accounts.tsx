@@ -14,10 +14,10 @@ import {
   type CreatedKey,
   EmptyRow,
   LIMIT_LABELS,
-  type LedgerEntry,
   limitsText,
   numberOrText,
 } from "./admin-common.tsx";
+import type { LedgerEntry } from "../types.ts";
 
 const PAGE_SIZE = 100;
 
@@ -116,7 +116,7 @@ export function AdminAccountsPage() {
           <>
             <div class="table-wrap">
               <table class="adm-table adm-stack-table">
-                <caption class="adm-visually-hidden">Accounts, sorted by {sort.key === "createdAt" ? "creation time" : sort.key === "credits" ? "balance" : "name"}</caption>
+                <caption class="visually-hidden">Accounts, sorted by {sort.key === "createdAt" ? "creation time" : sort.key === "credits" ? "balance" : "name"}</caption>
                 <thead>
                   <tr>
                     {sortButton("name", "Name")}
@@ -298,7 +298,7 @@ function ShownOnce({ createdKey, onDismiss }: { createdKey: CreatedKey; onDismis
         New {createdKey.mode} key{createdKey.name === null ? "" : ` “${createdKey.name}”`}. Copy it now: it is not shown again.
       </p>
       <div class="adm-secret-row">
-        <label for={id} class="adm-visually-hidden">
+        <label for={id} class="visually-hidden">
           New API key
         </label>
         <input id={id} type="text" class="adm-secret mono" readOnly value={createdKey.key} spellcheck={false} onFocus={(event) => event.currentTarget.select()} />
@@ -615,7 +615,7 @@ function KeysCard({ account, onChanged }: { account: AccountDetails; onChanged: 
               <th scope="col">Created</th>
               <th scope="col">Last used</th>
               <th scope="col">
-                <span class="adm-visually-hidden">Actions</span>
+                <span class="visually-hidden">Actions</span>
               </th>
             </tr>
           </thead>

@@ -5,16 +5,12 @@ import { api, ApiError, query } from "../api.ts";
 import { CopyButton, ErrorNotice, Field, Loading, Notice, PageHeader, errorAbout, useLoad } from "../components/ui.tsx";
 import { formatAgo, formatDuration, formatNumber, formatTime } from "../format.ts";
 import { href, navigate, type Route } from "../router.ts";
-import {
-  type AdminAccount,
-  ConfirmButton,
-  type Delivery,
-  type DeliveryAttempt,
-  type DeliveryDetails,
-  DELIVERY_STATES,
-  type DeliveryState,
-  EmptyRow,
-} from "./admin-common.tsx";
+import { DeliveryAttempts } from "../components/delivery-attempts.tsx";
+import { DELIVERY_STATES, type DeliveryAttempt, type DeliveryDetails as AnyDeliveryDetails, type DeliveryState } from "../types.ts";
+import { AccountSelect, type AdminAccount, type AdminDelivery, ConfirmButton, EmptyRow } from "./admin-common.tsx";
+
+type Delivery = AdminDelivery;
+type DeliveryDetails = AnyDeliveryDetails<AdminDelivery>;
 
 const PAGE_SIZE = 50;
 
@@ -106,20 +102,7 @@ function DeliveriesList({ route }: { route: Route }) {
           </Field>
           <Field label="Account" error={accountError}>
             {(id, describedBy) => (
-              <select id={id} value={accountParam} aria-describedby={describedBy} onChange={(event) => apply({ account: event.currentTarget.value })}>
-                <option value="">All accounts</option>
-                {accountParam !== "" && !(accounts.data ?? []).some((account) => account.name === accountParam) ? (
-                  <option value={accountParam}>{accountParam}</option>
-                ) : null}
-                {(accounts.data ?? [])
-                  .slice()
-                  .sort((a, b) => a.name.localeCompare(b.name))
-                  .map((account) => (
-                    <option key={account.id} value={account.name}>
-                      {account.name}
-                    </option>
-                  ))}
-              </select>
+              <AccountSelect id={id} describedBy={describedBy} value={accountParam} accounts={accounts.data} onChange={(account) => apply({ account })} />
             )}
           </Field>
           <Field label="Task id" error={taskError}>
@@ -154,7 +137,7 @@ function DeliveriesList({ route }: { route: Route }) {
           <>
             <div class="table-wrap">
               <table class="adm-table adm-stack-table">
-                <caption class="adm-visually-hidden">Callback deliveries, newest first</caption>
+                <caption class="visually-hidden">Callback deliveries, newest first</caption>
                 <thead>
                   <tr>
                     <th scope="col">Task</th>
@@ -167,7 +150,7 @@ function DeliveriesList({ route }: { route: Route }) {
                     <th scope="col">Last status</th>
                     <th scope="col">Next attempt</th>
                     <th scope="col">
-                      <span class="adm-visually-hidden">Details</span>
+                      <span class="visually-hidden">Details</span>
                     </th>
                   </tr>
                 </thead>
@@ -376,44 +359,7 @@ function DeliveryPage({ deliveryId, route }: { deliveryId: string; route: Route 
           </div>
           <div class="card" role="region" aria-labelledby="attempts-heading">
             <h2 id="attempts-heading">Attempts ({formatNumber(data.attempts.length)})</h2>
-            <div class="table-wrap" tabIndex={0} role="region" aria-label="Attempts, scrollable">
-              <table class="adm-table adm-scroll-table">
-                <thead>
-                  <tr>
-                    <th scope="col" class="num">
-                      #
-                    </th>
-                    <th scope="col">Sent</th>
-                    <th scope="col">Status</th>
-                    <th scope="col" class="num">
-                      Duration
-                    </th>
-                    <th scope="col">Error</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {data.attempts.length === 0 ? (
-                    <EmptyRow columns={5}>No attempt yet: the first is sent within a second or so.</EmptyRow>
-                  ) : (
-                    data.attempts.map((attempt, index) => (
-                      <tr key={`${attempt.at}-${index}`}>
-                        <td class="num">{index + 1}</td>
-                        <td class="adm-nowrap">{formatPreciseTime(attempt.at)}</td>
-                        <td>
-                          {attempt.status === null ? (
-                            <span class="muted">no answer</span>
-                          ) : (
-                            <span class={attempt.status >= 200 && attempt.status < 300 ? "adm-positive" : "adm-negative"}>HTTP {attempt.status}</span>
-                          )}
-                        </td>
-                        <td class="num">{formatDuration(attempt.durationMs)}</td>
-                        <td>{attempt.error === null ? <span class="muted">—</span> : <span class="adm-error-text">{attempt.error}</span>}</td>
-                      </tr>
-                    ))
-                  )}
-                </tbody>
-              </table>
-            </div>
+            <DeliveryAttempts attempts={data.attempts} label="Attempts" empty="No attempt yet: the first is sent within a second or so." />
           </div>
           <div class="card" role="region" aria-labelledby="body-heading">
             <div class="adm-body-header">

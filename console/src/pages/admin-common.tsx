@@ -2,7 +2,7 @@
 // two-step confirm button for changes that cannot be undone, and reading a typed number.
 import type { ComponentChildren } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
-import type { TaskState } from "../types.ts";
+import type { Delivery, LedgerEntry, TaskState } from "../types.ts";
 import "./admin.css";
 
 export interface AccountLimits {
@@ -36,16 +36,6 @@ export interface CreatedKey extends AdminKey {
   key: string;
 }
 
-export interface LedgerEntry {
-  id: number;
-  taskId: string | null;
-  kind: "grant" | "deduct" | "hold" | "capture" | "release";
-  amount: number;
-  balanceAfter: number;
-  reason: string | null;
-  actor: string | null;
-  createdAt: number;
-}
 
 /** GET /admin/v1/accounts/{account}. */
 export interface AccountDetails extends AdminAccount {
@@ -63,37 +53,10 @@ export interface UsageRow {
   models: Record<string, { tasks: number; creditsSpent: number }>;
 }
 
-export type DeliveryState = "pending" | "delivered" | "failed";
-export const DELIVERY_STATES: readonly DeliveryState[] = ["pending", "delivered", "failed"];
-
-/** An item of GET /admin/v1/callbacks. */
-export interface Delivery {
-  id: string;
-  taskId: string;
+/** An item of GET /admin/v1/callbacks: a delivery with its account. */
+export interface AdminDelivery extends Delivery {
   accountId: string;
   accountName: string | null;
-  url: string;
-  state: DeliveryState;
-  attempts: number;
-  createdAt: number;
-  updatedAt: number;
-  nextAttemptAt: number | null;
-  deliveredAt: number | null;
-  lastStatus: number | null;
-  lastError: string | null;
-}
-
-export interface DeliveryAttempt {
-  at: number;
-  status: number | null;
-  durationMs: number;
-  error: string | null;
-}
-
-/** GET /admin/v1/callbacks/{deliveryId}. */
-export interface DeliveryDetails {
-  delivery: Delivery & { payload: string };
-  attempts: DeliveryAttempt[];
 }
 
 export const LIMIT_LABELS: Record<keyof AccountLimits, string> = {
@@ -196,4 +159,20 @@ export function EmptyRow({ columns, children }: { columns: number; children: Com
 /** Today's UTC day, and `days` before it, as YYYY-MM-DD. */
 export function utcDay(offsetDays = 0, now = Date.now()): string {
   return new Date(now + offsetDays * 86_400_000).toISOString().slice(0, 10);
+}
+
+/** The accounts to filter by, sorted by name; `value` stays listed even when no account has that name. */
+export function AccountSelect(props: { id: string; describedBy: string | undefined; value: string; accounts: AdminAccount[] | null; onChange: (name: string) => void }) {
+  const names = (props.accounts ?? []).map((account) => account.name).sort((a, b) => a.localeCompare(b));
+  if (props.value !== "" && !names.includes(props.value)) names.unshift(props.value);
+  return (
+    <select id={props.id} value={props.value} aria-describedby={props.describedBy} onChange={(event) => props.onChange(event.currentTarget.value)}>
+      <option value="">All accounts</option>
+      {names.map((name) => (
+        <option key={name} value={name}>
+          {name}
+        </option>
+      ))}
+    </select>
+  );
 }

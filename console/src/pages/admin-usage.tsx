@@ -6,7 +6,7 @@ import { ErrorNotice, Field, Loading, PageHeader, errorAbout, useLoad } from "..
 import { formatCredits, formatNumber } from "../format.ts";
 import { href } from "../router.ts";
 import { TASK_STATES, type TaskState } from "../types.ts";
-import { type AdminAccount, EmptyRow, type UsageRow, utcDay } from "./admin-common.tsx";
+import { AccountSelect, type AdminAccount, EmptyRow, type UsageRow, utcDay } from "./admin-common.tsx";
 
 const DAY_MS = 86_400_000;
 
@@ -125,17 +125,7 @@ export function AdminUsagePage() {
           </Field>
           <Field label="Account" error={accountError}>
             {(id, describedBy) => (
-              <select id={id} value={form.account} aria-describedby={describedBy} onChange={(event) => setForm({ ...form, account: event.currentTarget.value })}>
-                <option value="">All accounts</option>
-                {(accounts.data ?? [])
-                  .slice()
-                  .sort((a, b) => a.name.localeCompare(b.name))
-                  .map((account) => (
-                    <option key={account.id} value={account.name}>
-                      {account.name}
-                    </option>
-                  ))}
-              </select>
+              <AccountSelect id={id} describedBy={describedBy} value={form.account} accounts={accounts.data} onChange={(account) => setForm({ ...form, account })} />
             )}
           </Field>
           <div class="adm-toolbar-buttons">
@@ -187,7 +177,7 @@ export function AdminUsagePage() {
             <div class="adm-card-header">
               <h2 id="table-heading">{byAccount ? "Per day and account" : "Per day"}</h2>
               <fieldset class="adm-segmented adm-segmented-compact">
-                <legend class="adm-visually-hidden">Rows</legend>
+                <legend class="visually-hidden">Rows</legend>
                 <label>
                   <input type="radio" name="usage-rows" checked={byAccount} onChange={() => setByAccount(true)} />
                   Per day and account

@@ -3,40 +3,14 @@
 import { Fragment } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
 import { api, ApiError, followEvents } from "../api.ts";
+import { DeliveryAttempts } from "../components/delivery-attempts.tsx";
 import { CopyButton, ErrorNotice, Loading, Notice, PageHeader, StateBadge, useLoad } from "../components/ui.tsx";
 import { formatCredits, formatDuration } from "../format.ts";
 import { href } from "../router.ts";
-import { resultUrls, type TaskRecord, taskInput } from "../types.ts";
+import { type DeliveryDetails, resultUrls, type TaskRecord, taskInput } from "../types.ts";
 import { isActive } from "./history-query.ts";
 import "./task.css";
 
-/** A task's callback delivery as GET /api/v1/jobs/callbacks answers it. */
-interface Delivery {
-  id: string;
-  taskId: string;
-  url: string;
-  state: "pending" | "delivered" | "failed";
-  attempts: number;
-  createdAt: number;
-  updatedAt: number;
-  nextAttemptAt: number | null;
-  deliveredAt: number | null;
-  lastStatus: number | null;
-  lastError: string | null;
-  payload: string;
-}
-
-interface Attempt {
-  at: number;
-  status: number | null;
-  durationMs: number;
-  error: string | null;
-}
-
-interface DeliveryDetails {
-  delivery: Delivery;
-  attempts: Attempt[];
-}
 
 /** How long after a redelivery the page waits for its attempt to be recorded. */
 const REDELIVERY_WAIT_MS = 10_000;
@@ -482,45 +456,7 @@ function DeliveryView({ details, onRedeliver }: { details: DeliveryDetails; onRe
       <h3 class="task-subtitle">
         Attempts <span class="muted">({attempts.length})</span>
       </h3>
-      {attempts.length === 0 ? (
-        <p class="muted small">No attempt yet.</p>
-      ) : (
-        <div class="table-wrap" tabIndex={0} role="region" aria-label={`Attempts of delivery ${delivery.id}`}>
-          <table class="task-attempts">
-            <caption class="task-sr-only">Attempts of delivery {delivery.id}, oldest first</caption>
-            <thead>
-              <tr>
-                <th scope="col" class="num">
-                  #
-                </th>
-                <th scope="col">Time</th>
-                <th scope="col">Status</th>
-                <th scope="col" class="num">
-                  Duration
-                </th>
-                <th scope="col">Error</th>
-              </tr>
-            </thead>
-            <tbody>
-              {attempts.map((attempt, index) => (
-                <tr key={`${attempt.at}-${index}`}>
-                  <td class="num">{index + 1}</td>
-                  <td>{formatTime(attempt.at)}</td>
-                  <td>
-                    {attempt.status === null ? (
-                      <span class="muted">no answer</span>
-                    ) : (
-                      <span class={attempt.status >= 200 && attempt.status < 300 ? "task-status-ok" : "task-status-bad"}>{attempt.status}</span>
-                    )}
-                  </td>
-                  <td class="num">{formatDuration(attempt.durationMs)}</td>
-                  <td>{attempt.error ?? <span class="muted">—</span>}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
+      <DeliveryAttempts attempts={attempts} label={`Attempts of delivery ${delivery.id}`} empty="No attempt yet." />
 
       <details class="task-raw">
         <summary>The body sent</summary>

@@ -6,7 +6,7 @@ import { useAccount } from "../app.tsx";
 import { ErrorNotice, Loading, PageHeader, useLoad } from "../components/ui.tsx";
 import { formatAgo, formatCredits, formatNumber, formatTime } from "../format.ts";
 import { href } from "../router.ts";
-import type { Page, TaskState } from "../types.ts";
+import type { LedgerEntry, Page, TaskState } from "../types.ts";
 import "./usage.css";
 
 /** A day of GET /api/v1/usage. */
@@ -23,17 +23,6 @@ interface Usage {
   days: UsageDay[];
 }
 
-/** An entry of GET /api/v1/ledger. */
-interface LedgerEntry {
-  id: number;
-  taskId: string | null;
-  kind: "grant" | "deduct" | "hold" | "capture" | "release";
-  amount: number;
-  balanceAfter: number;
-  reason: string | null;
-  actor: string | null;
-  createdAt: number;
-}
 
 type Metric = "tasks" | "credits";
 
