@@ -1,6 +1,7 @@
 import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildProgram } from "../../src/cli/main.ts";
 import type { UpstreamReport } from "../../src/providers/routing/upstream-routing.ts";
 import { FakeGeminiServer } from "../fakes/fake-gemini-server.ts";
 import { call, freePort, startTestServer, temporaryDirectory, waitForTerminal, type TaskData, type TestServer } from "../helpers/test-server.ts";
@@ -194,5 +195,22 @@ describe("routing over three Gemini upstreams", () => {
     expect(metrics).toContain('imagegate_upstream_max_concurrency{upstream="second"} 4');
     expect(metrics).toContain('imagegate_upstream_in_flight{upstream="first"} 0');
     expect(metrics).toMatch(/imagegate_upstream_call_duration_seconds_count\{provider="first",model="nano-banana-pro",outcome="retryable_error"\} 2/);
+  });
+
+  it("prints them as a table with `imagegate upstreams`, through the admin API", async () => {
+    const lines: string[] = [];
+    const terminal = { out: (line: string) => void lines.push(line), err: (line: string) => void lines.push(line), write: () => true };
+    await buildProgram({ IMAGEGATE_BASE_URL: harness.baseUrl, ADMIN_API_KEY: ADMIN_KEY }, terminal).parseAsync(["upstreams"], { from: "user" });
+
+    expect(lines[0]).toMatch(/^NAME\s+KIND\s+CIRCUIT\s+IN FLIGHT\s+SERVED\s+FAILED\s+SKIPPED\s+ATTEMPTS\s+P50 MS\s+P99 MS\s+PRICE\s+NOT SUCCESS$/);
+    expect(lines[1]).toMatch(/^first\s+gemini\s+closed\s+0\/16\s+2\s+1\s+4\s+4\s+\d+\s+\d+\s+\$0\.134\s+retryable_error 2$/);
+    expect(lines[3]).toMatch(/^third\s+gemini\s+closed\s+0\/16\s+0\s+1\s+0\s+1\s+-\s+-\s+-\s+content_policy 1$/);
+    expect(lines.at(-1)).toMatch(/^figures of .* pid \d+ \(role all\), since it started; upstreams from UPSTREAMS_FILE$/);
+
+    const refused: string[] = [];
+    const failing = { out: (line: string) => void refused.push(line), err: (line: string) => void refused.push(line), write: () => true };
+    await expect(
+      buildProgram({ IMAGEGATE_BASE_URL: harness.baseUrl, ADMIN_API_KEY: "not-the-admin-key-of-this-server" }, failing).parseAsync(["upstreams"], { from: "user" }),
+    ).rejects.toThrow(/answered 401/);
   });
 });
