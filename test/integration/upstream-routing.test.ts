@@ -214,3 +214,32 @@ describe("routing over three Gemini upstreams", () => {
     ).rejects.toThrow(/answered 401/);
   });
 });
+
+describe("GET /admin/v1/upstreams without UPSTREAMS_FILE", () => {
+  it("answers the sandbox's empty list, and the Gemini upstreams of the GEMINI_* variables without circuits", async () => {
+    const sandbox = await startTestServer({ ADMIN_API_KEY: ADMIN_KEY });
+    const gemini = await startTestServer({ ADMIN_API_KEY: ADMIN_KEY, GEMINI_API_KEY: "k", GEMINI_BASE_URL: slow.url, GEMINI_FALLBACK_BASE_URL: refusing.url });
+    try {
+      const empty = await call<UpstreamsAnswer>(sandbox.baseUrl, "GET", "/admin/v1/upstreams", { key: ADMIN_KEY });
+      expect(empty.body.data).toMatchObject({ source: "sandbox", upstreams: [], routes: [] });
+      const unauthorized = await call(sandbox.baseUrl, "GET", "/admin/v1/upstreams", { key: "wrong" });
+      expect(unauthorized.status).toBe(401);
+
+      const created = await call<{ taskId: string }>(gemini.baseUrl, "POST", "/api/v1/jobs/createTask", {
+        key: gemini.key,
+        body: { model: PRO, input: { prompt: "a figure counted without UPSTREAMS_FILE" } },
+      });
+      await waitForTerminal(gemini.baseUrl, gemini.key, created.body.data.taskId, 30_000);
+      const legacy = await call<UpstreamsAnswer>(gemini.baseUrl, "GET", "/admin/v1/upstreams", { key: ADMIN_KEY });
+      expect(legacy.body.data.source).toBe("GEMINI_*");
+      expect(legacy.body.data.upstreams.map((each) => [each.name, each.circuit])).toEqual([
+        ["gemini", null],
+        ["gemini-fallback", null],
+      ]);
+      expect(legacy.body.data.upstreams[0]).toMatchObject({ tasksServed: 1, attempts: 1, outcomes: { success: 1 } });
+    } finally {
+      await sandbox.close();
+      await gemini.close();
+    }
+  });
+});
