@@ -7,8 +7,10 @@ import { MAX_PRESIGNED_SECONDS, readS3Config, type S3Config } from "./storage/s3
 import { parseRatePolicy, type RatePolicy } from "./domain/limits/rate-policy.ts";
 import { parseNetwork, type Network } from "./net/address-policy.ts";
 import { MODEL_MAP_SETTING, type GeminiModelMap, type GeminiModelRoute } from "./providers/gemini/upstream-models.ts";
+import { readUpstreamsFile, type UpstreamsConfig } from "./providers/upstreams/upstreams-file.ts";
 
-export type ProviderName = "sandbox" | "gemini";
+/** sandbox: placeholders; gemini: the GEMINI_* variables; upstreams: the routes of UPSTREAMS_FILE. */
+export type ProviderName = "sandbox" | "gemini" | "upstreams";
 
 /** What a process of `imagegate serve` does: everything, only the HTTP API, or only the tasks. */
 export type Role = "all" | "api" | "worker";
@@ -44,6 +46,8 @@ export interface Config {
   shutdownGraceMs: number;
   logLevel: string;
   gemini: GeminiConfig | null;
+  /** UPSTREAMS_FILE: several upstreams, each public model's route over them, circuit breakers; null without it. */
+  upstreams: UpstreamsConfig | null;
   rateLimitCreateTask: RatePolicy;
   rateLimitOther: RatePolicy;
   activeTaskLimit: number;
@@ -443,11 +447,41 @@ function prices(env: Environment): Record<string, PriceSetting> {
   return result;
 }
 
+/** The GEMINI_* variables that configure upstreams, which UPSTREAMS_FILE does instead. */
+function geminiUpstreamVariables(env: Environment): string[] {
+  return Object.keys(env)
+    .filter((name) => name === "GEMINI_API_KEY" || name === "GEMINI_API_KEYS" || name.startsWith("GEMINI_FALLBACK_"))
+    .filter((name) => text(env, name) !== undefined)
+    .sort();
+}
+
+/**
+ * UPSTREAMS_FILE, unless IMAGE_PROVIDER=sandbox forces the sandbox. It replaces the GEMINI_*
+ * upstream variables: both at once would leave it unclear which upstreams serve.
+ */
+function upstreams(env: Environment, imageProvider: string | undefined): UpstreamsConfig | null {
+  const file = text(env, "UPSTREAMS_FILE");
+  if (file === undefined) return null;
+  const conflicting = geminiUpstreamVariables(env);
+  if (conflicting.length > 0) {
+    throw new ConfigError(
+      `UPSTREAMS_FILE configures the upstreams, and ${conflicting.join(", ")} ${conflicting.length === 1 ? "does" : "do"} too; move the Gemini upstream into the file (kind: gemini) and unset ${conflicting.length === 1 ? "it" : "them"}`,
+    );
+  }
+  if (imageProvider === "gemini") {
+    throw new ConfigError("IMAGE_PROVIDER=gemini reads the GEMINI_* variables; with UPSTREAMS_FILE leave IMAGE_PROVIDER unset (or set it to sandbox to force placeholders)");
+  }
+  return imageProvider === "sandbox" ? null : readUpstreamsFile(file, env);
+}
+
 /** Reads every setting once. Nothing else in the program reads process.env. */
 export function loadConfig(env: Environment): Config {
   const port = integer(env, "PORT", 8080, 0, 65_535);
+  const routes = upstreams(env, text(env, "IMAGE_PROVIDER"));
   const gemini = readGemini(env);
-  const imageProvider = choice<ProviderName>(env, "IMAGE_PROVIDER", ["sandbox", "gemini"], gemini ? "gemini" : "sandbox");
+  // UPSTREAMS_FILE is chosen by being set; IMAGE_PROVIDER still picks between the other two.
+  const chosen = choice<ProviderName>(env, "IMAGE_PROVIDER", ["sandbox", "gemini"], gemini ? "gemini" : "sandbox");
+  const imageProvider: ProviderName = routes !== null ? "upstreams" : chosen;
   if (imageProvider === "gemini" && gemini === null) {
     throw new ConfigError("IMAGE_PROVIDER=gemini needs GEMINI_API_KEY (or GEMINI_API_KEYS) to be set");
   }
@@ -475,6 +509,7 @@ export function loadConfig(env: Environment): Config {
     shutdownGraceMs: integer(env, "SHUTDOWN_GRACE_MS", 10_000, 0, 600_000),
     logLevel,
     gemini,
+    upstreams: routes,
     rateLimitCreateTask: rate(env, "RATE_LIMIT_CREATE_TASK", "20/10s"),
     rateLimitOther: rate(env, "RATE_LIMIT_OTHER", "10/1s"),
     activeTaskLimit: integer(env, "ACTIVE_TASK_LIMIT", 100, 1, 1_000_000),

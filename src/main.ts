@@ -54,7 +54,9 @@ function banner(server: Server, address: string, demoKey: string | null): string
     ...backends(config),
     config.imageProvider === "sandbox"
       ? "image provider: sandbox. No upstream is configured, so every task gets a generated placeholder image. Set GEMINI_API_KEY to use Gemini."
-      : `image provider: gemini (${geminiModels(config)}${config.gemini?.baseUrl ? ` at ${config.gemini.baseUrl}` : ""})`,
+      : config.upstreams !== null
+        ? `image provider: the upstreams of ${config.upstreams.file} (${config.upstreams.upstreams.map((upstream) => `${upstream.name}: ${upstream.kind}`).join(", ")})`
+        : `image provider: gemini (${geminiModels(config)}${config.gemini?.baseUrl ? ` at ${config.gemini.baseUrl}` : ""})`,
     ...(config.role === "worker" ? [] : [`API docs: ${config.publicBaseUrl}/docs`]),
   ];
   if (demoKey !== null) {

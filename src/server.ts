@@ -22,6 +22,8 @@ import { createImageDownload } from "./net/image-download.ts";
 import { isPubliclyReachable } from "./net/public-base-url.ts";
 import type { ImageProvider } from "./providers/image-provider.ts";
 import { MeteredImageProvider, type UpstreamCallObserver } from "./providers/metered-image-provider.ts";
+import { TrackedImageProvider, type UpstreamDirectory, type UpstreamRouting } from "./providers/routing/upstream-routing.ts";
+import { teeObservers, UpstreamStats } from "./providers/routing/upstream-stats.ts";
 import { SandboxImageProvider } from "./providers/sandbox/sandbox-image-provider.ts";
 import { RuntimeMetrics } from "./observability/runtime-metrics.ts";
 import { loadOrCreateSigningSecret, UrlSigner } from "./storage/url-signer.ts";
@@ -81,29 +83,94 @@ export function createLogger(config: Config): Logger {
   });
 }
 
-async function buildProvider(
+/** The providers of live tasks: one for every model, or one routed provider per model (UPSTREAMS_FILE). */
+interface LiveProviders {
+  /** Serves every model, unless `routing` routes each one. */
+  provider: ImageProvider;
+  routing: UpstreamRouting | null;
+  directory: UpstreamDirectory;
+}
+
+function noUpstreams(source: UpstreamDirectory["source"]): UpstreamDirectory {
+  return { source, upstreams: () => [], routes: () => [] };
+}
+
+async function buildProviders(
   config: Config,
   logger: Logger,
   sandbox: ImageProvider,
   observer: UpstreamCallObserver,
-): Promise<ImageProvider> {
+  clock: Clock,
+): Promise<LiveProviders> {
+  if (config.imageProvider === "upstreams" && config.upstreams !== null) {
+    // Loaded only when configured, as each kind's adapter and SDK are.
+    const { buildUpstreamRouting } = await import("./providers/routing/upstream-routing.ts");
+    const { createUpstream } = await import("./providers/upstreams/kinds.ts");
+    const routing = await buildUpstreamRouting(config.upstreams, { logger, observer, clock, createUpstream });
+    return { provider: sandbox, routing, directory: routing };
+  }
   if (config.imageProvider === "gemini" && config.gemini !== null) {
     // Loaded only when configured: the SDK is large and the sandbox needs none of it.
     const { createGeminiProvider } = await import("./providers/gemini/create-gemini-provider.ts");
     const { fallback, ...gemini } = config.gemini;
-    const primary = createGeminiProvider({ ...gemini, logger, observer });
-    if (fallback === null) return primary;
+    const { reportOf } = await import("./providers/routing/upstream-routing.ts");
+    // The same providers as ever; their figures are kept too, for the admin API and the CLI.
+    const upstream = (name: string, settings: typeof gemini) => {
+      const stats = new UpstreamStats();
+      const provider = new TrackedImageProvider(
+        createGeminiProvider({ ...settings, ...(name === "gemini" ? {} : { name }), logger, observer: teeObservers(observer, stats) }),
+        stats,
+      );
+      const models = Object.fromEntries(Object.entries(settings.models).map(([publicId, route]) => [publicId, route.upstream]));
+      return { name, kind: "gemini", models, provider, stats, breaker: null, maxConcurrency: settings.maxConcurrency, weight: null, price: null };
+    };
+    const primary = upstream("gemini", gemini);
+    const secondary = fallback === null ? null : upstream("gemini-fallback", { ...gemini, ...fallback });
+    const all = secondary === null ? [primary] : [primary, secondary];
+    const directory: UpstreamDirectory = { source: "GEMINI_*", upstreams: () => all.map(reportOf), routes: () => [] };
+    if (secondary === null) return { provider: primary.provider, routing: null, directory };
     const { FallbackImageProvider } = await import("./providers/fallback-image-provider.ts");
-    const secondary = createGeminiProvider({
-      ...gemini,
-      ...fallback,
-      name: "gemini-fallback",
-      logger,
-      observer,
-    });
-    return new FallbackImageProvider([primary, secondary], { logger });
+    return { provider: new FallbackImageProvider([primary.provider, secondary.provider], { logger }), routing: null, directory };
   }
-  return sandbox;
+  return { provider: sandbox, routing: null, directory: noUpstreams("sandbox") };
+}
+
+function providerChecks(providers: readonly ImageProvider[]): ReadinessCheck[] {
+  return providers.map((candidate) => ({
+    name: `provider:${candidate.name}`,
+    check: async () => candidate.health?.() ?? { ok: true },
+  }));
+}
+
+/**
+ * With UPSTREAMS_FILE: ready while every public model has an upstream whose circuit is not open.
+ * Each upstream is listed with its circuit, for information: one open circuit of several is no
+ * reason to take the server out of a load balancer.
+ */
+function routingChecks(routing: UpstreamRouting, sandbox: ImageProvider): ReadinessCheck[] {
+  return [
+    {
+      name: "routes",
+      check: async () => {
+        const stranded = routing.modelsWithoutUpstream();
+        return stranded.length === 0 ? { ok: true } : { ok: false, reason: `every upstream has an open circuit or is unhealthy for ${stranded.join(", ")}` };
+      },
+    },
+    ...routing.members.map((member) => ({
+      name: `upstream:${member.name}`,
+      informational: true,
+      check: async () => {
+        const health = member.provider.health?.() ?? { ok: true };
+        const circuit = member.breaker?.snapshot();
+        const state = circuit?.state ?? "closed";
+        if (state === "open") {
+          return { ok: false, circuit: state, reason: `circuit open; next probe at ${new Date(circuit?.nextProbeAt ?? 0).toISOString()}` };
+        }
+        return { ...health, circuit: state };
+      },
+    })),
+    ...providerChecks([sandbox]),
+  ];
 }
 
 export async function createServer(config: Config, overrides: ServerOverrides = {}): Promise<Server> {
@@ -156,11 +223,16 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
   });
   const metrics = new RuntimeMetrics(dispatch.gauges, tasks, storage.counters);
   const sandbox = new MeteredImageProvider(new SandboxImageProvider({ latencyMs: config.sandboxLatencyMs }), metrics.upstream);
-  const provider =
+  const live: LiveProviders =
     overrides.provider === undefined
-      ? await buildProvider(config, logger, sandbox, metrics.upstream)
-      : new MeteredImageProvider(overrides.provider, metrics.upstream);
-  const router = new ProviderRouter(new Map(catalog.list().map((model) => [model.id, provider])), sandbox);
+      ? await buildProviders(config, logger, sandbox, metrics.upstream, clock)
+      : { provider: new MeteredImageProvider(overrides.provider, metrics.upstream), routing: null, directory: noUpstreams("sandbox") };
+  const routing = live.routing;
+  const router = new ProviderRouter(
+    new Map(catalog.list().map((model) => [model.id, routing?.routesByModel.get(model.id) ?? live.provider])),
+    sandbox,
+  );
+  metrics.watchUpstreams(live.directory);
   // Tasks' reference images and file-url-upload fetch under the same INPUT_IMAGE_* settings.
   const inputDownload: InputDownloadOptions = {
     policy: { allowPrivate: config.inputImageAllowPrivate, allowNetworks: config.inputImageAllowNetworks },
@@ -226,10 +298,7 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
           },
         ]),
     // An API process calls no upstream: whether one answers is the workers' to say.
-    ...(runsTasks ? router.providers() : []).map((candidate) => ({
-      name: `provider:${candidate.name}`,
-      check: async () => candidate.health?.() ?? { ok: true },
-    })),
+    ...(!runsTasks ? [] : routing === null ? providerChecks(router.providers()) : routingChecks(routing, sandbox)),
   ];
   const app = await buildApp({
     accounts,
@@ -255,6 +324,8 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
     metricsToken: config.metricsToken,
     uploads,
     downloadImage: createImageDownload({ ...inputDownload, urlName: "fileUrl" }),
+    upstreams: live.directory,
+    processRole: config.role,
   }, { api: config.role !== "worker" });
 
   const timers: NodeJS.Timeout[] = [];
@@ -314,7 +385,9 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
       // In the background: an upstream slow to answer must not hold the start up; /readyz shows
       // the answer once it comes.
       const checkUpstreams = async (): Promise<void> => {
-        await Promise.all(router.providers().map((candidate) => candidate.checkUpstream?.()));
+        // Routes share upstreams: each is asked once, not once per model it serves.
+        if (routing !== null) await routing.checkUpstreams();
+        else await Promise.all(router.providers().map((candidate) => candidate.checkUpstream?.()));
       };
       checkUpstreams().catch((error: unknown) => logger.error({ err: error }, "upstream check failed"));
       repeat(UPSTREAM_CHECK_MS, checkUpstreams, "upstream check");

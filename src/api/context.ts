@@ -12,6 +12,7 @@ import type { RateLimitDefaults } from "./rate-limiting.ts";
 import type { TaskService } from "../domain/tasks/task-service.ts";
 import type { UploadService } from "../domain/uploads/upload-service.ts";
 import type { ImageDownload } from "../net/image-download.ts";
+import type { UpstreamDirectory } from "../providers/routing/upstream-routing.ts";
 import type { BlobStore } from "../storage/blob-store.ts";
 import type { ResultUrls } from "../storage/result-urls.ts";
 import type { UrlSigner } from "../storage/url-signer.ts";
@@ -26,7 +27,10 @@ export interface HttpMetrics {
 
 export interface ReadinessCheck {
   name: string;
-  check(): Promise<{ ok: boolean; reason?: string }>;
+  /** Shown, but not counted: /readyz answers 200 whatever it says (an upstream among several). */
+  informational?: boolean;
+  /** `circuit`: an upstream's circuit state, for the upstreams' checks. */
+  check(): Promise<{ ok: boolean; reason?: string; circuit?: string }>;
 }
 
 /** Everything the HTTP layer calls; built once in main.ts. */
@@ -61,6 +65,10 @@ export interface ApiContext {
   downloadImage: ImageDownload;
   /** Browser origins allowed cross-origin: any ("*"), these, or none (null: nothing registered). */
   corsOrigins: "*" | readonly string[] | null;
+  /** The upstreams this process calls and its figures of them (GET /admin/v1/upstreams). */
+  upstreams?: UpstreamDirectory;
+  /** ROLE of this process: the upstream figures are its own. */
+  processRole?: "all" | "api" | "worker";
 }
 
 declare module "fastify" {

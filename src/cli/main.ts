@@ -9,6 +9,7 @@ import { registerCreditsCommands } from "./commands/credits-commands.ts";
 import { registerKeysCommands } from "./commands/keys-commands.ts";
 import { registerLimitsCommands } from "./commands/limits-commands.ts";
 import { registerTasksCommands } from "./commands/tasks-commands.ts";
+import { registerUpstreamsCommand } from "./commands/upstreams-commands.ts";
 import { registerUsageCommands } from "./commands/usage-commands.ts";
 import { registerWebhookSecretCommand } from "./commands/webhook-secret-commands.ts";
 import { DEFAULT_MODEL, runGenerate, type Terminal } from "./generate.ts";
@@ -72,6 +73,7 @@ export function buildProgram(env: Readonly<Record<string, string | undefined>>, 
   registerTasksCommands(program, tools);
   registerUsageCommands(program, tools);
   registerCallbacksCommands(program, tools);
+  registerUpstreamsCommand(program, env, terminal);
 
   program
     .command("backup")

@@ -7,6 +7,8 @@ import { HttpRequestMetrics } from "./http-metrics.ts";
 import { defaultProcessMetrics } from "./process-metrics.ts";
 import { TaskMetrics, type QueueGauges } from "./task-metrics.ts";
 import { UpstreamMetrics } from "./upstream-metrics.ts";
+import type { UpstreamDirectory } from "../providers/routing/upstream-routing.ts";
+import { RoutingMetrics } from "./routing-metrics.ts";
 
 /**
  * What an operator watches on one server, in the Prometheus text format: the process and Node.js
@@ -20,6 +22,7 @@ export class RuntimeMetrics {
   readonly upstream: UpstreamMetrics;
   readonly callbacks: CallbackMetrics;
   private readonly eventLoop: EventLoopMetrics;
+  private readonly routing: RoutingMetrics;
 
   constructor(queue: QueueGauges, tasks: TaskService, database: () => CommitCounters) {
     for (const metric of defaultProcessMetrics()) this.registry.registerMetric(metric);
@@ -27,8 +30,14 @@ export class RuntimeMetrics {
     this.http = new HttpRequestMetrics(this.registry);
     new TaskMetrics(this.registry, queue, tasks);
     this.upstream = new UpstreamMetrics(this.registry);
+    this.routing = new RoutingMetrics(this.registry);
     this.callbacks = new CallbackMetrics(this.registry);
     registerDatabaseMetrics(this.registry, database);
+  }
+
+  /** The upstreams whose circuits, in-flight tasks and served tasks are exposed; built after the metrics. */
+  watchUpstreams(directory: UpstreamDirectory): void {
+    this.routing.watch(directory);
   }
 
   start(): void {

@@ -1,13 +1,13 @@
 import type { Logger } from "pino";
 import { systemClock, type Clock } from "../domain/clock.ts";
 import {
-  ProviderError,
   type ImageOutput,
   type ImageProvider,
   type ImageRequest,
   type ProviderHealth,
 } from "./image-provider.ts";
 import { abortedRequestError } from "./request-abort.ts";
+import { fallsBack } from "./routing/routed-image-provider.ts";
 import { withSingleStart } from "./start-once.ts";
 
 export interface FallbackImageProviderOptions {
@@ -50,7 +50,7 @@ export class FallbackImageProvider implements ImageProvider {
           throw abortedRequestError(request.signal);
         }
         const next = this.#route[position + 1];
-        if (next === undefined || !this.#fallsBack(error) || this.#clock.now() >= request.deadline) {
+        if (next === undefined || !fallsBack(error) || this.#clock.now() >= request.deadline) {
           throw error;
         }
         this.#logger?.warn(
@@ -75,15 +75,5 @@ export class FallbackImageProvider implements ImageProvider {
     }
     const reasons = reports.map((report) => report.reason).filter((reason) => reason !== undefined);
     return reasons.length > 0 ? { ok: false, reason: reasons.join("; ") } : { ok: false };
-  }
-
-  #fallsBack(error: unknown): error is ProviderError {
-    return (
-      error instanceof ProviderError &&
-      (error.retryable || error.operatorError) &&
-      error.code !== "CONTENT_POLICY" &&
-      error.code !== "CANCELED" &&
-      error.code !== "TIMEOUT"
-    );
   }
 }

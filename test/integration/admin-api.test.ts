@@ -159,6 +159,7 @@ describe("admin API", () => {
           "/admin/v1/keys/{keyId}/rotate",
           "/admin/v1/tasks",
           "/admin/v1/tasks/{taskId}",
+          "/admin/v1/upstreams",
           "/admin/v1/usage",
         ].sort(),
       );

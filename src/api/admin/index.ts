@@ -7,12 +7,13 @@ import { registerCreditsRoutes } from "./credits-routes.ts";
 import { registerKeysRoutes } from "./keys-routes.ts";
 import { registerLimitsRoutes } from "./limits-routes.ts";
 import { registerTasksRoutes } from "./tasks-routes.ts";
+import { registerUpstreamsRoutes } from "./upstreams-routes.ts";
 import { registerUsageRoutes } from "./usage-routes.ts";
 import { registerWebhookSecretRoutes } from "./webhook-secret-routes.ts";
 
 /**
  * The operator's API, registered under /admin/v1: accounts, credits, keys, limits, tasks, usage,
- * webhook secrets, callback deliveries and the audit trail, over the same domain services as the
+ * webhook secrets, callback deliveries, the audit trail and the upstreams' figures, over the same domain services as the
  * CLI. Every change is made as "admin-api".
  */
 export function adminApi(context: ApiContext): FastifyPluginAsync {
@@ -26,5 +27,6 @@ export function adminApi(context: ApiContext): FastifyPluginAsync {
     registerUsageRoutes(admin, context);
     registerWebhookSecretRoutes(admin, context);
     registerCallbacksRoutes(admin, context);
+    registerUpstreamsRoutes(admin, context);
   };
 }

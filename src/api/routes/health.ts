@@ -14,7 +14,13 @@ const checksSchema = {
       items: {
         type: "object",
         required: ["name", "ok"],
-        properties: { name: { type: "string", example: "database" }, ok: { type: "boolean" }, reason: { type: "string" } },
+        properties: {
+          name: { type: "string", example: "database" },
+          ok: { type: "boolean" },
+          reason: { type: "string" },
+          informational: { type: "boolean", description: "Shown for information: does not make the server unready (an upstream among several)." },
+          circuit: { type: "string", enum: ["closed", "open", "half-open"], description: "An upstream's circuit state (UPSTREAMS_FILE)." },
+        },
       },
     },
   },
@@ -51,14 +57,15 @@ export function registerHealth(app: FastifyInstance, context: ApiContext): void 
     async (_request, reply) => {
       const checks = await Promise.all(
         context.readiness.map(async (readiness) => {
+          const informational = readiness.informational === true ? { informational: true } : {};
           try {
-            return { name: readiness.name, ...(await readiness.check()) };
+            return { name: readiness.name, ...(await readiness.check()), ...informational };
           } catch {
-            return { name: readiness.name, ok: false, reason: "check failed" };
+            return { name: readiness.name, ok: false, reason: "check failed", ...informational };
           }
         }),
       );
-      const ready = checks.every((check) => check.ok);
+      const ready = checks.every((check) => check.ok || check.informational === true);
       const status = ready ? 200 : 503;
       return reply.code(status).send({ code: status, msg: ready ? "success" : "Not ready.", data: { checks } });
     },
