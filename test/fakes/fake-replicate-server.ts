@@ -48,6 +48,8 @@ export interface RecordedReplicateCreate {
   prefer: string | null;
   /** The seconds of `Prefer: wait=N`; 60 for a bare `wait`; null without one. */
   waitSeconds: number | null;
+  /** The Cancel-After header as sent (a duration: "65s", "1m"); null without one. */
+  cancelAfter: string | null;
   body: unknown;
   prompt: string | null;
   images: ReadImageReference[];
@@ -88,6 +90,8 @@ interface Prediction {
   input: Record<string, unknown>;
   answer: FakeReplicateAnswer;
   createdAt: number;
+  /** Epoch ms of the Cancel-After deadline. */
+  cancelAt: number | null;
   canceled: boolean;
   size: { width: number; height: number };
 }
@@ -187,6 +191,7 @@ export class FakeReplicateServer {
       token,
       prefer,
       waitSeconds: waitOf(prefer),
+      cancelAfter: header(request, "cancel-after"),
       body,
       prompt: input !== null && typeof input.prompt === "string" ? input.prompt : null,
       images,
@@ -196,6 +201,10 @@ export class FakeReplicateServer {
     this.creates.push(record);
 
     if (token === null) return problem(response, 401, "Unauthenticated", "You did not pass an authentication token");
+    const cancelAfterMs = record.cancelAfter === null ? null : durationMs(record.cancelAfter);
+    if (cancelAfterMs !== null && Number.isNaN(cancelAfterMs)) {
+      return problem(response, 400, "Invalid Cancel-After header", `Cancel-After must be a duration such as 30s or 1m, got ${record.cancelAfter}`);
+    }
     const answer = this.#queue.shift() ?? this.#defaultAnswer;
     if (answer.kind === "bad-token" || !this.#tokenAccepted(token)) {
       return problem(response, 401, "Unauthenticated", "You did not pass a valid authentication token");
@@ -240,7 +249,16 @@ export class FakeReplicateServer {
     const resolution = typeof inputs.resolution === "string" ? (inputs.resolution as Resolution) : "1K";
     const id = randomBytes(13).toString("hex").slice(0, 26);
     record.predictionId = id;
-    const prediction: Prediction = { id, model, input: inputs, answer, createdAt: Date.now(), canceled: false, size: pixelSize(ratio, resolution) };
+    const prediction: Prediction = {
+      id,
+      model,
+      input: inputs,
+      answer,
+      createdAt: Date.now(),
+      cancelAt: cancelAfterMs === null ? null : Date.now() + cancelAfterMs,
+      canceled: false,
+      size: pixelSize(ratio, resolution),
+    };
     this.#predictions.set(id, prediction);
 
     // Sync mode: the connection is held until the prediction ends or the wait runs out.
@@ -255,8 +273,11 @@ export class FakeReplicateServer {
   #status(prediction: Prediction): string {
     if (prediction.canceled) return "canceled";
     const answer = prediction.answer;
-    if (answer.kind === "stuck") return "processing";
     const runMs = answer.kind === "image" || answer.kind === "failed" ? (answer.runMs ?? 0) : 0;
+    if (prediction.cancelAt !== null && Date.now() >= prediction.cancelAt && (answer.kind === "stuck" || prediction.createdAt + runMs > prediction.cancelAt)) {
+      return "canceled";
+    }
+    if (answer.kind === "stuck") return "processing";
     const elapsed = Date.now() - prediction.createdAt;
     if (elapsed < Math.min(runMs, 10)) return "starting";
     if (elapsed < runMs) return "processing";
@@ -313,6 +334,14 @@ function waitOf(prefer: string | null): number | null {
   const match = /^\s*wait(?:=(\d+))?\s*$/.exec(prefer);
   if (match === null) return null;
   return Math.min(MAX_WAIT_SECONDS, Math.max(1, match[1] === undefined ? MAX_WAIT_SECONDS : Number(match[1])));
+}
+
+/** A Go-style duration as Replicate's Cancel-After takes it ("90s", "1m30s"); NaN when unreadable. */
+function durationMs(text: string): number {
+  const parts = [...text.trim().matchAll(/(\d+)(ms|s|m|h)/g)];
+  if (parts.length === 0 || parts.map((part) => part[0]).join("") !== text.trim()) return Number.NaN;
+  const unit: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 };
+  return parts.reduce((total, part) => total + Number(part[1]) * (unit[part[2] as string] as number), 0);
 }
 
 function problem(response: ServerResponse, status: number, title: string, detail: string): void {

@@ -11,6 +11,8 @@ export const REPLICATE_BASE_URL = "https://api.replicate.com";
 const DEFAULT_POLL_INTERVAL_MS = 500;
 /** The longest `Prefer: wait` Replicate honours, in seconds. */
 const MAX_WAIT_SECONDS = 60;
+/** Past the attempt's budget, the time Replicate's own deadline (Cancel-After) leaves before it cancels. */
+const CANCEL_AFTER_GRACE_SECONDS = 5;
 /** A rejected token repeats on every task; once a minute is loud enough. */
 const OPERATOR_LOG_INTERVAL_MS = 60_000;
 
@@ -140,10 +142,16 @@ export class ReplicateImageProvider implements ImageProvider {
 
   async #create(request: ImageRequest, model: string, scope: AttemptScope): Promise<Prediction> {
     const path = replicateModelPath(model) as { owner: string; name: string };
-    const headers = { ...this.#auth };
+    const remainingMs = scope.remainingMs();
+    // A task aborted while this call is held open never learns the prediction's id, so cannot
+    // cancel it: Replicate cancels it itself shortly after the attempt would have given up.
+    const headers: Record<string, string> = {
+      ...this.#auth,
+      "cancel-after": `${Math.ceil(remainingMs / 1000) + CANCEL_AFTER_GRACE_SECONDS}s`,
+    };
     // Held open no longer than Replicate allows nor than the attempt has left; under a second, not at all.
-    const waitSeconds = Math.min(MAX_WAIT_SECONDS, Math.floor(scope.remainingMs() / 1000));
-    if (waitSeconds >= 1) Object.assign(headers, { prefer: `wait=${waitSeconds}` });
+    const waitSeconds = Math.min(MAX_WAIT_SECONDS, Math.floor(remainingMs / 1000));
+    if (waitSeconds >= 1) headers.prefer = `wait=${waitSeconds}`;
     const answer = await callJson(this.#fetch, `${this.#baseUrl}/v1/models/${path.owner}/${path.name}/predictions`, {
       method: "POST",
       headers,
