@@ -87,6 +87,14 @@ export async function createUpstream(options: UpstreamOptions): Promise<ImagePro
       const { createGeminiUpstream } = await import("../gemini/create-gemini-provider.ts");
       return createGeminiUpstream(options);
     }
+    case "fal": {
+      const { createFalProvider } = await import("../fal/create-fal-provider.ts");
+      return createFalProvider(options);
+    }
+    case "replicate": {
+      const { createReplicateProvider } = await import("../replicate/create-replicate-provider.ts");
+      return createReplicateProvider(options);
+    }
     default:
       // Each adapter adds its case here: vertex, openrouter, fal, replicate.
       throw new Error(`the ${options.kind} upstream is not available in this build`);
