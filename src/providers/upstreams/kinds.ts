@@ -87,8 +87,12 @@ export async function createUpstream(options: UpstreamOptions): Promise<ImagePro
       const { createGeminiUpstream } = await import("../gemini/create-gemini-provider.ts");
       return createGeminiUpstream(options);
     }
+    case "vertex": {
+      const { createVertexProvider } = await import("../vertex/create-vertex-provider.ts");
+      return createVertexProvider(options);
+    }
     default:
-      // Each adapter adds its case here: vertex, openrouter, fal, replicate.
+      // Each adapter adds its case here: openrouter, fal, replicate.
       throw new Error(`the ${options.kind} upstream is not available in this build`);
   }
 }
