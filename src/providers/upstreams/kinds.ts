@@ -91,8 +91,12 @@ export async function createUpstream(options: UpstreamOptions): Promise<ImagePro
       const { createVertexProvider } = await import("../vertex/create-vertex-provider.ts");
       return createVertexProvider(options);
     }
+    case "openrouter": {
+      const { createOpenRouterProvider } = await import("../openrouter/create-openrouter-provider.ts");
+      return createOpenRouterProvider(options);
+    }
     default:
-      // Each adapter adds its case here: openrouter, fal, replicate.
+      // Each adapter adds its case here: fal, replicate.
       throw new Error(`the ${options.kind} upstream is not available in this build`);
   }
 }
