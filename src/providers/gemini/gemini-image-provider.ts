@@ -6,6 +6,7 @@ import {
   Modality,
   type GenerateContentResponse,
   type HttpOptions,
+  type Part,
   type SafetySetting,
 } from "@google/genai";
 import type { Logger } from "pino";
@@ -60,6 +61,7 @@ const MESSAGES = {
   rejected: "The image model rejected the request.",
   misconfigured: "The image service is not configured correctly on this server.",
   unexpected: "The image model failed unexpectedly.",
+  imageTooLarge: "A reference image is too large for the image model.",
 } as const;
 
 export interface GeminiImageProviderOptions {
@@ -79,6 +81,52 @@ export interface GeminiImageProviderOptions {
   sleep?: Sleep;
   /** The fetch the SDK calls; bufferedFetch unless given. */
   fetch?: typeof fetch;
+  /**
+   * Makes the SDK client for one credential of the pool: a Gemini API client with that API key
+   * unless given. Vertex AI gives its own (one pseudo-key, a service account's OAuth tokens).
+   */
+  createClient?: (key: string, httpOptions: HttpOptions) => GoogleGenAI;
+  /** How logs and health name the service and the setting an operator fixes; the Gemini API's unless given. */
+  service?: GeminiServiceWording;
+  /** The safetySettings sent when the client turns safety checking off; the Gemini API's categories unless given. */
+  permissiveSafetySettings?: readonly SafetySetting[];
+  /**
+   * The largest reference image the service takes inline, in bytes: a larger one is sent by its
+   * URL (fileData) when it has one, else the task fails before any call. No limit unless given.
+   */
+  maxInlineImageBytes?: number;
+  /**
+   * Tells an error of obtaining credentials (an OAuth token) from any other error the SDK threw:
+   * null for others. Vertex's service-account tokens fail this way before any request is sent.
+   */
+  credentialFailure?: (error: unknown) => CredentialFailure | null;
+}
+
+/** Names for one Google service speaking generateContent. */
+export interface GeminiServiceWording {
+  /** "Gemini", "Vertex AI". */
+  label: string;
+  /** What health says the service rejected: "every configured API key". */
+  credential: string;
+  /** What the operator's log line says it rejected: "the API key". */
+  rejected: string;
+  /** The settings an operator checks then: "GEMINI_API_KEY / GEMINI_API_KEYS". */
+  credentialSetting: string;
+}
+
+const GEMINI_WORDING: GeminiServiceWording = {
+  label: "Gemini",
+  credential: "every configured API key",
+  rejected: "the API key",
+  credentialSetting: "GEMINI_API_KEY / GEMINI_API_KEYS",
+};
+
+/** A failure to obtain credentials, as credentialFailure reads it. */
+export interface CredentialFailure {
+  /** true: the credentials were refused or are missing (the operator's); false: the token service could not be reached. */
+  refused: boolean;
+  /** For the log; never the credential itself. */
+  detail: string;
 }
 
 type AbortCause = "task" | "deadline" | "attempt";
@@ -101,6 +149,7 @@ export class GeminiImageProvider implements ImageProvider {
   #lastRejection: string | null = null;
   /** The public models each upstream id serves, in catalog order, with the variable that maps each. */
   readonly #served: ReadonlyMap<string, readonly PublicModelUse[]>;
+  readonly #wording: GeminiServiceWording;
   /** Why each upstream id is missing, set when the upstream said it serves no such model (its listing, or a 404 to a task). */
   readonly #missing = new Map<string, string>();
 
@@ -114,6 +163,7 @@ export class GeminiImageProvider implements ImageProvider {
     // The logger given already names the provider (createGeminiProvider binds it for every layer).
     this.#logger = options.logger;
     this.#served = publicModelsByUpstream(options.models);
+    this.#wording = options.service ?? GEMINI_WORDING;
     this.#clock = options.clock ?? systemClock;
     this.#sleep = options.sleep ?? abortableSleep;
   }
@@ -121,17 +171,18 @@ export class GeminiImageProvider implements ImageProvider {
   async generate(request: ImageRequest): Promise<ImageOutput> {
     this.#throwIfOver(request);
     const upstream = this.#upstreamOf(request);
+    const parts = this.#imageParts(request);
     const lease = await this.#leaseKey(request);
     await request.onStart?.();
     this.#throwIfOver(request);
-    return this.#attempt(request, lease, upstream);
+    return this.#attempt(request, lease, upstream, parts);
   }
 
   health(): ProviderHealth {
     if (!this.#keyPool.hasAcceptedKey()) {
       return {
         ok: false,
-        reason: `Gemini rejected every configured API key (${this.#lastRejection ?? "rejected"}); check GEMINI_API_KEY`,
+        reason: `${this.#wording.label} rejected ${this.#wording.credential} (${this.#lastRejection ?? "rejected"}); check ${this.#wording.credentialSetting}`,
       };
     }
     if (this.#missing.size > 0) return { ok: false, reason: [...this.#missing.values()].join("; ") };
@@ -173,7 +224,7 @@ export class GeminiImageProvider implements ImageProvider {
   #markModelMissing(upstream: string): void {
     if (this.#missing.has(upstream)) return;
     const uses = this.#served.get(upstream) ?? [];
-    const reason = missingModelReason(upstream, uses);
+    const reason = missingModelReason(this.#wording.label, upstream, uses);
     this.#missing.set(upstream, reason);
     this.#logger.error(
       {
@@ -234,7 +285,24 @@ export class GeminiImageProvider implements ImageProvider {
     return { ...this.#keyPool.next(), waitMs: 0 };
   }
 
-  async #attempt(request: ImageRequest, lease: KeyLease, upstream: string): Promise<ImageOutput> {
+  /**
+   * The reference images as request parts, in the client's order: inline, or by URL when larger
+   * than the service takes inline. One too large with no URL fails the task before any call.
+   */
+  #imageParts(request: ImageRequest): Part[] {
+    const limit = this.#options.maxInlineImageBytes ?? Number.POSITIVE_INFINITY;
+    return (request.images ?? []).map((image, index): Part => {
+      if (image.bytes.length <= limit) {
+        return { inlineData: { mimeType: image.mimeType, data: image.bytes.toString("base64") } };
+      }
+      if (image.url !== undefined) return { fileData: { mimeType: image.mimeType, fileUri: image.url } };
+      const detail = `reference image ${index + 1} is ${image.bytes.length} bytes, over the ${limit} bytes ${this.#wording.label} takes inline, and has no public URL`;
+      this.#logger.warn({ taskId: request.taskId, detail }, "reference image too large to send");
+      throw new ProviderError({ code: "PROVIDER_ERROR", message: MESSAGES.imageTooLarge, detail });
+    });
+  }
+
+  async #attempt(request: ImageRequest, lease: KeyLease, upstream: string, imageParts: Part[]): Promise<ImageOutput> {
     const controller = new AbortController();
     let abortCause: AbortCause | null = null;
     const abortForTask = (): void => {
@@ -258,12 +326,7 @@ export class GeminiImageProvider implements ImageProvider {
         contents: [
           {
             role: "user",
-            parts: [
-              { text: request.prompt },
-              ...(request.images ?? []).map((image) => ({
-                inlineData: { mimeType: image.mimeType, data: image.bytes.toString("base64") },
-              })),
-            ],
+            parts: [{ text: request.prompt }, ...imageParts],
           },
         ],
         config: {
@@ -271,7 +334,9 @@ export class GeminiImageProvider implements ImageProvider {
           responseModalities: [Modality.IMAGE],
           ...generateConfigFor(request, upstreamCapabilities(upstream)),
           // Sending nothing keeps the upstream's default safety checking.
-          safetySettings: request.safetyChecking ? undefined : [...PERMISSIVE_SAFETY_SETTINGS],
+          safetySettings: request.safetyChecking
+            ? undefined
+            : [...(this.#options.permissiveSafetySettings ?? PERMISSIVE_SAFETY_SETTINGS)],
           abortSignal: controller.signal,
         },
       });
@@ -335,6 +400,10 @@ export class GeminiImageProvider implements ImageProvider {
     }
     if (error instanceof ApiError) {
       return this.#apiFailure(error, lease, request, upstream);
+    }
+    const credentialFailure = this.#options.credentialFailure?.(error) ?? null;
+    if (credentialFailure !== null) {
+      return this.#credentialFailure(credentialFailure, error, lease, logFields);
     }
     const detail = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
     if (error instanceof SyntaxError) {
@@ -412,6 +481,29 @@ export class GeminiImageProvider implements ImageProvider {
     return new ProviderError({ code: "PROVIDER_ERROR", message: MESSAGES.rejected, detail, operatorError: status === 404, cause: error });
   }
 
+  /** No token could be had: refused credentials are the operator's; an unreachable token service is transient. */
+  #credentialFailure(
+    failure: CredentialFailure,
+    error: unknown,
+    lease: KeyLease,
+    logFields: Record<string, unknown>,
+  ): ProviderError {
+    if (!failure.refused) {
+      this.#logger.warn({ ...logFields, detail: failure.detail }, "could not obtain an access token");
+      return new ProviderError({ code: "PROVIDER_ERROR", message: MESSAGES.unreachable, retryable: true, detail: failure.detail, cause: error });
+    }
+    this.#keyPool.markRejected(lease.index);
+    this.#lastRejection = failure.detail;
+    this.#logOperatorError({ ...logFields, detail: failure.detail });
+    return new ProviderError({
+      code: "PROVIDER_ERROR",
+      message: MESSAGES.misconfigured,
+      detail: failure.detail,
+      operatorError: true,
+      cause: error,
+    });
+  }
+
   #logOperatorError(fields: Record<string, unknown>): void {
     const now = this.#clock.now();
     if (this.#lastOperatorLogAt !== null && now - this.#lastOperatorLogAt < OPERATOR_ERROR_LOG_INTERVAL_MS) {
@@ -421,7 +513,7 @@ export class GeminiImageProvider implements ImageProvider {
     this.#lastOperatorLogAt = now;
     this.#logger.error(
       { ...fields, operatorError: true },
-      "OPERATOR ACTION NEEDED: Gemini rejected the API key; check GEMINI_API_KEY / GEMINI_API_KEYS",
+      `OPERATOR ACTION NEEDED: ${this.#wording.label} rejected ${this.#wording.rejected}; check ${this.#wording.credentialSetting}`,
     );
   }
 
@@ -437,7 +529,7 @@ export class GeminiImageProvider implements ImageProvider {
       }
       httpOptions.fetch = this.#options.fetch ?? bufferedFetch;
       // vertexai: false so a stray GOOGLE_GENAI_USE_VERTEXAI in the environment cannot reroute us.
-      client = new GoogleGenAI({ apiKey: key, vertexai: false, httpOptions });
+      client = this.#options.createClient?.(key, httpOptions) ?? new GoogleGenAI({ apiKey: key, vertexai: false, httpOptions });
       this.#clients.set(key, client);
     }
     return client;
@@ -465,7 +557,7 @@ function publicModelsByUpstream(models: GeminiModelMap): Map<string, PublicModel
  * it leaves without a model, and what to set for each (GEMINI_MODEL names one model, the map
  * names several).
  */
-function missingModelReason(upstream: string, uses: readonly PublicModelUse[]): string {
+function missingModelReason(label: string, upstream: string, uses: readonly PublicModelUse[]): string {
   const settings = [...new Set(uses.map((use) => use.setting))];
   const fixes = settings.map((setting) => {
     if (setting !== MODEL_MAP_SETTING) return `${setting} to a model it serves`;
@@ -473,7 +565,7 @@ function missingModelReason(upstream: string, uses: readonly PublicModelUse[]): 
     return `${setting} to map ${mapped.join(", ")} to a model it serves`;
   });
   const publicModels = uses.map((use) => use.publicModel).join(", ");
-  return `Gemini serves no model ${upstream} (${publicModels}); set ${fixes.join(" and ")}`;
+  return `${label} serves no model ${upstream} (${publicModels}); set ${fixes.join(" and ")}`;
 }
 
 /** The SDK's own per-attempt timeout and undici's aborts surface as AbortError/TimeoutError. */

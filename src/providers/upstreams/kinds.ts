@@ -87,6 +87,14 @@ export async function createUpstream(options: UpstreamOptions): Promise<ImagePro
       const { createGeminiUpstream } = await import("../gemini/create-gemini-provider.ts");
       return createGeminiUpstream(options);
     }
+    case "vertex": {
+      const { createVertexProvider } = await import("../vertex/create-vertex-provider.ts");
+      return createVertexProvider(options);
+    }
+    case "openrouter": {
+      const { createOpenRouterProvider } = await import("../openrouter/create-openrouter-provider.ts");
+      return createOpenRouterProvider(options);
+    }
     case "fal": {
       const { createFalProvider } = await import("../fal/create-fal-provider.ts");
       return createFalProvider(options);
@@ -95,8 +103,5 @@ export async function createUpstream(options: UpstreamOptions): Promise<ImagePro
       const { createReplicateProvider } = await import("../replicate/create-replicate-provider.ts");
       return createReplicateProvider(options);
     }
-    default:
-      // Each adapter adds its case here: vertex, openrouter, fal, replicate.
-      throw new Error(`the ${options.kind} upstream is not available in this build`);
   }
 }
