@@ -1,3 +1,4 @@
+import { DEFAULT_UPSTREAM_MODELS } from "../../src/providers/upstreams/default-models.ts";
 import pino from "pino";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -5,7 +6,6 @@ import { ProviderError, type ImageRequest } from "../../src/providers/image-prov
 import {
   createOpenRouterAdapter,
   createOpenRouterProvider,
-  OPENROUTER_DEFAULT_MODELS,
 } from "../../src/providers/openrouter/create-openrouter-provider.ts";
 import type { OpenRouterUpstreamOptions } from "../../src/providers/upstreams/kinds.ts";
 import { FakeOpenRouterServer, type FakeOpenRouterAnswer } from "../fakes/fake-openrouter-server.ts";
@@ -108,7 +108,7 @@ describe("OpenRouter upstream", () => {
     );
     const sent = server.requests.at(-1);
     expect(sent?.apiKey).toBe(API_KEY);
-    expect(sent?.model).toBe(OPENROUTER_DEFAULT_MODELS["nano-banana-pro"]);
+    expect(sent?.model).toBe(DEFAULT_UPSTREAM_MODELS.openrouter["nano-banana-pro"]);
     expect(sent?.model).toBe("google/gemini-3-pro-image");
     expect(sent?.modalities).toEqual(["image", "text"]);
     expect(sent?.aspectRatio).toBe("16:9");

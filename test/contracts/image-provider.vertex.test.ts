@@ -4,7 +4,8 @@ import { join } from "node:path";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ProviderError, type ImageRequest } from "../../src/providers/image-provider.ts";
-import { createVertexAdapter, createVertexProvider, VERTEX_DEFAULT_MODELS } from "../../src/providers/vertex/create-vertex-provider.ts";
+import { DEFAULT_UPSTREAM_MODELS } from "../../src/providers/upstreams/default-models.ts";
+import { createVertexAdapter, createVertexProvider } from "../../src/providers/vertex/create-vertex-provider.ts";
 import type { VertexUpstreamOptions } from "../../src/providers/upstreams/kinds.ts";
 import { FakeVertexServer, type FakeVertexAnswer } from "../fakes/fake-vertex-server.ts";
 import { imageProviderContract, type ScriptedAnswer, type UpstreamFake } from "./image-provider.contract.ts";
@@ -126,7 +127,7 @@ describe("Vertex AI upstream", () => {
     const calls = server.generationRequests.slice(-3);
     expect(new Set(calls.map((call) => call.token)).size).toBe(1);
     expect(calls[0]?.path).toBe(
-      `/v1beta1/projects/imagegate-prod/locations/us-central1/publishers/google/models/${VERTEX_DEFAULT_MODELS["nano-banana-pro"]}:generateContent`,
+      `/v1beta1/projects/imagegate-prod/locations/us-central1/publishers/google/models/${DEFAULT_UPSTREAM_MODELS.vertex["nano-banana-pro"]}:generateContent`,
     );
     const sent = server.gemini.requests.at(-1);
     expect(sent?.aspectRatio).toBe("16:9");

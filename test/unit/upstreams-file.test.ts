@@ -128,11 +128,12 @@ describe("UPSTREAMS_FILE", () => {
     expect(fails(YAML.replace("maxConcurrency: 8", "maxConcurency: 8"))).toMatch(/^upstreams\.yaml:8: upstreams\[0\]\.maxConcurency is not a setting here/);
   });
 
-  it("needs each kind's credentials, and a model map for kinds without defaults", () => {
+  it("needs each kind's credentials, and takes each kind's default model ids when it lists none", () => {
     const one = (body: string) => `upstreams:\n  - name: u\n${body}routes:\n  "*":\n    upstreams: [u]\n`;
     expect(fails(one("    kind: gemini\n"))).toMatch(/upstreams\[0\] needs apiKeys \(a list\) or apiKey/);
     expect(fails(one("    kind: openrouter\n    models: {nano-banana-pro: google/gemini-3-pro-image-preview}\n"))).toMatch(/upstreams\[0\]\.apiKey is required/);
-    expect(fails(one("    kind: replicate\n    apiToken: t\n"))).toMatch(/upstreams\[0\]\.models is required: the replicate kind has no default model ids/);
+    const replicate = parseUpstreams("u.yaml", one("    kind: replicate\n    apiToken: t\n"), {});
+    expect(replicate.upstreams[0]?.models["nano-banana-pro"]).toBe("google/nano-banana-pro");
     const vertex = parseUpstreams(
       "u.yaml",
       [

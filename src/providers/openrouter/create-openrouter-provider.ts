@@ -1,18 +1,11 @@
 import { systemClock } from "../../domain/clock.ts";
-import { MODEL_SPECS } from "../../domain/catalog/models/specs.ts";
 import type { ImageProvider } from "../image-provider.ts";
 import { abortableSleep } from "../sleep.ts";
 import { layeredUpstream } from "../upstream-layers.ts";
+import { DEFAULT_UPSTREAM_MODELS } from "../upstreams/default-models.ts";
 import type { OpenRouterUpstreamOptions } from "../upstreams/kinds.ts";
 import { OpenRouterImageProvider } from "./openrouter-image-provider.ts";
 
-/**
- * OpenRouter's model id of each public model, for a configuration that names none: OpenRouter
- * lists Google's models as google/<Google's id>, so these follow the catalog's defaults.
- */
-export const OPENROUTER_DEFAULT_MODELS: Readonly<Record<string, string>> = Object.fromEntries(
-  MODEL_SPECS.map((spec) => [spec.id, `google/${spec.geminiModel}`]),
-);
 
 /** OpenRouter as one ImageProvider: the adapter inside the layers every upstream has. */
 export function createOpenRouterProvider(options: OpenRouterUpstreamOptions): ImageProvider {
@@ -28,7 +21,7 @@ export function createOpenRouterAdapter(options: OpenRouterUpstreamOptions): Ope
   return new OpenRouterImageProvider({
     name: options.name,
     apiKey: options.apiKey,
-    models: Object.keys(options.models).length > 0 ? options.models : OPENROUTER_DEFAULT_MODELS,
+    models: Object.keys(options.models).length > 0 ? options.models : DEFAULT_UPSTREAM_MODELS.openrouter,
     baseUrl: options.baseUrl,
     timeoutMs: options.timeoutMs,
     logger: options.logger,

@@ -148,13 +148,8 @@ function readBreaker(reader: FileReader, node: unknown, where: string, base: Bre
 
 function readModels(reader: FileReader, map: YAMLMap<unknown, unknown>, where: string, kind: UpstreamKind): Record<string, string> {
   const node = map.get("models", true);
-  if (node === undefined) {
-    const defaults = DEFAULT_UPSTREAM_MODELS[kind];
-    if (Object.keys(defaults).length === 0) {
-      throw reader.error(map, `${where}.models is required: the ${kind} kind has no default model ids; map each public model to the upstream's id`);
-    }
-    return { ...defaults };
-  }
+  // Every kind has its default ids; a map given replaces them whole, so an upstream serves only what it lists.
+  if (node === undefined) return { ...DEFAULT_UPSTREAM_MODELS[kind] };
   const models = reader.map(node, `${where}.models`, "a map of public model id to the upstream's model id");
   const result: Record<string, string> = {};
   for (const pair of models.items) {

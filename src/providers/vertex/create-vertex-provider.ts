@@ -1,22 +1,15 @@
 import { GoogleGenAI, HarmBlockThreshold, HarmCategory, type SafetySetting } from "@google/genai";
 import { systemClock } from "../../domain/clock.ts";
-import { MODEL_SPECS } from "../../domain/catalog/models/specs.ts";
 import { GeminiImageProvider, type GeminiServiceWording } from "../gemini/gemini-image-provider.ts";
 import { KeyPool } from "../gemini/key-pool.ts";
 import type { GeminiModelMap } from "../gemini/upstream-models.ts";
 import type { ImageProvider } from "../image-provider.ts";
 import { abortableSleep } from "../sleep.ts";
 import { layeredUpstream } from "../upstream-layers.ts";
+import { DEFAULT_UPSTREAM_MODELS } from "../upstreams/default-models.ts";
 import type { VertexUpstreamOptions } from "../upstreams/kinds.ts";
 import { vertexAuthOptions, vertexCredentialFailure } from "./vertex-credentials.ts";
 
-/**
- * Vertex AI's model id of each public model, for a configuration that names none: Vertex serves
- * Google's image models under the same ids as the Gemini API, so these are the catalog's defaults.
- */
-export const VERTEX_DEFAULT_MODELS: Readonly<Record<string, string>> = Object.fromEntries(
-  MODEL_SPECS.map((spec) => [spec.id, spec.geminiModel]),
-);
 
 /** Vertex AI's limit on one inline image (inlineData); a larger one must go by URL. */
 export const VERTEX_MAX_INLINE_IMAGE_BYTES = 7 * 1024 * 1024;
@@ -68,7 +61,7 @@ export function createVertexProvider(options: VertexUpstreamOptions): ImageProvi
 export function createVertexAdapter(options: VertexUpstreamOptions): GeminiImageProvider {
   const clock = options.clock ?? systemClock;
   const googleAuthOptions = vertexAuthOptions(options.credentialsFile, options.timeoutMs);
-  const named = Object.keys(options.models).length > 0 ? options.models : VERTEX_DEFAULT_MODELS;
+  const named = Object.keys(options.models).length > 0 ? options.models : DEFAULT_UPSTREAM_MODELS.vertex;
   const models: GeminiModelMap = Object.fromEntries(
     Object.entries(named).map(([publicId, upstream]) => [publicId, { upstream, setting: "UPSTREAMS_FILE" }]),
   );
