@@ -1,6 +1,7 @@
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ProviderError, type ImageProvider, type ImageRequest } from "../../src/providers/image-provider.ts";
+import type { ImageProvider, ImageRequest } from "../../src/providers/image-provider.ts";
+import { imageRequest, providerFailure } from "../helpers/image-requests.ts";
 
 /** How a fake upstream answers its next request, in each service's own wire format. */
 export type ScriptedAnswer =
@@ -38,27 +39,10 @@ export interface ProviderUnderTest {
 }
 
 function request(overrides: Partial<ImageRequest> = {}): ImageRequest {
-  return {
-    taskId: "task_contract",
-    model: "nano-banana-pro",
-    prompt: "a banana in the rain",
-    aspectRatio: "1:1",
-    resolution: "1K",
-    safetyChecking: true,
-    signal: new AbortController().signal,
-    deadline: Date.now() + 60_000,
-    ...overrides,
-  };
+  return imageRequest({ taskId: "task_contract", aspectRatio: "1:1", resolution: "1K", ...overrides });
 }
 
-async function failureOf(promise: Promise<unknown>): Promise<ProviderError> {
-  const error = await promise.then(
-    () => null,
-    (caught: unknown) => caught,
-  );
-  expect(error).toBeInstanceOf(ProviderError);
-  return error as ProviderError;
-}
+const failureOf = providerFailure;
 
 /**
  * The behaviour every upstream adapter shares, whatever its wire format: one attempt per call,

@@ -1,8 +1,9 @@
+import { imageRequest, providerFailure } from "../helpers/image-requests.ts";
 import { DEFAULT_UPSTREAM_MODELS } from "../../src/providers/upstreams/default-models.ts";
 import pino from "pino";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ProviderError, type ImageRequest } from "../../src/providers/image-provider.ts";
+import type { ImageRequest, ProviderError } from "../../src/providers/image-provider.ts";
 import {
   createOpenRouterAdapter,
   createOpenRouterProvider,
@@ -65,27 +66,10 @@ imageProviderContract("OpenRouter (chat completions with image output)", async (
 });
 
 function request(overrides: Partial<ImageRequest> = {}): ImageRequest {
-  return {
-    taskId: "task_openrouter",
-    model: "nano-banana-pro",
-    prompt: "a banana on a bicycle",
-    aspectRatio: "16:9",
-    resolution: "2K",
-    safetyChecking: true,
-    signal: new AbortController().signal,
-    deadline: Date.now() + 60_000,
-    ...overrides,
-  };
+  return imageRequest({ taskId: "task_openrouter", prompt: "a banana on a bicycle", ...overrides });
 }
 
-async function failureOf(promise: Promise<unknown>): Promise<ProviderError> {
-  const error = await promise.then(
-    () => null,
-    (caught: unknown) => caught,
-  );
-  expect(error).toBeInstanceOf(ProviderError);
-  return error as ProviderError;
-}
+const failureOf = providerFailure;
 
 describe("OpenRouter upstream", () => {
   let server: FakeOpenRouterServer;

@@ -1,9 +1,10 @@
+import { imageRequest, providerFailure } from "../helpers/image-requests.ts";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ProviderError, type ImageRequest } from "../../src/providers/image-provider.ts";
+import type { ImageRequest } from "../../src/providers/image-provider.ts";
 import { DEFAULT_UPSTREAM_MODELS } from "../../src/providers/upstreams/default-models.ts";
 import { createVertexAdapter, createVertexProvider } from "../../src/providers/vertex/create-vertex-provider.ts";
 import type { VertexUpstreamOptions } from "../../src/providers/upstreams/kinds.ts";
@@ -80,27 +81,10 @@ imageProviderContract("Vertex AI (generateContent with a service account)", asyn
 });
 
 function request(overrides: Partial<ImageRequest> = {}): ImageRequest {
-  return {
-    taskId: "task_vertex",
-    model: "nano-banana-pro",
-    prompt: "a banana on a cloud",
-    aspectRatio: "16:9",
-    resolution: "2K",
-    safetyChecking: true,
-    signal: new AbortController().signal,
-    deadline: Date.now() + 60_000,
-    ...overrides,
-  };
+  return imageRequest({ taskId: "task_vertex", prompt: "a banana on a cloud", ...overrides });
 }
 
-async function failureOf(promise: Promise<unknown>): Promise<ProviderError> {
-  const error = await promise.then(
-    () => null,
-    (caught: unknown) => caught,
-  );
-  expect(error).toBeInstanceOf(ProviderError);
-  return error as ProviderError;
-}
+const failureOf = providerFailure;
 
 describe("Vertex AI upstream", () => {
   let server: FakeVertexServer;

@@ -1,9 +1,11 @@
+import { imageRequest, providerFailure } from "../helpers/image-requests.ts";
+import { waitUntil } from "../helpers/wait.ts";
 import pino from "pino";
 import sharp from "sharp";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { FalImageProvider } from "../../src/providers/fal/fal-image-provider.ts";
 import { FAL_DEFAULT_MODELS } from "../../src/providers/fal/fal-models.ts";
-import { ProviderError, type ImageRequest, type InputImage } from "../../src/providers/image-provider.ts";
+import type { ImageRequest, InputImage } from "../../src/providers/image-provider.ts";
 import { createUpstream } from "../../src/providers/upstreams/kinds.ts";
 import { FakeFalServer } from "../fakes/fake-fal-server.ts";
 
@@ -32,34 +34,13 @@ function adapter(options: { timeoutMs?: number; models?: Record<string, string> 
 }
 
 function request(overrides: Partial<ImageRequest> = {}): ImageRequest {
-  return {
-    taskId: "task_fal",
-    model: "nano-banana-pro",
-    prompt: "a banana on the moon",
-    aspectRatio: "16:9",
-    resolution: "2K",
-    safetyChecking: true,
-    signal: new AbortController().signal,
-    deadline: Date.now() + 60_000,
-    ...overrides,
-  };
+  return imageRequest({ taskId: "task_fal", prompt: "a banana on the moon", ...overrides });
 }
 
-async function failureOf(promise: Promise<unknown>): Promise<ProviderError> {
-  const error = await promise.then(
-    () => null,
-    (caught: unknown) => caught,
-  );
-  expect(error).toBeInstanceOf(ProviderError);
-  return error as ProviderError;
-}
+const failureOf = providerFailure;
 
-async function eventually(check: () => boolean, withinMs = 3_000): Promise<void> {
-  const until = Date.now() + withinMs;
-  while (!check()) {
-    if (Date.now() > until) throw new Error("condition not met in time");
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+function eventually(check: () => boolean, withinMs = 3_000): Promise<void> {
+  return waitUntil(check, String(check), withinMs);
 }
 
 describe("the fal adapter", () => {
