@@ -656,7 +656,7 @@ describe("/readyz with Gemini", () => {
       expect(requestsFor(guardedFake, "with a refused key")).toHaveLength(1);
 
       const ready = await readiness(harness);
-      expect(ready).toEqual(geminiNotReady("Gemini rejected every configured API key (API_KEY_INVALID); check GEMINI_API_KEY"));
+      expect(ready).toEqual(geminiNotReady("Gemini rejected every configured API key (API_KEY_INVALID); check GEMINI_API_KEY / GEMINI_API_KEYS"));
       expect(JSON.stringify(ready)).not.toContain(badKey);
     } finally {
       await harness.close();
