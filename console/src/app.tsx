@@ -6,6 +6,7 @@ import { api, useKey, whenUnauthorized } from "./api.ts";
 import { formatCredits } from "./format.ts";
 import { AdminAccountPage, AdminAccountsPage } from "./pages/admin-accounts.tsx";
 import { AdminCallbacksPage } from "./pages/admin-callbacks.tsx";
+import { AdminUpstreamsPage } from "./pages/admin-upstreams.tsx";
 import { AdminUsagePage } from "./pages/admin-usage.tsx";
 import { HistoryPage } from "./pages/history.tsx";
 import { KeysPage } from "./pages/keys.tsx";
@@ -50,6 +51,7 @@ const ADMIN_NAV: NavItem[] = [
   { path: "/admin/accounts", label: "Accounts" },
   { path: "/admin/usage", label: "Usage" },
   { path: "/admin/callbacks", label: "Callbacks" },
+  { path: "/admin/upstreams", label: "Upstreams" },
 ];
 
 function accountPage(route: Route) {
@@ -69,6 +71,7 @@ function adminPage(route: Route) {
   if (second === "accounts") return <AdminAccountsPage />;
   if (second === "usage") return <AdminUsagePage />;
   if (second === "callbacks") return <AdminCallbacksPage route={route} />;
+  if (second === "upstreams") return <AdminUpstreamsPage />;
   return <NotFoundPage path={route.path} />;
 }
 

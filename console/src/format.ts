@@ -17,6 +17,14 @@ export function formatAgo(epochMs: number | null | undefined, now = Date.now()):
   return formatTime(epochMs);
 }
 
+/** "in 25 s", "in 3 min": how long until a moment ahead; "now" once it has come. */
+export function formatUntil(epochMs: number, now = Date.now()): string {
+  const seconds = Math.ceil((epochMs - now) / 1000);
+  if (seconds <= 0) return "now";
+  if (seconds < 120) return `in ${seconds} s`;
+  return `in ${Math.round(seconds / 60)} min`;
+}
+
 export function formatDuration(ms: number | null | undefined): string {
   if (ms === null || ms === undefined) return "—";
   if (ms < 1000) return `${ms} ms`;
