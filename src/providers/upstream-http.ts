@@ -1,4 +1,5 @@
 import type { Logger } from "pino";
+import { parseRetryAfter } from "../net/retry-after.ts";
 import type { InputImage } from "./image-provider.ts";
 
 /** A best-effort call (a cancel) gets this long on its own: the task that sent it is over already. */
@@ -101,13 +102,8 @@ export function sendBestEffort(
  * number of seconds the body gave, else null (the retry layer then backs off on its own).
  */
 export function retryAfterMs(headers: Headers, bodySeconds: unknown = null, now: number = Date.now()): number | null {
-  const header = headers.get("retry-after");
-  if (header !== null && header.trim() !== "") {
-    const seconds = Number(header);
-    if (Number.isFinite(seconds) && seconds >= 0) return Math.round(seconds * 1000);
-    const at = Date.parse(header);
-    if (Number.isFinite(at)) return Math.max(0, at - now);
-  }
+  const fromHeader = parseRetryAfter(headers.get("retry-after"), now);
+  if (fromHeader !== null) return fromHeader;
   const fromBody = typeof bodySeconds === "string" ? Number(bodySeconds) : bodySeconds;
   if (typeof fromBody === "number" && Number.isFinite(fromBody) && fromBody >= 0) return Math.round(fromBody * 1000);
   return null;

@@ -4,7 +4,7 @@ import { nextAttemptAt } from "../domain/callbacks/retry-schedule.ts";
 import { signCallback } from "../domain/callbacks/signing.ts";
 import type { Clock } from "../domain/clock.ts";
 import { OutboundNetworkError, OutboundRefusedError, type GuardedFetch, type GuardedResponse } from "../net/guarded-fetch.ts";
-import { parseRetryAfter } from "./retry-after.ts";
+import { parseRetryAfter } from "../net/retry-after.ts";
 
 /** How one delivery attempt ended: delivered, failed to be tried again, or failed for good. */
 export type CallbackAttemptOutcome = "delivered" | "retrying" | "gave_up";

@@ -11,7 +11,7 @@ import {
   nextAttemptAt,
 } from "../../src/domain/callbacks/retry-schedule.ts";
 import { generateWebhookSecret, signCallback } from "../../src/domain/callbacks/signing.ts";
-import { parseRetryAfter } from "../../src/worker/retry-after.ts";
+import { parseRetryAfter } from "../../src/net/retry-after.ts";
 
 const HOUR_MS = 3_600_000;
 const body = JSON.stringify({ code: 200, msg: "success", data: { taskId: "task_01jdw", state: "success" } });

@@ -19,6 +19,7 @@ import {
   type ProviderHealth,
 } from "../image-provider.ts";
 import { abortedRequestError, deadlinePassedError } from "../request-abort.ts";
+import { UPSTREAM_MESSAGES } from "../upstream-attempt.ts";
 import { abortableSleep, type Sleep } from "../sleep.ts";
 import { bufferedFetch } from "./buffered-fetch.ts";
 import { readGeminiResponse } from "./gemini-response.ts";
@@ -51,16 +52,7 @@ const PERMISSIVE_SAFETY_SETTINGS: readonly SafetySetting[] = HARM_CATEGORIES.map
 const TRANSIENT_STATUSES: ReadonlySet<number> = new Set([408, 500, 502, 503, 504]);
 
 const MESSAGES = {
-  refused: "The prompt or the generated image was refused by the model's safety checking.",
-  noImage: "The model did not return an image.",
-  rateLimited: "The image model is receiving too many requests; please try again later.",
-  unavailable: "The image model is temporarily unavailable.",
-  unreachable: "The image model could not be reached.",
-  slow: "The image model did not answer in time.",
-  unreadable: "The image model returned an answer that could not be read.",
-  rejected: "The image model rejected the request.",
-  misconfigured: "The image service is not configured correctly on this server.",
-  unexpected: "The image model failed unexpectedly.",
+  ...UPSTREAM_MESSAGES,
   imageTooLarge: "A reference image is too large for the image model.",
 } as const;
 

@@ -7,32 +7,19 @@ import {
   type ImageRequest,
   type ProviderHealth,
 } from "../image-provider.ts";
-import { abortedRequestError, deadlinePassedError } from "../request-abort.ts";
+import { AttemptScope, throwIfOver, transportFailure, UPSTREAM_MESSAGES } from "../upstream-attempt.ts";
+import { retryAfterMs } from "../upstream-http.ts";
 import { openRouterRequestBody } from "./openrouter-request.ts";
 import {
   isModerationError,
   parseOpenRouterError,
-  parseRetryAfter,
   readOpenRouterResponse,
   type OpenRouterError,
 } from "./openrouter-response.ts";
 
 export const OPENROUTER_BASE_URL = "https://openrouter.ai/api/v1";
 
-/** Node fires longer timers at once, so a far deadline is capped to the longest delay it honours. */
-const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;
-
-const MESSAGES = {
-  refused: "The prompt or the generated image was refused by the model's safety checking.",
-  noImage: "The model did not return an image.",
-  rateLimited: "The image model is receiving too many requests; please try again later.",
-  unavailable: "The image model is temporarily unavailable.",
-  unreachable: "The image model could not be reached.",
-  slow: "The image model did not answer in time.",
-  unreadable: "The image model returned an answer that could not be read.",
-  rejected: "The image model rejected the request.",
-  misconfigured: "The image service is not configured correctly on this server.",
-} as const;
+const MESSAGES = UPSTREAM_MESSAGES;
 
 export interface OpenRouterImageProviderOptions {
   name: string;
@@ -47,8 +34,6 @@ export interface OpenRouterImageProviderOptions {
   clock?: Clock;
   fetch?: typeof fetch;
 }
-
-type AbortCause = "deadline" | "attempt";
 
 /**
  * The OpenRouter adapter: ONE chat completions call per generate, with image output, every
@@ -80,11 +65,11 @@ export class OpenRouterImageProvider implements ImageProvider {
   }
 
   async generate(request: ImageRequest): Promise<ImageOutput> {
-    this.#throwIfOver(request);
+    throwIfOver(request, this.#clock);
     const model = this.#modelOf(request);
     const body = JSON.stringify(openRouterRequestBody(request, model));
     await request.onStart?.();
-    this.#throwIfOver(request);
+    throwIfOver(request, this.#clock);
     return this.#attempt(request, model, body);
   }
 
@@ -96,28 +81,14 @@ export class OpenRouterImageProvider implements ImageProvider {
     throw new ProviderError({ code: "PROVIDER_ERROR", message: MESSAGES.misconfigured, detail, operatorError: true });
   }
 
-  #throwIfOver(request: ImageRequest): void {
-    if (request.signal.aborted) throw abortedRequestError(request.signal);
-    if (this.#clock.now() >= request.deadline) throw deadlinePassedError();
-  }
 
   async #attempt(request: ImageRequest, model: string, body: string): Promise<ImageOutput> {
-    const controller = new AbortController();
-    let abortCause: AbortCause | null = null;
-    const abortForTask = (): void => controller.abort(request.signal.reason);
-    request.signal.addEventListener("abort", abortForTask, { once: true });
-    const untilDeadline = request.deadline - this.#clock.now();
-    const budget = Math.min(this.#options.timeoutMs, untilDeadline, MAX_TIMER_DELAY_MS);
-    const timer = setTimeout(() => {
-      abortCause ??= untilDeadline < this.#options.timeoutMs ? "deadline" : "attempt";
-      controller.abort();
-    }, budget);
-    const startedAt = this.#clock.now();
+    const scope = new AttemptScope(request, this.#options.timeoutMs, this.#clock);
     const logFields = { taskId: request.taskId, model };
 
     let status: number;
     let text: string;
-    let retryAfter: string | null;
+    let retryAfter: number | null;
     try {
       const response = await this.#fetch(this.#endpoint, {
         method: "POST",
@@ -128,19 +99,18 @@ export class OpenRouterImageProvider implements ImageProvider {
           "x-title": "imagegate",
         },
         body,
-        signal: controller.signal,
+        signal: scope.signal,
       });
       status = response.status;
-      retryAfter = response.headers.get("retry-after");
+      retryAfter = retryAfterMs(response.headers, null, this.#clock.now());
       // The body too is read under the attempt's budget: a stalled answer is a timeout as well.
       text = await response.text();
     } catch (error) {
-      throw this.#transportFailure(error, abortCause, request, logFields);
+      throw transportFailure(error, scope, request, { service: "OpenRouter", timeoutMs: this.#options.timeoutMs, logger: this.#options.logger, fields: logFields });
     } finally {
-      clearTimeout(timer);
-      request.signal.removeEventListener("abort", abortForTask);
+      scope.close();
     }
-    const upstreamMs = this.#clock.now() - startedAt;
+    const upstreamMs = scope.elapsedMs();
 
     if (status < 200 || status >= 300) {
       throw this.#errorFailure(status, parseOpenRouterError(text), retryAfter, text, logFields);
@@ -174,42 +144,10 @@ export class OpenRouterImageProvider implements ImageProvider {
     }
   }
 
-  #transportFailure(
-    error: unknown,
-    abortCause: AbortCause | null,
-    request: ImageRequest,
-    logFields: Record<string, unknown>,
-  ): ProviderError {
-    // The task's own abort wins over whatever the interrupted call threw.
-    if (request.signal.aborted) {
-      this.#options.logger.info(logFields, "OpenRouter call aborted by the task");
-      return abortedRequestError(request.signal);
-    }
-    if (abortCause === "deadline") {
-      this.#options.logger.warn(logFields, "OpenRouter call cut short by the task's deadline");
-      return deadlinePassedError();
-    }
-    const detail = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-    if (abortCause === "attempt") {
-      this.#options.logger.warn({ ...logFields, timeoutMs: this.#options.timeoutMs }, "OpenRouter call timed out");
-      return new ProviderError({
-        code: "PROVIDER_ERROR",
-        message: MESSAGES.slow,
-        retryable: true,
-        detail: `no answer within ${this.#options.timeoutMs} ms`,
-        cause: error,
-      });
-    }
-    // fetch reports network failures (refused, reset, DNS) as a TypeError carrying the cause.
-    const cause = error instanceof Error && error.cause instanceof Error ? ` (${error.cause.message})` : "";
-    this.#options.logger.warn({ ...logFields, detail: `${detail}${cause}` }, "OpenRouter could not be reached");
-    return new ProviderError({ code: "PROVIDER_ERROR", message: MESSAGES.unreachable, retryable: true, detail: `${detail}${cause}`, cause: error });
-  }
-
   #errorFailure(
     status: number,
     error: OpenRouterError | null,
-    retryAfter: string | null,
+    retryAfterMs: number | null,
     text: string,
     logFields: Record<string, unknown>,
   ): ProviderError {
@@ -228,7 +166,6 @@ export class OpenRouterImageProvider implements ImageProvider {
       return new ProviderError({ code: "CONTENT_POLICY", message: MESSAGES.refused, detail: `${detail} (${why})` });
     }
     if (status === 429) {
-      const retryAfterMs = parseRetryAfter(retryAfter, this.#clock.now());
       this.#options.logger.warn({ ...fields, retryAfterMs }, "OpenRouter rate limit");
       return new ProviderError({ code: "PROVIDER_ERROR", message: MESSAGES.rateLimited, retryable: true, retryAfterMs, detail });
     }

@@ -1,5 +1,6 @@
 import { upstreamCapabilities } from "../gemini/upstream-models.ts";
 import type { ImageRequest } from "../image-provider.ts";
+import { imageReference } from "../upstream-http.ts";
 
 /** The chat completions body that asks `model` for an image. */
 export interface OpenRouterRequestBody {
@@ -27,7 +28,7 @@ export function openRouterRequestBody(request: ImageRequest, model: string): Ope
   const images = (request.images ?? []).map(
     (image): ContentPart => ({
       type: "image_url",
-      image_url: { url: image.url ?? `data:${image.mimeType};base64,${image.bytes.toString("base64")}` },
+      image_url: { url: imageReference(image) },
     }),
   );
   return {

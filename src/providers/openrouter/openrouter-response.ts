@@ -71,14 +71,6 @@ export function isModerationError(error: OpenRouterError | null): boolean {
   return metadata !== null && metadata !== undefined && (Array.isArray(metadata["reasons"]) || "flagged_input" in metadata);
 }
 
-/** Retry-After in ms: delay-seconds or an HTTP date; null when absent or unreadable. */
-export function parseRetryAfter(value: string | null, now: number): number | null {
-  if (value === null || value.trim() === "") return null;
-  if (/^\d+(\.\d+)?$/.test(value.trim())) return Math.round(Number(value.trim()) * 1000);
-  const at = Date.parse(value);
-  return Number.isNaN(at) ? null : Math.max(0, at - now);
-}
-
 function decodeDataUrl(url: string): { bytes: Buffer; declaredMimeType: string | null } | null {
   const match = /^data:([^;,]*)(?:;[^,]*)?;base64,(.*)$/s.exec(url);
   if (match === null || match[2] === undefined || match[2] === "") return null;
