@@ -5,6 +5,7 @@ import type { ImageProvider, ProviderErrorCode } from "./image-provider.ts";
 import { MeteredImageProvider, type UpstreamCallObserver } from "./metered-image-provider.ts";
 import { RetryingImageProvider } from "./retrying-image-provider.ts";
 import { abortableSleep, type Random, type Sleep } from "./sleep.ts";
+import type { CommonUpstreamOptions } from "./upstreams/kinds.ts";
 
 /** Backoff of the first retry when the upstream names no delay; doubles per retry up to the cap. */
 const BASE_RETRY_DELAY_MS = 1_000;
@@ -50,4 +51,21 @@ export function layeredUpstream(adapter: ImageProvider, options: UpstreamLayerOp
     random: options.random,
     logger: options.logger,
   });
+}
+
+/** An upstream's options as its adapter gets them: the logger bound to its name, clock and sleep set. */
+export type BoundUpstreamOptions<O extends CommonUpstreamOptions> = O & { logger: Logger; clock: Clock; sleep: Sleep };
+
+/**
+ * An upstream of UPSTREAMS_FILE as one ImageProvider: its name bound to one logger for the adapter
+ * and every layer, the clock and sleep defaulted, the adapter `build` makes inside layeredUpstream.
+ */
+export function layeredAdapter<O extends CommonUpstreamOptions>(options: O, build: (bound: BoundUpstreamOptions<O>) => ImageProvider): ImageProvider {
+  const bound: BoundUpstreamOptions<O> = {
+    ...options,
+    logger: options.logger.child({ provider: options.name }),
+    clock: options.clock ?? systemClock,
+    sleep: options.sleep ?? abortableSleep,
+  };
+  return layeredUpstream(build(bound), bound);
 }

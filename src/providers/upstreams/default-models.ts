@@ -18,3 +18,8 @@ export const DEFAULT_UPSTREAM_MODELS: Readonly<Record<UpstreamKind, Readonly<Rec
   fal: FAL_DEFAULT_MODELS,
   replicate: REPLICATE_DEFAULT_MODELS,
 };
+
+/** The models an upstream serves: the ones it lists, or every one its kind has a default id for. */
+export function modelsOrDefaults(kind: UpstreamKind, models: Readonly<Record<string, string>>): Readonly<Record<string, string>> {
+  return Object.keys(models).length > 0 ? models : DEFAULT_UPSTREAM_MODELS[kind];
+}

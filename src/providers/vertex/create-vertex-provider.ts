@@ -4,9 +4,8 @@ import { GeminiImageProvider, type GeminiServiceWording } from "../gemini/gemini
 import { KeyPool } from "../gemini/key-pool.ts";
 import type { GeminiModelMap } from "../gemini/upstream-models.ts";
 import type { ImageProvider } from "../image-provider.ts";
-import { abortableSleep } from "../sleep.ts";
-import { layeredUpstream } from "../upstream-layers.ts";
-import { DEFAULT_UPSTREAM_MODELS } from "../upstreams/default-models.ts";
+import { layeredAdapter } from "../upstream-layers.ts";
+import { modelsOrDefaults } from "../upstreams/default-models.ts";
 import type { VertexUpstreamOptions } from "../upstreams/kinds.ts";
 import { vertexAuthOptions, vertexCredentialFailure } from "./vertex-credentials.ts";
 
@@ -44,11 +43,7 @@ const VERTEX_WORDING: GeminiServiceWording = {
  * upstream has.
  */
 export function createVertexProvider(options: VertexUpstreamOptions): ImageProvider {
-  const clock = options.clock ?? systemClock;
-  const sleep = options.sleep ?? abortableSleep;
-  const logger = options.logger.child({ provider: options.name });
-  const adapter = createVertexAdapter({ ...options, logger, clock, sleep });
-  return layeredUpstream(adapter, { ...options, logger, clock, sleep });
+  return layeredAdapter(options, createVertexAdapter);
 }
 
 /**
@@ -61,7 +56,7 @@ export function createVertexProvider(options: VertexUpstreamOptions): ImageProvi
 export function createVertexAdapter(options: VertexUpstreamOptions): GeminiImageProvider {
   const clock = options.clock ?? systemClock;
   const googleAuthOptions = vertexAuthOptions(options.credentialsFile, options.timeoutMs);
-  const named = Object.keys(options.models).length > 0 ? options.models : DEFAULT_UPSTREAM_MODELS.vertex;
+  const named = modelsOrDefaults("vertex", options.models);
   const models: GeminiModelMap = Object.fromEntries(
     Object.entries(named).map(([publicId, upstream]) => [publicId, { upstream, setting: "UPSTREAMS_FILE" }]),
   );
