@@ -3,27 +3,10 @@ import { systemClock } from "../../src/domain/clock.ts";
 import { GeminiImageProvider } from "../../src/providers/gemini/gemini-image-provider.ts";
 import { KeyPool } from "../../src/providers/gemini/key-pool.ts";
 import { MODELS } from "../../src/domain/catalog/models/index.ts";
-import { FakeGeminiServer, type FakeGeminiAnswer } from "../fakes/fake-gemini-server.ts";
-import { imageProviderContract, type ScriptedAnswer, type UpstreamFake } from "./image-provider.contract.ts";
+import { FakeGeminiServer } from "../fakes/fake-gemini-server.ts";
+import { geminiAnswer } from "./gemini-scripted-answers.ts";
+import { imageProviderContract, type UpstreamFake } from "./image-provider.contract.ts";
 
-function geminiAnswer(answer: ScriptedAnswer): FakeGeminiAnswer {
-  switch (answer.kind) {
-    case "image":
-      return { kind: "image" };
-    case "refusal":
-      return { kind: "finish", finishReason: "IMAGE_SAFETY" };
-    case "rate-limit":
-      return { kind: "rate-limited", retryDelay: answer.retryAfterSeconds === undefined ? null : `${answer.retryAfterSeconds}s` };
-    case "server-error":
-      return { kind: "status", status: answer.status ?? 500 };
-    case "hang":
-      return { kind: "hang" };
-    case "garbage":
-      return { kind: "malformed-json" };
-    case "bad-credentials":
-      return { kind: "invalid-key" };
-  }
-}
 
 imageProviderContract("Gemini (generateContent)", async () => {
   const server = await FakeGeminiServer.start();

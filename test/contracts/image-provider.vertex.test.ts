@@ -9,25 +9,12 @@ import { DEFAULT_UPSTREAM_MODELS } from "../../src/providers/upstreams/default-m
 import { createVertexAdapter, createVertexProvider } from "../../src/providers/vertex/create-vertex-provider.ts";
 import type { VertexUpstreamOptions } from "../../src/providers/upstreams/kinds.ts";
 import { FakeVertexServer, type FakeVertexAnswer } from "../fakes/fake-vertex-server.ts";
+import { geminiAnswer } from "./gemini-scripted-answers.ts";
 import { imageProviderContract, type ScriptedAnswer, type UpstreamFake } from "./image-provider.contract.ts";
 
+/** Google's answers, as the Gemini API's, but for credentials: Vertex answers 401 UNAUTHENTICATED. */
 function vertexAnswer(answer: ScriptedAnswer): FakeVertexAnswer {
-  switch (answer.kind) {
-    case "image":
-      return { kind: "image" };
-    case "refusal":
-      return { kind: "finish", finishReason: "IMAGE_SAFETY" };
-    case "rate-limit":
-      return { kind: "rate-limited", retryDelay: answer.retryAfterSeconds === undefined ? null : `${answer.retryAfterSeconds}s` };
-    case "server-error":
-      return { kind: "status", status: answer.status ?? 500 };
-    case "hang":
-      return { kind: "hang" };
-    case "garbage":
-      return { kind: "malformed-json" };
-    case "bad-credentials":
-      return { kind: "unauthenticated" };
-  }
+  return answer.kind === "bad-credentials" ? { kind: "unauthenticated" } : geminiAnswer(answer);
 }
 
 function fakeOf(server: FakeVertexServer): UpstreamFake {
